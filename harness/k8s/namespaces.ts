@@ -1,0 +1,126 @@
+/** Namespaces the run creates, and labels it borrows on namespaces it does not own. */
+import { PatchStrategy, type V1Namespace } from '@kubernetes/client-node';
+import { type Kube, errorText, isNotFound } from './client.ts';
+import { pollUntil } from '../poll.ts';
+
+/** Label on everything a run creates; cleanup deletes only namespaces carrying its run id. */
+export const RUN_LABEL = 'egress-conformance.io/run';
+
+/** Creates a namespace labelled with the run id (and `labels`); fails if it already exists. */
+export async function createNamespace(
+  kube: Kube,
+  { name, runId, labels = {} }: { name: string; runId: string; labels?: Record<string, string> },
+): Promise<V1Namespace> {
+  try {
+    return await kube.core.createNamespace({
+      body: {
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: { name, labels: { ...labels, [RUN_LABEL]: runId } },
+      },
+    });
+  } catch (error) {
+    throw new Error(`Creating namespace ${name} failed: ${errorText(error)}`, { cause: error });
+  }
+}
+
+/**
+ * Deletes a namespace this run created and waits until it is gone. Refuses a namespace
+ * without this run's label: a run never deletes what it did not create.
+ */
+export async function deleteNamespaceAndWait(
+  kube: Kube,
+  {
+    name,
+    runId,
+    timeoutMs,
+    onWaiting,
+  }: { name: string; runId: string; timeoutMs: number; onWaiting?: () => void },
+): Promise<void> {
+  let namespace: V1Namespace;
+  try {
+    namespace = await kube.core.readNamespace({ name });
+  } catch (error) {
+    if (isNotFound(error)) return;
+    throw error;
+  }
+  if (namespace.metadata?.labels?.[RUN_LABEL] !== runId) {
+    throw new Error(
+      `Refusing to delete namespace ${name}: it does not carry ${RUN_LABEL}=${runId}, so this run did not create it.`,
+    );
+  }
+  try {
+    await kube.core.deleteNamespace({ name });
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+  }
+  onWaiting?.();
+  await pollUntil({
+    what: `namespace ${name} to be deleted`,
+    timeoutMs,
+    intervalMs: 250,
+    observe: async () => {
+      try {
+        const current = await kube.core.readNamespace({ name });
+        return current.status?.phase ?? 'present';
+      } catch (error) {
+        if (isNotFound(error)) return 'gone';
+        throw error;
+      }
+    },
+    done: (phase) => phase === 'gone',
+    hint: `a finalizer may be blocking it; inspect the namespace's status.conditions`,
+  });
+}
+
+/** Label values before a change; `undefined` means the label was absent. */
+export type PreviousLabels = Record<string, string | undefined>;
+
+/**
+ * Sets labels on a namespace with a merge patch and returns what those keys held
+ * before, so {@link restoreNamespaceLabels} can put them back exactly.
+ */
+export async function setNamespaceLabels(
+  kube: Kube,
+  name: string,
+  labels: Record<string, string>,
+): Promise<PreviousLabels> {
+  const current = await kube.core.readNamespace({ name });
+  const previous: PreviousLabels = {};
+  for (const key of Object.keys(labels)) previous[key] = current.metadata?.labels?.[key];
+  await patchLabels(kube, name, labels);
+  return previous;
+}
+
+/** Puts back label values recorded by {@link setNamespaceLabels}; absent ones are removed. */
+export async function restoreNamespaceLabels(
+  kube: Kube,
+  name: string,
+  previous: PreviousLabels,
+): Promise<void> {
+  const patch: Record<string, string | null> = {};
+  for (const [key, value] of Object.entries(previous)) patch[key] = value ?? null;
+  await patchLabels(kube, name, patch);
+}
+
+async function patchLabels(
+  kube: Kube,
+  name: string,
+  labels: Record<string, string | null>,
+): Promise<void> {
+  try {
+    // A merge patch touches only these keys: a label another controller added meanwhile survives.
+    await kube.objects.patch(
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } } as never,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      PatchStrategy.MergePatch,
+    );
+  } catch (error) {
+    throw new Error(`Patching labels of namespace ${name} failed: ${errorText(error)}`, {
+      cause: error,
+    });
+  }
+}

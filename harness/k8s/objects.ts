@@ -1,0 +1,86 @@
+/** Applying, reading and deleting arbitrary objects (Istio's custom resources included). */
+import { PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
+import { type Kube, errorText, isNotFound } from './client.ts';
+import { pollUntil } from '../poll.ts';
+
+/** The field manager of every object this harness applies; also how its objects are recognised. */
+export const FIELD_MANAGER = 'egress-conformance';
+
+/** Enough to identify one object. */
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string };
+}
+
+/** Describes an object for messages, e.g. `VirtualService egc-1/http-gateway`. */
+export function refText(ref: ObjectRef): string {
+  const ns = ref.metadata.namespace ? `${ref.metadata.namespace}/` : '';
+  return `${ref.kind} ${ns}${ref.metadata.name}`;
+}
+
+/**
+ * Server-side applies each object in order and returns them as the server stored them.
+ * Server-side apply, not the client's default strategic merge: the API server rejects
+ * strategic merge on custom resources with 415, and all of Istio's kinds are custom.
+ */
+export async function applyObjects<T extends KubernetesObject>(
+  kube: Kube,
+  objects: readonly T[],
+): Promise<T[]> {
+  const applied: T[] = [];
+  for (const object of objects) {
+    try {
+      applied.push(
+        await kube.objects.patch(
+          object,
+          undefined,
+          undefined,
+          FIELD_MANAGER,
+          true,
+          PatchStrategy.ServerSideApply,
+        ),
+      );
+    } catch (error) {
+      throw new Error(`Applying ${refText(object as ObjectRef)} failed: ${errorText(error)}`, {
+        cause: error,
+      });
+    }
+  }
+  return applied;
+}
+
+/** Reads an object, or undefined when it does not exist. */
+export async function readObject<T extends KubernetesObject>(
+  kube: Kube,
+  ref: ObjectRef,
+): Promise<T | undefined> {
+  try {
+    return await kube.objects.read<T>(ref as T & { metadata: { name: string } });
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+/** Deletes an object and waits until the API server no longer has it; absent is fine. */
+export async function deleteAndWait(
+  kube: Kube,
+  ref: ObjectRef,
+  { timeoutMs, intervalMs = 100 }: { timeoutMs: number; intervalMs?: number },
+): Promise<void> {
+  try {
+    await kube.objects.delete(ref, undefined, undefined, undefined, undefined, 'Foreground');
+  } catch (error) {
+    if (isNotFound(error)) return;
+    throw new Error(`Deleting ${refText(ref)} failed: ${errorText(error)}`, { cause: error });
+  }
+  await pollUntil({
+    what: `${refText(ref)} to be deleted`,
+    timeoutMs,
+    intervalMs,
+    observe: async () => ((await readObject(kube, ref)) ? 'still present' : 'gone'),
+    done: (state) => state === 'gone',
+    hint: 'a finalizer may be blocking deletion; inspect metadata.finalizers of the object',
+  });
+}

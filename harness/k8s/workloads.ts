@@ -1,0 +1,51 @@
+/** Waiting for workloads the suites depend on (clients, the gateway) to be ready. */
+import type { V1Pod } from '@kubernetes/client-node';
+import type { Kube } from './client.ts';
+import { pollUntil } from '../poll.ts';
+
+/** Lists pods by label selector, running and ready ones first. */
+export async function listPods(
+  kube: Kube,
+  namespace: string,
+  labelSelector: string,
+): Promise<V1Pod[]> {
+  const list = await kube.core.listNamespacedPod({ namespace, labelSelector });
+  return list.items.filter((pod) => !pod.metadata?.deletionTimestamp);
+}
+
+/** True when the pod runs and every container reports ready. */
+export function isPodReady(pod: V1Pod): boolean {
+  return (
+    pod.status?.phase === 'Running' &&
+    (pod.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True')
+  );
+}
+
+/** Waits until the deployment has all its replicas ready and returns its ready pods. */
+export async function waitForDeploymentReady(
+  kube: Kube,
+  { namespace, name, timeoutMs }: { namespace: string; name: string; timeoutMs: number },
+): Promise<V1Pod[]> {
+  let pods: V1Pod[] = [];
+  await pollUntil({
+    what: `deployment ${namespace}/${name} to be ready`,
+    timeoutMs,
+    intervalMs: 200,
+    observe: async () => {
+      const deployment = await kube.apps.readNamespacedDeployment({ namespace, name });
+      const wanted = deployment.spec?.replicas ?? 1;
+      const selector = Object.entries(deployment.spec?.selector.matchLabels ?? {})
+        .map(([key, value]) => `${key}=${value}`)
+        .join(',');
+      pods = (await listPods(kube, namespace, selector)).filter(isPodReady);
+      return {
+        wanted,
+        ready: pods.length,
+        podPhases: pods.map((p) => `${p.metadata?.name}:${p.status?.phase}`),
+      };
+    },
+    done: ({ wanted, ready }) => ready >= wanted,
+    hint: `look at the pods' events in ${namespace} (image pull, scheduling, sidecar injection)`,
+  });
+  return pods;
+}

@@ -1,0 +1,84 @@
+/**
+ * The single timeout configuration. Every wait in the harness and the suites takes its
+ * budget from here, by name; `--timeout name=ms` overrides one. Defaults are sized for a
+ * kind cluster on a CI runner; they are upper bounds, and polls return as soon as the
+ * observable converges.
+ */
+
+/** Each kind of wait, in milliseconds. */
+export interface TimeoutConfig {
+  /** `kind create cluster` until the API server answers. */
+  clusterCreate: number;
+  /** `istioctl install` until istiod and the egress gateway are ready. */
+  istioInstall: number;
+  /** A Deployment's pods (client workloads) becoming ready, image pull included. */
+  podReady: number;
+  /** A namespace or object disappearing after delete. */
+  deletion: number;
+  /** Applied Istio config reaching the proxies (xDS push): the max time to consistency. */
+  configPropagation: number;
+  /** A NetworkPolicy being enforced for new pods (kindnet applies it asynchronously). */
+  policyEnforcement: number;
+  /** Time an access-log line may take to appear after its request (Envoy flushes periodically). */
+  accessLogFlush: number;
+  /** One exec round trip (curl itself is bounded by `request`). */
+  exec: number;
+  /** curl's --max-time for one request. */
+  request: number;
+  /** Pause between disagreeing observations. */
+  pollInterval: number;
+}
+
+/** Consecutive agreeing observations a convergence needs (Gateway API conformance uses 3). */
+export const REQUIRED_CONSECUTIVE_OBSERVATIONS = 3;
+
+/** Defaults for real clusters. */
+export const DEFAULT_TIMEOUTS: Readonly<TimeoutConfig> = Object.freeze({
+  clusterCreate: 300_000,
+  istioInstall: 600_000,
+  podReady: 180_000,
+  deletion: 180_000,
+  configPropagation: 60_000,
+  policyEnforcement: 60_000,
+  accessLogFlush: 3_000,
+  exec: 30_000,
+  request: 5_000,
+  pollInterval: 250,
+});
+
+/** The names, for `--help` and validation of `--timeout`. */
+export const TIMEOUT_NAMES = Object.keys(DEFAULT_TIMEOUTS) as (keyof TimeoutConfig)[];
+
+/** One-line documentation of each timeout, shown by `--help`. */
+export const TIMEOUT_DOCS: Record<keyof TimeoutConfig, string> = {
+  clusterCreate: 'kind create cluster until the API server answers',
+  istioInstall: 'istioctl install until istiod and the egress gateway are ready',
+  podReady: 'client pods becoming ready (image pull included)',
+  deletion: 'a namespace or object disappearing after delete',
+  configPropagation: 'applied Istio config reaching the proxies (max time to consistency)',
+  policyEnforcement: 'a NetworkPolicy being enforced for new pods',
+  accessLogFlush: 'an access-log line appearing after its request',
+  exec: 'one exec round trip into a pod',
+  request: "curl's --max-time for one request",
+  pollInterval: 'pause between disagreeing observations',
+};
+
+/** Merges overrides over defaults; rejects unknown names and non-positive values. */
+export function resolveTimeouts(
+  ...layers: Partial<Record<string, number>>[]
+): TimeoutConfig {
+  const result: TimeoutConfig = { ...DEFAULT_TIMEOUTS };
+  for (const layer of layers) {
+    for (const [name, value] of Object.entries(layer)) {
+      if (value === undefined) continue;
+      if (!(TIMEOUT_NAMES as string[]).includes(name)) {
+        throw new Error(`unknown timeout "${name}"; valid names: ${TIMEOUT_NAMES.join(', ')}`);
+      }
+      if (!Number.isFinite(value) || value < 0) {
+        throw new Error(`timeout "${name}" must be a number of milliseconds >= 0, got ${value}`);
+      }
+      result[name as keyof TimeoutConfig] = value;
+    }
+  }
+  return result;
+}
