@@ -18,6 +18,11 @@ export interface CurlRequest {
   insecure?: boolean;
   /** `--resolve host:port:address`, for reaching a gateway service by IP with a Host header. */
   resolve?: string[];
+  /**
+   * `--connect-to host:port:target:port`: connect to `target` while keeping the URL's
+   * host for SNI and Host, e.g. to offer the gateway a chosen SNI.
+   */
+  connectTo?: string[];
 }
 
 /** The argv for `curl` in the client container. */
@@ -27,10 +32,12 @@ export function curlCommand({
   headers = {},
   insecure = false,
   resolve = [],
+  connectTo = [],
 }: CurlRequest): string[] {
   const argv = ['curl', '-sS', '--max-time', String(maxTimeSeconds), '-D', '-'];
   if (insecure) argv.push('-k');
   for (const entry of resolve) argv.push('--resolve', entry);
+  for (const entry of connectTo) argv.push('--connect-to', entry);
   for (const [name, value] of Object.entries(headers)) argv.push('-H', `${name}: ${value}`);
   // curl expands \n in -w itself; the markers make the split unambiguous whatever the body holds.
   argv.push('-w', `\\n${WRITE_OUT_MARKER}%{json}\\n${CERTS_MARKER}\\n%{certs}`, url);

@@ -3,6 +3,8 @@
  * {@link ClusterTarget} is plain JSON: the CLI passes it to the vitest workers.
  */
 
+import type { TimeoutConfig } from '../timeouts.ts';
+
 export type ClusterKind = 'kind' | 'existing' | 'simulated';
 export const CLUSTER_KINDS: readonly ClusterKind[] = ['kind', 'existing', 'simulated'];
 
@@ -45,6 +47,8 @@ export interface ExternalHost {
   };
   /** PEM of the leaf certificate this host presents (local mode: the harness made it). */
   certificatePem?: string;
+  /** Its subject as curl prints it (`CN = name`), for messages. */
+  certificateSubject?: string;
   /** Pass `-k`: the client does not trust this host's CA; the test compares the leaf itself. */
   insecure: boolean;
 }
@@ -71,6 +75,11 @@ export type Progress = (step: string, state: 'start' | 'done' | 'failed', detail
 /** Creates or attaches to a cluster, and gives back exactly what it created. */
 export interface ClusterProvider {
   readonly kind: ClusterKind;
+  /**
+   * Timeout defaults this kind of cluster needs instead of the general ones (flags
+   * still override them): e.g. the simulated cluster writes logs synchronously.
+   */
+  readonly timeoutDefaults?: Partial<TimeoutConfig>;
   /** Checks tools and reachability before anything is created; throws EnvironmentError. */
   preflight(): Promise<void>;
   /** Creates or attaches, installs what is missing, and describes the result. */

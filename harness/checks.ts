@@ -1,0 +1,222 @@
+/**
+ * The evidence checks the suites are made of, named `<subject>Must<condition>` as in
+ * Gateway API's conformance suite. Each sends requests, reads the gateway's evidence,
+ * converges over N consecutive observations, and fails with what it saw and a hint.
+ */
+import { converge, pollUntil, type Convergence } from './poll.ts';
+import { describeCurlResult, type CurlResult } from './curl.ts';
+import { describeEntries } from './envoy/evidence.ts';
+import type { AccessLogEntry } from './envoy/access-log.ts';
+import type { Client, GatewayLog, SuiteEnvironment } from './suite.ts';
+import type { ExternalHost } from './providers/types.ts';
+import { ConformanceFailure } from './errors.ts';
+
+/** One request and what the gateway logged for it. */
+export interface RequestObservation {
+  url: string;
+  sentAt: Date;
+  result: CurlResult;
+  /** Gateway entries attributed to this request. */
+  matched: AccessLogEntry[];
+  /** Everything the gateway logged in the window, for messages. */
+  window: GatewayLog;
+}
+
+/** How a gateway entry is attributed to a request. */
+export interface EntryMatch {
+  kind: 'http' | 'tcp';
+  /** HTTP: the request's unique path. */
+  path?: string;
+  authority?: string;
+  upstreamCluster?: string;
+  requestedServerName?: string;
+  /** The client pod's IP: the gateway sees the sidecar's connection from it. */
+  downstreamIp?: string;
+}
+
+/** Attributes entries to a request: every field given must agree. */
+export function matchEntries(
+  entries: readonly AccessLogEntry[],
+  match: EntryMatch,
+): AccessLogEntry[] {
+  return entries.filter((entry) => {
+    if (entry.kind !== match.kind) return false;
+    if (match.path !== undefined && entry.path !== match.path) return false;
+    if (match.authority !== undefined && entry.authority !== match.authority) return false;
+    if (match.upstreamCluster !== undefined && entry.upstreamCluster !== match.upstreamCluster)
+      return false;
+    if (
+      match.requestedServerName !== undefined &&
+      entry.requestedServerName !== match.requestedServerName
+    )
+      return false;
+    if (
+      match.downstreamIp !== undefined &&
+      hostOf(entry.downstreamRemoteAddress) !== match.downstreamIp
+    )
+      return false;
+    return true;
+  });
+}
+
+function hostOf(address: string | undefined): string | undefined {
+  if (!address) return undefined;
+  const colon = address.lastIndexOf(':');
+  return colon > 0 ? address.slice(0, colon) : address;
+}
+
+/**
+ * Sends one request and reads the gateway's log for it. When an entry is expected it
+ * polls until the entry appears or the access-log flush window ends; when none is
+ * expected it watches the whole window, since Envoy flushes access logs periodically.
+ */
+export async function observeRequest(
+  env: SuiteEnvironment,
+  client: Client,
+  {
+    url,
+    match,
+    expectEntry,
+    headers,
+    resolve,
+  }: {
+    url: string;
+    match: (result: CurlResult) => EntryMatch;
+    expectEntry: boolean;
+    headers?: Record<string, string>;
+    resolve?: string[];
+  },
+): Promise<RequestObservation> {
+  const sentAt = new Date(Date.now() - 1000);
+  const result = await env.curl(client, {
+    url,
+    ...(headers ? { headers } : {}),
+    ...(resolve ? { resolve } : {}),
+  });
+  const criteria = match(result);
+  const flush = env.run.timeouts.accessLogFlush;
+  const started = Date.now();
+  let window: GatewayLog = { entries: [], pods: [], otherLines: 0 };
+  let matched: AccessLogEntry[] = [];
+  for (;;) {
+    window = await env.gatewayLog(sentAt);
+    window.entries = window.entries.filter((entry) => entry.startTime >= sentAt);
+    matched = matchEntries(window.entries, criteria);
+    if ((expectEntry && matched.length > 0) || Date.now() - started >= flush) break;
+    await new Promise((resolveDelay) =>
+      setTimeout(resolveDelay, Math.min(env.run.timeouts.pollInterval, flush)),
+    );
+  }
+  return { url, sentAt, result, matched, window };
+}
+
+/** Whether the response is the external host's own answer (not a proxy's). */
+export function hostAnswered(
+  host: ExternalHost,
+  result: CurlResult,
+  scheme: 'http' | 'https',
+): true | string {
+  const expected = host.expect[scheme];
+  if (result.exitCode !== 0) return `the request failed: ${describeCurlResult(result)}`;
+  if (result.status !== expected.status) {
+    return `expected HTTP ${expected.status} from ${host.name}, got ${describeCurlResult(result)}${proxyHint(result)}`;
+  }
+  if (expected.header) {
+    const value = result.headers[expected.header.name.toLowerCase()];
+    if (value !== expected.header.value) {
+      return `the answer lacks ${host.name}'s identifying header ${expected.header.name}: ${expected.header.value} (got ${value ?? 'none'}), so something else answered`;
+    }
+  }
+  if (scheme === 'http' && 'locationPrefix' in expected && expected.locationPrefix) {
+    const location = result.headers.location ?? '';
+    if (!location.startsWith(expected.locationPrefix)) {
+      return `expected a redirect to ${expected.locationPrefix}…, got location "${location}"`;
+    }
+  }
+  return true;
+}
+
+function proxyHint(result: CurlResult): string {
+  const server = result.headers.server;
+  return server === 'envoy' || server === 'istio-envoy'
+    ? ' (answered by Envoy, not the external host)'
+    : '';
+}
+
+/** A compact account of one observation for failure messages. */
+export function describeObservation(observation: RequestObservation): string {
+  const { result, window } = observation;
+  const pods = window.pods.length > 0 ? window.pods.join(', ') : 'no ready gateway pod';
+  return [
+    `request ${observation.url}: ${describeCurlResult(result)}`,
+    `gateway log (${pods}) since ${observation.sentAt.toISOString()}: ${
+      window.entries.length === 0
+        ? 'no access-log entries at all'
+        : describeEntries(window.entries, 10)
+    }`,
+  ].join('\n  ');
+}
+
+/** The reason a gateway entry is missing, telling "no log at all" apart from "not ours". */
+export function missingEntryReason(observation: RequestObservation, expected: string): string {
+  if (observation.window.pods.length === 0) {
+    return 'no ready egress gateway pod was found, so there is no gateway evidence';
+  }
+  if (observation.window.entries.length === 0) {
+    return `the request did not pass through the egress gateway: the gateway wrote no access-log entry at all in the window (evidence missing: either the traffic bypassed the gateway or the gateway does not write access logs; check meshConfig.accessLogFile), expected ${expected}`;
+  }
+  return `the request did not pass through the egress gateway: the gateway logged ${observation.window.entries.length} entries in the window but none ${expected}`;
+}
+
+/** Fails a behaviour: one message that names it, says what was expected and what was seen. */
+export function behaviourFailed(behaviour: string, error: unknown): never {
+  const message = error instanceof Error ? error.message : String(error);
+  throw new ConformanceFailure(`[${behaviour}] ${message}`, { cause: error });
+}
+
+/** Runs a convergence and prefixes a failure with the behaviour id. */
+export async function establish<O>(
+  behaviour: string,
+  env: SuiteEnvironment,
+  options: {
+    what: string;
+    observe: () => Promise<O>;
+    check: (observation: O) => true | string;
+    describe: (observation: O) => string;
+    hint: string;
+    timeoutMs?: number;
+  },
+): Promise<Convergence<O>> {
+  try {
+    const convergence = await converge({
+      required: env.run.requiredObservations,
+      timeoutMs: options.timeoutMs ?? env.run.timeouts.configPropagation,
+      intervalMs: env.run.timeouts.pollInterval,
+      ...options,
+    });
+    recordConvergence(behaviour, convergence);
+    return convergence;
+  } catch (error) {
+    behaviourFailed(behaviour, error);
+  }
+}
+
+/** Convergence figures per behaviour, read by the reporter through the test's meta. */
+export const convergenceLog: {
+  behaviour: string;
+  observations: number;
+  flips: number;
+  elapsedMs: number;
+}[] = [];
+
+function recordConvergence(behaviour: string, convergence: Convergence<unknown>): void {
+  convergenceLog.push({
+    behaviour,
+    observations: convergence.observations,
+    flips: convergence.flips,
+    elapsedMs: convergence.elapsedMs,
+  });
+}
+
+/** Waits (polling, bounded by `timeoutMs`) until a predicate over fresh observations holds. */
+export { pollUntil };

@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { fileURLToPath } from 'node:url';
+import { parseCli, UsageError } from './cli.ts';
+import { SUITES } from './suites.ts';
+
+const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
+
+async function runCli(args: string[]) {
+  return execa(process.execPath, [CLI, ...args], {
+    reject: false,
+    env: { ...process.env, CI: 'true' },
+  });
+}
+
+describe('CLI exit codes and usage', () => {
+  it('--help prints usage, every flag with its default and the exit codes, and exits 0', async () => {
+    const result = await runCli(['--help']);
+    expect(result.exitCode).toBe(0);
+    for (const flag of [
+      '--suite',
+      '--cluster',
+      '--mtls',
+      '--external',
+      '--junit',
+      '--keep-on-failure',
+      '--timeout',
+      '--istio-version',
+    ]) {
+      expect(result.stdout).toContain(flag);
+    }
+    expect(result.stdout).toMatch(/0\s+every selected behaviour holds/);
+    expect(result.stdout).toMatch(/1\s+a behaviour does not hold/);
+    expect(result.stdout).toMatch(/2\s+environment or usage error/);
+    for (const suite of SUITES) expect(result.stdout).toContain(suite.name);
+  });
+
+  it('--list prints each suite with its one-sentence description', async () => {
+    const result = await runCli(['--list']);
+    expect(result.exitCode).toBe(0);
+    const lines = result.stdout.trim().split('\n');
+    expect(lines).toHaveLength(SUITES.length);
+    for (const suite of SUITES) expect(result.stdout).toContain(`${suite.name}`);
+    expect(result.stdout).toContain(SUITES[0]?.description);
+  });
+
+  it.each([
+    [['--suite', 'nope'], /unknown suite "nope"; valid suites: http-gateway, passthrough/],
+    [['--bogus'], /unknown flag --bogus; valid flags: .*--suite/],
+    [
+      ['--cluster', 'minikube'],
+      /unknown cluster kind "minikube"; valid kinds: kind, existing, simulated/,
+    ],
+    [['--mtls', 'sometimes'], /unknown --mtls "sometimes"; valid values: disabled, enabled, both/],
+    [
+      ['--timeout', 'forever=1'],
+      /bad --timeout "forever=1"; use name=milliseconds .* configPropagation/,
+    ],
+    [
+      ['--external', 'ftp://x'],
+      /unknown --external "ftp:\/\/x"; valid values: local, internet, host:<dns-name>/,
+    ],
+  ])('%j is a usage error: exit 2 and one line naming the valid choices', async (args, message) => {
+    const result = await runCli(args);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(message);
+    expect(result.stderr).not.toMatch(/\s+at\s+\S+:\d+/);
+  });
+});
+
+describe('parseCli', () => {
+  it('has documented defaults', () => {
+    const options = parseCli([]);
+    expect(options.cluster).toBe('kind');
+    expect(options.mtlsModes).toEqual(['disabled', 'enabled']);
+    expect(options.suites).toEqual(SUITES.map((suite) => suite.name));
+    expect(options.junit).toBe('reports/junit.xml');
+  });
+
+  it('accepts repeated and comma-separated suites, timeouts in ms or s, and host externals', () => {
+    const options = parseCli([
+      '--suite',
+      'http-gateway,passthrough',
+      '--timeout',
+      'request=7s',
+      '--timeout',
+      'podReady=1000',
+      '--external',
+      'host:egress.example.com',
+      '--mtls',
+      'enabled',
+    ]);
+    expect(options.suites).toEqual(['http-gateway', 'passthrough']);
+    expect(options.timeoutOverrides).toEqual({ request: 7000, podReady: 1000 });
+    expect(options.external).toEqual({ mode: 'host', hostName: 'egress.example.com' });
+    expect(options.mtlsModes).toEqual(['enabled']);
+  });
+
+  it('rejects a malformed Istio version', () => {
+    expect(() => parseCli(['--istio-version', 'latest'])).toThrow(UsageError);
+  });
+});

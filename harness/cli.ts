@@ -1,0 +1,414 @@
+/**
+ * `npm run conformance -- [flags]`: prepares a cluster (kind, existing or simulated),
+ * runs the selected suites in vitest, writes the reports, and cleans up.
+ * Exit codes: 0 all passed, 1 a behaviour failed, 2 environment or usage error.
+ */
+import { parseArgs } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  EXIT_CONFORMANCE_FAILURE,
+  EXIT_ENVIRONMENT_ERROR,
+  EXIT_PASSED,
+  EnvironmentError,
+} from './errors.ts';
+import { SUITES, findSuite } from './suites.ts';
+import {
+  CLUSTER_KINDS,
+  type ClusterKind,
+  type ClusterProvider,
+  type Progress,
+} from './providers/types.ts';
+import { MTLS_MODES, type MtlsMode, type RunContext } from './run-context.ts';
+import {
+  REQUIRED_CONSECUTIVE_OBSERVATIONS,
+  TIMEOUT_DOCS,
+  TIMEOUT_NAMES,
+  DEFAULT_TIMEOUTS,
+  resolveTimeouts,
+  type TimeoutConfig,
+} from './timeouts.ts';
+import {
+  CLIENT_IMAGE,
+  ISTIO_DEFAULT_VERSION,
+  ISTIO_SUPPORTED_VERSIONS,
+  KIND_NODE_IMAGE,
+} from './versions.ts';
+import { runSuites } from './runner.ts';
+
+const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** A mistake in the command line: exit 2 with one line naming the valid choices. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+const FLAGS = {
+  help: { type: 'boolean', short: 'h' },
+  list: { type: 'boolean' },
+  suite: { type: 'string', multiple: true },
+  cluster: { type: 'string', default: 'kind' },
+  mtls: { type: 'string', default: 'both' },
+  external: { type: 'string' },
+  junit: { type: 'string', default: 'reports/junit.xml' },
+  reports: { type: 'string', default: 'reports' },
+  'keep-on-failure': { type: 'boolean', default: false },
+  timeout: { type: 'string', multiple: true },
+  'istio-version': { type: 'string', default: ISTIO_DEFAULT_VERSION },
+  istioctl: { type: 'string' },
+  kind: { type: 'string' },
+  'kind-node-image': { type: 'string', default: KIND_NODE_IMAGE },
+  'cluster-name': { type: 'string', default: 'egress-conformance' },
+  'keep-cluster': { type: 'boolean', default: false },
+  'reuse-cluster': { type: 'boolean', default: false },
+  kubeconfig: { type: 'string' },
+  context: { type: 'string' },
+  'existing-cluster-ok': { type: 'boolean', default: false },
+  'client-image': { type: 'string', default: CLIENT_IMAGE },
+} as const;
+
+/** The parsed command line. */
+export interface CliOptions {
+  help: boolean;
+  list: boolean;
+  suites: string[];
+  cluster: ClusterKind;
+  mtlsModes: MtlsMode[];
+  external: { mode: 'local' | 'internet' | 'host'; hostName?: string } | undefined;
+  junit: string;
+  reportsDir: string;
+  keepOnFailure: boolean;
+  timeoutOverrides: Partial<TimeoutConfig>;
+  istioVersion: string;
+  istioctlPath: string | undefined;
+  kindPath: string | undefined;
+  kindNodeImage: string;
+  clusterName: string;
+  keepCluster: boolean;
+  reuseCluster: boolean;
+  kubeconfig: string | undefined;
+  context: string | undefined;
+  existingClusterOk: boolean;
+  clientImage: string;
+}
+
+/** Parses argv (without node and script); throws {@link UsageError} naming the valid choices. */
+export function parseCli(argv: readonly string[]): CliOptions {
+  let values: Record<string, unknown>;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: FLAGS,
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    const text = error instanceof Error ? error.message : String(error);
+    const flag = /'([^']+)'/.exec(text)?.[1];
+    if (/Unknown option/i.test(text)) {
+      throw new UsageError(
+        `unknown flag ${flag ?? ''}; valid flags: ${Object.keys(FLAGS)
+          .map((name) => `--${name}`)
+          .join(', ')}`,
+      );
+    }
+    if (/Unexpected argument/i.test(text)) {
+      throw new UsageError(
+        `unexpected argument ${flag ?? ''}; flags take the form --name value (see --help)`,
+      );
+    }
+    throw new UsageError(text.split('\n')[0] ?? text);
+  }
+  const suites =
+    (values.suite as string[] | undefined)?.flatMap((s) => s.split(',')) ??
+    SUITES.map((s) => s.name);
+  for (const name of suites) {
+    if (!findSuite(name)) {
+      throw new UsageError(
+        `unknown suite "${name}"; valid suites: ${SUITES.map((s) => s.name).join(', ')}`,
+      );
+    }
+  }
+  const cluster = values.cluster as string;
+  if (!(CLUSTER_KINDS as readonly string[]).includes(cluster)) {
+    throw new UsageError(
+      `unknown cluster kind "${cluster}"; valid kinds: ${CLUSTER_KINDS.join(', ')}`,
+    );
+  }
+  const mtls = values.mtls as string;
+  const mtlsModes: MtlsMode[] | undefined =
+    mtls === 'both'
+      ? [...MTLS_MODES]
+      : (MTLS_MODES as readonly string[]).includes(mtls)
+        ? [mtls as MtlsMode]
+        : undefined;
+  if (!mtlsModes)
+    throw new UsageError(`unknown --mtls "${mtls}"; valid values: disabled, enabled, both`);
+  const istioVersion = values['istio-version'] as string;
+  if (!/^\d+\.\d+\.\d+(-[\w.]+)?$/.test(istioVersion)) {
+    throw new UsageError(
+      `--istio-version "${istioVersion}" is not a version like ${ISTIO_DEFAULT_VERSION}; supported: ${ISTIO_SUPPORTED_VERSIONS.join(', ')}`,
+    );
+  }
+  return {
+    help: Boolean(values.help),
+    list: Boolean(values.list),
+    suites,
+    cluster: cluster as ClusterKind,
+    mtlsModes,
+    external: parseExternal(values.external as string | undefined),
+    junit: values.junit as string,
+    reportsDir: values.reports as string,
+    keepOnFailure: Boolean(values['keep-on-failure']),
+    timeoutOverrides: parseTimeouts((values.timeout as string[] | undefined) ?? []),
+    istioVersion,
+    istioctlPath: values.istioctl as string | undefined,
+    kindPath: values.kind as string | undefined,
+    kindNodeImage: values['kind-node-image'] as string,
+    clusterName: values['cluster-name'] as string,
+    keepCluster: Boolean(values['keep-cluster']),
+    reuseCluster: Boolean(values['reuse-cluster']),
+    kubeconfig: values.kubeconfig as string | undefined,
+    context: values.context as string | undefined,
+    existingClusterOk: Boolean(values['existing-cluster-ok']),
+    clientImage: values['client-image'] as string,
+  };
+}
+
+function parseExternal(value: string | undefined): CliOptions['external'] {
+  if (value === undefined) return undefined;
+  if (value === 'local' || value === 'internet') return { mode: value };
+  const host = /^host:([a-z0-9]([a-z0-9.-]*[a-z0-9])?)$/i.exec(value)?.[1];
+  if (host) return { mode: 'host', hostName: host.toLowerCase() };
+  throw new UsageError(
+    `unknown --external "${value}"; valid values: local, internet, host:<dns-name>`,
+  );
+}
+
+function parseTimeouts(entries: readonly string[]): Partial<TimeoutConfig> {
+  const overrides: Partial<Record<string, number>> = {};
+  for (const entry of entries) {
+    const match = /^([a-zA-Z]+)=(\d+)(ms|s)?$/.exec(entry);
+    if (!match?.[1] || !(TIMEOUT_NAMES as string[]).includes(match[1])) {
+      throw new UsageError(
+        `bad --timeout "${entry}"; use name=milliseconds (or name=Ns) with a name from: ${TIMEOUT_NAMES.join(', ')}`,
+      );
+    }
+    overrides[match[1]] = Number(match[2]) * (match[3] === 's' ? 1000 : 1);
+  }
+  return overrides as Partial<TimeoutConfig>;
+}
+
+/** The `--help` text. */
+export function helpText(): string {
+  const timeoutLines = TIMEOUT_NAMES.map(
+    (name) =>
+      `    ${name.padEnd(18)} ${String(DEFAULT_TIMEOUTS[name]).padStart(7)} ms  ${TIMEOUT_DOCS[name]}`,
+  );
+  return `egress-conformance: certifies that an Istio mesh routes egress the way Istio's "Egress Gateways" task documents.
+
+Usage: npm run conformance -- [flags]
+
+Suites (--suite, repeatable or comma-separated; default: all):
+${SUITES.map((s) => `  ${s.name.padEnd(16)} ${s.description}`).join('\n')}
+
+Flags (default in brackets):
+  --list                      list the suites with their descriptions and exit
+  --suite NAME                run only this suite (repeatable) [all]
+  --cluster KIND              kind | existing | simulated [kind]
+                                kind: create a kind cluster, install Istio, delete it afterwards
+                                existing: use the cluster in --kubeconfig/--context (needs --existing-cluster-ok)
+                                simulated: an in-process model of a cluster with Istio, for testing this tool
+  --mtls MODE                 disabled | enabled | both: sidecar-to-gateway mTLS variants [both]
+  --external MODE             local | internet | host:<dns-name> [local on kind, host:<name> required on existing]
+  --junit PATH                JUnit XML report [reports/junit.xml]
+  --reports DIR               folder for all reports and diagnostics [reports]
+  --keep-on-failure           keep the namespaces of failed tests (and the cluster) for debugging [off]
+  --timeout NAME=MS           override one timeout (repeatable), e.g. --timeout configPropagation=90000
+  --istio-version X.Y.Z       Istio to install on kind [${ISTIO_DEFAULT_VERSION}]; supported: ${ISTIO_SUPPORTED_VERSIONS.join(', ')}
+  --istioctl PATH             istioctl binary to use [PATH if its version matches, else download]
+  --kind PATH                 kind binary to use [PATH if its version matches, else download]
+  --kind-node-image IMAGE     kind node image [${KIND_NODE_IMAGE}]
+  --cluster-name NAME         kind cluster name [egress-conformance]
+  --reuse-cluster             use an existing kind cluster of that name instead of creating one [off]
+  --keep-cluster              do not delete the kind cluster afterwards [off]
+  --kubeconfig PATH           kubeconfig for --cluster existing [$KUBECONFIG, then ~/.kube/config]
+  --context NAME              kubeconfig context for --cluster existing [current context]
+  --existing-cluster-ok       allow running against an existing cluster (it creates namespaces there) [off]
+  --client-image IMAGE        curl client image [${CLIENT_IMAGE}]
+  -h, --help                  this text
+
+Timeouts (--timeout NAME=MS):
+${timeoutLines.join('\n')}
+
+Exit codes:
+  0  every selected behaviour holds
+  1  a behaviour does not hold (conformance failure); the reports carry the evidence
+  2  environment or usage error (missing Docker, unreachable cluster, bad flag): fix the setup and rerun
+  130 interrupted (Ctrl-C); what the run created is cleaned up first
+
+Reports: <reports>/junit.xml, conformance.yaml, conformance.json, summary.md, diagnostics/.
+`;
+}
+
+/** Creates the provider for the chosen cluster kind. */
+async function createProvider(
+  options: CliOptions,
+  runId: string,
+  runDir: string,
+  log: (line: string) => void,
+): Promise<ClusterProvider> {
+  switch (options.cluster) {
+    case 'simulated': {
+      const { createSimulatedProvider } = await import('./providers/simulated.ts');
+      return createSimulatedProvider({ runDir, istioVersion: options.istioVersion, log });
+    }
+    case 'kind': {
+      const { createKindProvider } = await import('./providers/kind.ts');
+      return createKindProvider({
+        runId,
+        runDir,
+        clusterName: options.clusterName,
+        nodeImage: options.kindNodeImage,
+        reuse: options.reuseCluster,
+        keep: options.keepCluster,
+        istioVersion: options.istioVersion,
+        kindPath: options.kindPath,
+        istioctlPath: options.istioctlPath,
+        external: options.external ?? { mode: 'local' },
+        timeouts: resolveTimeouts(options.timeoutOverrides),
+        log,
+      });
+    }
+    case 'existing': {
+      const { createExistingProvider } = await import('./providers/existing.ts');
+      return createExistingProvider({
+        runId,
+        runDir,
+        kubeconfigPath: options.kubeconfig,
+        context: options.context,
+        existingClusterOk: options.existingClusterOk,
+        external: options.external,
+        timeouts: resolveTimeouts(options.timeoutOverrides),
+        log,
+      });
+    }
+  }
+}
+
+/** Runs the CLI and returns the exit code (never throws). */
+export async function main(
+  argv: readonly string[],
+  io = { out: process.stdout, err: process.stderr },
+): Promise<number> {
+  const say = (line: string): void => void io.out.write(`${line}\n`);
+  const complain = (line: string): void => void io.err.write(`egress-conformance: ${line}\n`);
+  let options: CliOptions;
+  try {
+    options = parseCli(argv);
+  } catch (error) {
+    complain(error instanceof Error ? error.message : String(error));
+    return EXIT_ENVIRONMENT_ERROR;
+  }
+  if (options.help) {
+    say(helpText());
+    return EXIT_PASSED;
+  }
+  if (options.list) {
+    for (const suite of SUITES) say(`${suite.name.padEnd(16)} ${suite.description}`);
+    return EXIT_PASSED;
+  }
+
+  const runId = randomBytes(4).toString('hex').slice(0, 6);
+  const reportsDir = path.resolve(options.reportsDir);
+  const runDir = path.resolve('.runs', runId);
+  await mkdir(runDir, { recursive: true });
+  await mkdir(reportsDir, { recursive: true });
+  const progress: Progress = (step, state, detail) => {
+    const tail = detail ? ` (${detail})` : '';
+    say(`[${new Date().toISOString().slice(11, 19)}] ${step}: ${state}${tail}`);
+  };
+
+  let provider: ClusterProvider | undefined;
+  let interrupted = false;
+  let keepCluster = options.keepCluster;
+  const onSigint = (): void => {
+    if (interrupted) return;
+    interrupted = true;
+    complain('interrupted: cleaning up what this run created (Ctrl-C again is ignored until done)');
+    abortRun.abort();
+  };
+  const abortRun = new AbortController();
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+  try {
+    provider = await createProvider(options, runId, runDir, say);
+    progress('preflight', 'start');
+    await provider.preflight();
+    progress('preflight', 'done');
+    progress('cluster', 'start', options.cluster);
+    const target = await provider.provision({ suites: options.suites, progress });
+    progress(
+      'cluster',
+      'done',
+      `${target.kind}${target.simulated ? ' (SIMULATED)' : ''}, Istio ${target.istio.version}`,
+    );
+    if (abortRun.signal.aborted) return 130;
+    const timeouts = resolveTimeouts(provider.timeoutDefaults ?? {}, options.timeoutOverrides);
+    const run: RunContext = {
+      runId,
+      target,
+      mtlsModes: options.mtlsModes,
+      timeouts,
+      requiredObservations: REQUIRED_CONSECUTIVE_OBSERVATIONS,
+      clientImage: options.clientImage,
+      keepOnFailure: options.keepOnFailure,
+      reportsDir,
+    };
+    const outcome = await runSuites({
+      projectRoot: PROJECT_ROOT,
+      run,
+      suites: options.suites.map((name) => findSuite(name)).filter((s) => s !== undefined),
+      junitPath: path.resolve(options.junit),
+      signal: abortRun.signal,
+      argv,
+      log: say,
+    });
+    if (interrupted) return 130;
+    if (outcome.failed > 0 && options.keepOnFailure) keepCluster = true;
+    say(
+      `${outcome.passed} passed, ${outcome.failed} failed, ${outcome.skipped} skipped${target.simulated ? ' (SIMULATED cluster)' : ''}; JUnit: ${path.relative(process.cwd(), path.resolve(options.junit))}`,
+    );
+    if (outcome.environmentErrors.length > 0) {
+      // The results cannot speak for the mesh when the environment itself failed.
+      for (const message of outcome.environmentErrors) complain(message.split('\n')[0] ?? message);
+      return EXIT_ENVIRONMENT_ERROR;
+    }
+    return outcome.failed > 0 ? EXIT_CONFORMANCE_FAILURE : EXIT_PASSED;
+  } catch (error) {
+    if (error instanceof EnvironmentError) {
+      complain(error.message);
+      return EXIT_ENVIRONMENT_ERROR;
+    }
+    if (interrupted) return 130;
+    // Anything else before the suites ran is a setup problem of the environment too.
+    complain(`setup failed: ${error instanceof Error ? error.message : String(error)}`);
+    return EXIT_ENVIRONMENT_ERROR;
+  } finally {
+    if (provider) {
+      try {
+        await provider.release({ keep: keepCluster, progress });
+      } catch (error) {
+        complain(`cleanup failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+  }
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -1,0 +1,118 @@
+/**
+ * `--cluster simulated`: starts the simulated cluster in this process (an HTTPS
+ * Kubernetes API server on loopback plus the mesh model behind exec) and describes it
+ * like any other cluster. Reports made against it say SIMULATED.
+ */
+import path from 'node:path';
+import type { ClusterProvider, ClusterTarget, ExternalHost } from './types.ts';
+import type { SimExternalHost } from '../simulated/types.ts';
+import { readSimOptions, startSimulatedCluster } from '../simulated/cluster.ts';
+import { createMeshModel } from '../simulated/mesh/model.ts';
+import { certificateSummary, createCertificateAuthority, issueCertificate } from '../certs.ts';
+import { EnvironmentError } from '../errors.ts';
+import { connect } from '../k8s/client.ts';
+import { detectIstio } from '../istio/detect.ts';
+
+/** The made-up domain of local external hosts (RFC 2606 reserves `.test`). */
+export const LOCAL_HOST_DOMAIN = 'egress-conformance.test';
+
+/** Creates the simulated provider; EGRESS_SIM_* variables configure the model. */
+export function createSimulatedProvider({
+  runDir,
+  istioVersion,
+  env = process.env,
+}: {
+  runDir: string;
+  istioVersion: string;
+  log?: (line: string) => void;
+  env?: NodeJS.ProcessEnv;
+}): ClusterProvider {
+  let stop: (() => Promise<void>) | undefined;
+  let options: ReturnType<typeof readSimOptions>;
+  try {
+    options = readSimOptions(env);
+  } catch (error) {
+    throw new EnvironmentError(
+      `Bad simulated-cluster setting: ${error instanceof Error ? error.message : String(error)}.`,
+    );
+  }
+  const propagationBound = options.propagationMs + options.propagationJitterMs;
+  return {
+    kind: 'simulated',
+    timeoutDefaults: {
+      // The model appends log lines synchronously, so a short flush window is exact.
+      accessLogFlush: 150,
+      // Propagation is bounded by the configured delay plus jitter; leave headroom.
+      configPropagation: Math.max(3000, Math.ceil(propagationBound * 1.5) + 2000),
+      policyEnforcement: Math.max(3000, Math.ceil(propagationBound * 1.5) + 2000),
+      podReady: options.podStartMs + 15_000,
+      deletion: 15_000,
+      pollInterval: 50,
+    },
+    async preflight() {},
+    async provision({ suites, progress }): Promise<ClusterTarget> {
+      progress('simulated cluster', 'start');
+      const ca = createCertificateAuthority({ commonName: 'egress-conformance external hosts CA' });
+      const externalHosts: Record<string, ExternalHost> = {};
+      const simHosts: SimExternalHost[] = [];
+      suites.forEach((suite, index) => {
+        const name = `${suite}.${LOCAL_HOST_DOMAIN}`;
+        const leaf = issueCertificate(ca, { commonName: name, dnsNames: [name] });
+        const summary = certificateSummary(leaf.certPem);
+        simHosts.push({
+          name,
+          mode: 'local',
+          certificatePem: leaf.certPem,
+          caPem: ca.certPem,
+          subjectCN: name,
+          issuerCN: 'egress-conformance external hosts CA',
+          address: `172.18.0.${10 + index}`,
+        });
+        externalHosts[suite] = {
+          name,
+          mode: 'local',
+          expect: {
+            http: { status: 200, header: { name: 'x-egress-conformance-host', value: name } },
+            https: { status: 200, header: { name: 'x-egress-conformance-host', value: name } },
+          },
+          certificatePem: leaf.certPem,
+          certificateSubject: summary.subject,
+          insecure: true,
+        };
+      });
+      const cluster = await startSimulatedCluster({
+        options: { ...options, externalHosts: simHosts },
+        externalHosts: simHosts,
+        dir: runDir,
+        createExecHandler: ({ view, logs }) =>
+          createMeshModel({ view, logs, options: { ...options, externalHosts: simHosts } }),
+        istio: {
+          version: istioVersion,
+          accessLogEncoding: 'TEXT',
+          outboundStatsIncluded: true,
+          install: true,
+        },
+      });
+      stop = cluster.stop;
+      const kube = connect({ kubeconfigPath: cluster.kubeconfigPath });
+      const istio = await detectIstio(kube);
+      const version = await kube.config
+        .makeApiClient((await import('@kubernetes/client-node')).VersionApi)
+        .getCode();
+      progress('simulated cluster', 'done', cluster.server);
+      return {
+        kind: 'simulated',
+        simulated: true,
+        kubeconfigPath: path.resolve(cluster.kubeconfigPath),
+        kubernetesVersion: version.gitVersion,
+        cni: 'simulated',
+        istio,
+        externalHosts,
+      };
+    },
+    async release() {
+      await stop?.();
+      stop = undefined;
+    },
+  };
+}

@@ -1,0 +1,194 @@
+/**
+ * The JUnit report, written by a vitest reporter in the CLI process. Our own writer
+ * rather than vitest's: each test case carries properties (cluster kind, Istio
+ * version, mTLS mode, observations), the real conformance message, flaky marks, and
+ * `[[ATTACHMENT|path]]` lines for diagnostics, which Jenkins and GitLab pick up.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Reporter, TestCase, TestModule, TestSuite } from 'vitest/node';
+import type { RunContext } from '../run-context.ts';
+import type { EgressMeta } from '../suite.ts';
+
+/** One test case's outcome, as the reports need it. */
+export interface CaseResult {
+  suite: string;
+  group: string;
+  name: string;
+  state: 'passed' | 'failed' | 'skipped';
+  durationMs: number;
+  message?: string;
+  /** The error's class name: an EnvironmentError inside a suite makes the run exit 2. */
+  errorName?: string;
+  skipReason?: string;
+  meta: EgressMeta & { variant?: string };
+}
+
+/** Flattens vitest's modules into case results (shared by every report). */
+export function collectCases(modules: readonly TestModule[]): CaseResult[] {
+  const cases: CaseResult[] = [];
+  for (const module of modules) {
+    const suite = path.basename(module.moduleId).replace(/\.test\.ts$/, '');
+    for (const test of module.children.allTests()) cases.push(toCase(suite, test));
+    const moduleErrors = module.errors();
+    if (moduleErrors.length > 0) {
+      cases.push({
+        suite,
+        group: suite,
+        name: 'suite setup',
+        state: 'failed',
+        durationMs: 0,
+        message: moduleErrors.map((error) => error.message).join('\n'),
+        meta: {},
+      });
+    }
+  }
+  return cases;
+}
+
+function toCase(suite: string, test: TestCase): CaseResult {
+  const result = test.result();
+  const groups: string[] = [];
+  let parent: TestCase['parent'] | TestSuite['parent'] = test.parent;
+  while (parent.type === 'suite') {
+    groups.unshift(parent.name);
+    parent = parent.parent;
+  }
+  const meta = (test.meta().egress ?? {}) as CaseResult['meta'];
+  const state = result.state === 'pending' ? 'skipped' : result.state;
+  const base: CaseResult = {
+    suite,
+    group: groups.join(' › ') || suite,
+    name: test.name,
+    state,
+    durationMs: Math.round(test.diagnostic()?.duration ?? 0),
+    meta,
+  };
+  if (result.state === 'failed') {
+    base.message = result.errors.map((error) => error.message).join('\n');
+    base.errorName = result.errors[0]?.name;
+  }
+  if (result.state === 'skipped' && result.note) base.skipReason = result.note;
+  return base;
+}
+
+/** Renders the JUnit XML for a run. */
+export function renderJUnit(
+  run: RunContext,
+  cases: readonly CaseResult[],
+  startedAt: Date,
+): string {
+  const target = run.target;
+  const header = target.simulated
+    ? 'SIMULATED cluster: a model of Istio for testing this suite, not a real mesh. These results certify nothing about a real Istio.'
+    : `Istio ${target.istio.version} on ${target.kind} (Kubernetes ${target.kubernetesVersion})`;
+  const runProperties: [string, string][] = [
+    ['cluster.kind', target.kind],
+    ['cluster.simulated', String(target.simulated)],
+    ['istio.version', target.istio.version],
+    ['istio.revision', target.istio.revision],
+    ['kubernetes.version', target.kubernetesVersion],
+    ['cni', target.cni],
+    ['run.id', run.runId],
+  ];
+  if (target.kindVersion) runProperties.push(['kind.version', target.kindVersion]);
+  const bySuite = new Map<string, CaseResult[]>();
+  for (const entry of cases) bySuite.set(entry.suite, [...(bySuite.get(entry.suite) ?? []), entry]);
+  const count = (list: readonly CaseResult[], state: CaseResult['state']): number =>
+    list.filter((entry) => entry.state === state).length;
+  const seconds = (ms: number): string => (ms / 1000).toFixed(3);
+  const lines: string[] = [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<!-- egress-conformance: ${esc(header)} -->`,
+  ];
+  const title = target.simulated ? 'egress-conformance (SIMULATED cluster)' : 'egress-conformance';
+  const total = cases.reduce((sum, entry) => sum + entry.durationMs, 0);
+  lines.push(
+    `<testsuites name="${esc(title)}" tests="${cases.length}" failures="${count(cases, 'failed')}" errors="0" skipped="${count(cases, 'skipped')}" time="${seconds(total)}" timestamp="${startedAt.toISOString()}">`,
+  );
+  for (const [suite, list] of bySuite) {
+    lines.push(
+      `  <testsuite name="${esc(suite)}" tests="${list.length}" failures="${count(list, 'failed')}" errors="0" skipped="${count(list, 'skipped')}" time="${seconds(list.reduce((s, e) => s + e.durationMs, 0))}" timestamp="${startedAt.toISOString()}">`,
+    );
+    lines.push('    <properties>');
+    for (const [name, value] of runProperties)
+      lines.push(`      <property name="${esc(name)}" value="${esc(value)}"/>`);
+    lines.push('    </properties>');
+    for (const entry of list) lines.push(...renderCase(entry, runProperties));
+    lines.push('  </testsuite>');
+  }
+  lines.push('</testsuites>', '');
+  return lines.join('\n');
+}
+
+function renderCase(entry: CaseResult, runProperties: [string, string][]): string[] {
+  const properties: [string, string][] = [
+    ...runProperties.filter(([name]) => ['cluster.kind', 'istio.version'].includes(name)),
+    ['mtls.mode', entry.meta.variant ?? 'n/a'],
+  ];
+  if (entry.meta.behaviour) properties.push(['behaviour', entry.meta.behaviour]);
+  for (const convergence of entry.meta.convergence ?? []) {
+    properties.push([`observations.${convergence.behaviour}`, String(convergence.observations)]);
+  }
+  if (entry.meta.flaky) properties.push(['flaky', 'true']);
+  for (const [index, file] of (entry.meta.diagnostics ?? []).entries()) {
+    properties.push([`attachment.${index + 1}`, file]);
+  }
+  const name = entry.meta.flaky ? `${entry.name} [flaky]` : entry.name;
+  const out: string[] = [
+    `    <testcase classname="${esc(`${entry.suite}.${entry.group}`)}" name="${esc(name)}" time="${(entry.durationMs / 1000).toFixed(3)}">`,
+    '      <properties>',
+    ...properties.map(
+      ([key, value]) => `        <property name="${esc(key)}" value="${esc(value)}"/>`,
+    ),
+    '      </properties>',
+  ];
+  if (entry.state === 'failed') {
+    const message = entry.message ?? 'failed';
+    const firstLine = message.split('\n')[0] ?? message;
+    out.push(
+      `      <failure message="${esc(firstLine)}" type="ConformanceFailure">${esc(message)}</failure>`,
+    );
+  } else if (entry.state === 'skipped') {
+    out.push(`      <skipped message="${esc(entry.skipReason ?? 'skipped')}"/>`);
+  }
+  const systemOut: string[] = [];
+  if (entry.meta.kept?.length)
+    systemOut.push(`Kept for debugging: namespaces ${entry.meta.kept.join(', ')}`);
+  for (const file of entry.meta.diagnostics ?? []) systemOut.push(`[[ATTACHMENT|${file}]]`);
+  if (systemOut.length > 0) out.push(`      <system-out>${esc(systemOut.join('\n'))}</system-out>`);
+  out.push('    </testcase>');
+  return out;
+}
+
+function esc(text: string): string {
+  return (
+    text
+      .replace(/&/g, '&amp;')
+      .replace(/</g, '&lt;')
+      .replace(/>/g, '&gt;')
+      .replace(/"/g, '&quot;')
+      // Control characters (ANSI colours from tools) are not allowed in XML 1.0.
+      // eslint-disable-next-line no-control-regex
+      .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '')
+  );
+}
+
+/** The vitest reporter that collects the cases and hands them to the CLI. */
+export class CollectingReporter implements Reporter {
+  cases: CaseResult[] = [];
+  unhandled: string[] = [];
+  onTestRunEnd(
+    modules: ReadonlyArray<TestModule>,
+    unhandledErrors: ReadonlyArray<{ message?: string }>,
+  ): void {
+    this.cases = collectCases(modules);
+    this.unhandled = unhandledErrors.map((error) => error.message ?? String(error));
+  }
+}
+
+/** Writes the JUnit file, creating its folder. */
+export async function writeJUnit(file: string, xml: string): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, xml);
+}

@@ -1,0 +1,32 @@
+/**
+ * What the CLI hands to the suites running in vitest workers: plain JSON, passed with
+ * vitest's `provide` and read with `inject('run')`.
+ */
+import type { ClusterTarget } from './providers/types.ts';
+import type { TimeoutConfig } from './timeouts.ts';
+
+export type MtlsMode = 'disabled' | 'enabled';
+export const MTLS_MODES: readonly MtlsMode[] = ['disabled', 'enabled'];
+
+/** Everything a suite needs to know about the run. */
+export interface RunContext {
+  /** Short unique id: in namespace names and in the run label on everything created. */
+  runId: string;
+  target: ClusterTarget;
+  /** The variants to run: `--mtls disabled|enabled|both`. */
+  mtlsModes: MtlsMode[];
+  timeouts: TimeoutConfig;
+  /** Consecutive agreeing observations a convergence needs. */
+  requiredObservations: number;
+  clientImage: string;
+  /** Keep the namespaces of failed tests for debugging. */
+  keepOnFailure: boolean;
+  /** Absolute path of the reports folder (diagnostics go below it). */
+  reportsDir: string;
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    run: RunContext;
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * Runs the selected suite files through vitest's programmatic API, hands them the run
+ * context with `provide`, and writes the reports from what the reporter collected.
+ */
+import path from 'node:path';
+import { startVitest } from 'vitest/node';
+import type { RunContext } from './run-context.ts';
+import type { SuiteInfo } from './suites.ts';
+import { CollectingReporter, renderJUnit, writeJUnit, type CaseResult } from './reporting/junit.ts';
+
+/** Counts of a finished run, plus the cases for the other reports. */
+export interface RunOutcome {
+  passed: number;
+  failed: number;
+  skipped: number;
+  /** Failures that are the environment's (e.g. no egress at all), not the mesh's. */
+  environmentErrors: string[];
+  cases: CaseResult[];
+}
+
+/** Runs the suites and writes the JUnit report; failures are counted, not thrown. */
+export async function runSuites({
+  projectRoot,
+  run,
+  suites,
+  junitPath,
+  signal,
+  log,
+}: {
+  projectRoot: string;
+  run: RunContext;
+  suites: readonly SuiteInfo[];
+  junitPath: string;
+  signal: AbortSignal;
+  argv: readonly string[];
+  log: (line: string) => void;
+}): Promise<RunOutcome> {
+  const startedAt = new Date();
+  const collector = new CollectingReporter();
+  const { timeouts } = run;
+  // A test converges over several waits; the vitest timeout is only a backstop above them.
+  const testTimeout =
+    4 * timeouts.configPropagation + timeouts.policyEnforcement + 2 * timeouts.podReady + 60_000;
+  const hookTimeout =
+    2 * timeouts.podReady + timeouts.deletion + timeouts.configPropagation + 60_000;
+  const files = suites.map((suite) => path.join(projectRoot, suite.file));
+  const vitest = await startVitest(
+    'test',
+    files,
+    {
+      root: projectRoot,
+      config: false,
+      watch: false,
+      run: true,
+      include: ['suites/**/*.test.ts'],
+      reporters: ['default', collector],
+      provide: { run },
+      testTimeout,
+      hookTimeout,
+      teardownTimeout: timeouts.deletion,
+      pool: 'forks',
+      fileParallelism: true,
+      maxWorkers: Math.max(1, suites.length),
+      passWithNoTests: false,
+      // Reruns would hide exactly the flakiness the reports must show.
+      retry: 0,
+    },
+    {},
+    {},
+  );
+  const onAbort = (): void => {
+    void vitest.cancelCurrentRun('keyboard-input');
+  };
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    await vitest.close();
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+  const cases = collector.cases;
+  for (const message of collector.unhandled) {
+    cases.push({
+      suite: 'run',
+      group: 'run',
+      name: 'unhandled error',
+      state: 'failed',
+      durationMs: 0,
+      message,
+      meta: {},
+    });
+  }
+  await writeJUnit(junitPath, renderJUnit(run, cases, startedAt));
+  log(`JUnit report written to ${junitPath}`);
+  return {
+    passed: cases.filter((entry) => entry.state === 'passed').length,
+    failed: cases.filter((entry) => entry.state === 'failed').length,
+    skipped: cases.filter((entry) => entry.state === 'skipped').length,
+    environmentErrors: cases
+      .filter((entry) => entry.state === 'failed' && entry.errorName === 'EnvironmentError')
+      .map((entry) => entry.message ?? entry.name),
+    cases,
+  };
+}

@@ -1,0 +1,531 @@
+/**
+ * The fixture a suite works through: its namespaces, clients, applied manifests, the
+ * gateway's evidence, and cleanup (B6). A suite file declares behaviour; every
+ * mechanism is one call away here.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeEach, inject, it } from 'vitest';
+import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
+import { connect, type Kube } from './k8s/client.ts';
+import { applyObjects, deleteAndWait, refText, type ObjectRef } from './k8s/objects.ts';
+import {
+  createNamespace,
+  deleteNamespaceAndWait,
+  restoreNamespaceLabels,
+  setNamespaceLabels,
+  type PreviousLabels,
+} from './k8s/namespaces.ts';
+import { execInPod } from './k8s/exec.ts';
+import { isNotFound } from './k8s/client.ts';
+import { RUN_LABEL } from './k8s/namespaces.ts';
+import { ConformanceFailure } from './errors.ts';
+import { findSuite } from './suites.ts';
+import { convergenceLog } from './checks.ts';
+import { collectDiagnostics } from './diagnostics.ts';
+import { readContainerLog } from './k8s/logs.ts';
+import { listPods, waitForDeploymentReady, isPodReady } from './k8s/workloads.ts';
+import { loadManifests } from './manifests.ts';
+import { curlCommand, parseCurlOutput, type CurlResult } from './curl.ts';
+import { parseAccessLog, type AccessLogEntry } from './envoy/access-log.ts';
+import { parseEnvoyStats, parsePrometheus, type PrometheusSample } from './envoy/stats.ts';
+import type { MtlsMode, RunContext } from './run-context.ts';
+import type { ExternalHost } from './providers/types.ts';
+
+/** A client workload the suite runs requests from. */
+export interface Client {
+  namespace: string;
+  pod: string;
+  podIp: string;
+  /** Whether Istio injected a sidecar (the pod has an `istio-proxy` container). */
+  hasSidecar: boolean;
+}
+
+/** What the gateway logged, and from which pods. */
+export interface GatewayLog {
+  entries: AccessLogEntry[];
+  pods: string[];
+  /** Lines that were not access-log entries (startup messages), counted for messages. */
+  otherLines: number;
+}
+
+/** The run context of this vitest worker. */
+export function runContext(): RunContext {
+  return inject('run');
+}
+
+/** Per-suite fixture; create one per suite file with {@link suiteEnvironment}. */
+export class SuiteEnvironment {
+  readonly run: RunContext;
+  readonly suite: string;
+  /** The variant (e.g. the mTLS mode), for diagnostics paths and messages. */
+  readonly variant: string;
+  readonly host: ExternalHost;
+  /** Label values before this run changed them, kept for the B6 check. */
+  readonly labelHistory: { namespace: string; previous: PreviousLabels }[] = [];
+  /** Why cleanup failed, if it did (B6 reports it). */
+  cleanupError: string | undefined;
+  readonly kube: Kube;
+  /** Objects applied, in order, as the server returned them (for diagnostics). */
+  readonly applied: KubernetesObject[] = [];
+  private readonly namespaces: string[] = [];
+  private readonly borrowedLabels: { namespace: string; previous: PreviousLabels }[] = [];
+  private readonly keep = new Set<string>();
+  private sequence = 0;
+
+  constructor(run: RunContext, suite: string, variant: string) {
+    this.run = run;
+    this.suite = suite;
+    this.variant = variant;
+    const host = run.target.externalHosts[suite];
+    if (!host) throw new Error(`The run has no external host for suite ${suite}`);
+    this.host = host;
+    this.kube = connect({
+      kubeconfigPath: run.target.kubeconfigPath,
+      ...(run.target.context ? { context: run.target.context } : {}),
+    });
+  }
+
+  /** The namespaces this suite created so far. */
+  get createdNamespaces(): readonly string[] {
+    return this.namespaces;
+  }
+
+  /** Creates a run-labelled namespace `egc-<run>-<suite>-<suffix>`, with or without injection. */
+  async createNamespace(suffix: string, { injection }: { injection: boolean }): Promise<string> {
+    const name = `egc-${this.run.runId}-${this.suite}-${suffix}`.slice(0, 63).replace(/-+$/, '');
+    await createNamespace(this.kube, {
+      name,
+      runId: this.run.runId,
+      labels: injection ? { 'istio-injection': 'enabled' } : {},
+    });
+    this.namespaces.push(name);
+    return name;
+  }
+
+  /** Template values for manifests applied in `namespace`. */
+  values(namespace: string, extra: Record<string, string> = {}): Record<string, string> {
+    const gateway = this.run.target.istio.gateway;
+    return {
+      namespace,
+      name: this.suite,
+      host: this.host.name,
+      subset: 'egress-conformance',
+      gatewayHost: `${gateway.serviceName}.${gateway.namespace}.svc.cluster.local`,
+      gatewaySelectorKey: gateway.selector.key,
+      gatewaySelectorValue: gateway.selector.value,
+      clientName: 'curl',
+      clientImage: this.run.clientImage,
+      ...extra,
+    };
+  }
+
+  /** Renders, validates and server-side applies `manifests/<path>` into `namespace`. */
+  async apply(
+    path: string,
+    namespace: string,
+    extra: Record<string, string> = {},
+  ): Promise<KubernetesObject[]> {
+    const objects = await loadManifests(path, this.values(namespace, extra));
+    const applied = await applyObjects(this.kube, objects as KubernetesObject[]);
+    this.applied.push(...applied);
+    return applied;
+  }
+
+  /** Deletes what `manifests/<path>` declares in `namespace`, waiting for each to go. */
+  async remove(path: string, namespace: string, extra: Record<string, string> = {}): Promise<void> {
+    const objects = await loadManifests(path, this.values(namespace, extra));
+    for (const object of objects.reverse()) {
+      await deleteAndWait(this.kube, object as ObjectRef, {
+        timeoutMs: this.run.timeouts.deletion,
+      });
+    }
+  }
+
+  /** Deploys the curl client in `namespace` and waits until it is ready. */
+  async deployClient(namespace: string): Promise<Client> {
+    await this.apply('base/client.yaml', namespace);
+    const pods = await waitForDeploymentReady(this.kube, {
+      namespace,
+      name: 'curl',
+      timeoutMs: this.run.timeouts.podReady,
+    });
+    return clientFromPod(namespace, pods[0]);
+  }
+
+  /**
+   * Deletes the client's pods and waits for a fresh ready one: injection and
+   * NetworkPolicy are decided for new pods, so a changed namespace needs new pods.
+   */
+  async recreateClient(client: Client): Promise<Client> {
+    await deleteAndWait(
+      this.kube,
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: client.pod, namespace: client.namespace },
+      },
+      { timeoutMs: this.run.timeouts.deletion },
+    );
+    const pods = await waitForDeploymentReady(this.kube, {
+      namespace: client.namespace,
+      name: 'curl',
+      timeoutMs: this.run.timeouts.podReady,
+    });
+    return clientFromPod(client.namespace, pods[0]);
+  }
+
+  /** A path no other request of any run uses, to find this request in the gateway's log. */
+  uniquePath(label: string): string {
+    this.sequence += 1;
+    return `/egress-conformance/${this.run.runId}/${this.suite}/${label}/${this.sequence}-${randomBytes(3).toString('hex')}`;
+  }
+
+  /** Runs curl in the client's `curl` container. */
+  async curl(
+    client: Client,
+    request: {
+      url: string;
+      headers?: Record<string, string>;
+      resolve?: string[];
+      connectTo?: string[];
+    },
+  ): Promise<CurlResult> {
+    const argv = curlCommand({
+      url: request.url,
+      maxTimeSeconds: Math.max(1, Math.ceil(this.run.timeouts.request / 1000)),
+      insecure: this.host.insecure,
+      ...(request.headers ? { headers: request.headers } : {}),
+      ...(request.resolve ? { resolve: request.resolve } : {}),
+      ...(request.connectTo ? { connectTo: request.connectTo } : {}),
+    });
+    const output = await execInPod(this.kube, {
+      namespace: client.namespace,
+      pod: client.pod,
+      container: 'curl',
+      command: argv,
+      timeoutMs: this.run.timeouts.exec + this.run.timeouts.request,
+    });
+    return parseCurlOutput(output.stdout, output.stderr, output.exitCode);
+  }
+
+  /** The ready egress gateway pods. */
+  async gatewayPods(): Promise<V1Pod[]> {
+    const { namespace, selector } = this.run.target.istio.gateway;
+    const pods = await listPods(this.kube, namespace, `${selector.key}=${selector.value}`);
+    return pods.filter(isPodReady);
+  }
+
+  /** The gateway's access-log entries since `since` (all gateway pods). */
+  async gatewayLog(since: Date): Promise<GatewayLog> {
+    const pods = await this.gatewayPods();
+    const log: GatewayLog = { entries: [], pods: [], otherLines: 0 };
+    // sinceTime has second resolution on the API: ask a little earlier, filter exactly below.
+    const asked = new Date(since.getTime() - 2000);
+    for (const pod of pods) {
+      const name = pod.metadata?.name ?? '';
+      const text = await readContainerLog(this.kube, {
+        namespace: this.run.target.istio.gateway.namespace,
+        pod: name,
+        container: 'istio-proxy',
+        since: asked,
+      });
+      const entries = parseAccessLog(text);
+      log.pods.push(name);
+      log.otherLines += text.split('\n').filter((line) => line.trim()).length - entries.length;
+      log.entries.push(...entries);
+    }
+    log.entries.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
+    return log;
+  }
+
+  /** Envoy stats of every gateway pod, summed by name (`pilot-agent request GET stats`). */
+  async gatewayStats(): Promise<Map<string, number>> {
+    const total = new Map<string, number>();
+    for (const text of await this.pilotAgentOnGateways('stats')) {
+      for (const [name, value] of parseEnvoyStats(text))
+        total.set(name, (total.get(name) ?? 0) + value);
+    }
+    return total;
+  }
+
+  /** Istio standard metrics of every gateway pod (`stats/prometheus`). */
+  async gatewayMetrics(): Promise<PrometheusSample[]> {
+    return (await this.pilotAgentOnGateways('stats/prometheus')).flatMap((text) =>
+      parsePrometheus(text),
+    );
+  }
+
+  private async pilotAgentOnGateways(path: string): Promise<string[]> {
+    const outputs: string[] = [];
+    for (const pod of await this.gatewayPods()) {
+      const output = await execInPod(this.kube, {
+        namespace: this.run.target.istio.gateway.namespace,
+        pod: pod.metadata?.name ?? '',
+        container: 'istio-proxy',
+        command: ['pilot-agent', 'request', 'GET', path],
+        timeoutMs: this.run.timeouts.exec,
+      });
+      if (output.exitCode !== 0) {
+        throw new Error(
+          `pilot-agent request GET ${path} in ${pod.metadata?.name} exited ${output.exitCode}: ${output.stderr.trim()}`,
+        );
+      }
+      outputs.push(output.stdout);
+    }
+    return outputs;
+  }
+
+  /**
+   * Sets labels on a namespace the run did not create, remembering the previous values;
+   * {@link cleanup} restores them exactly.
+   */
+  async borrowNamespaceLabels(namespace: string, labels: Record<string, string>): Promise<void> {
+    const previous = await setNamespaceLabels(this.kube, namespace, labels);
+    this.labelHistory.push({ namespace, previous: { ...previous } });
+    // Only the first borrow of a key holds the original value.
+    const known = this.borrowedLabels.find((entry) => entry.namespace === namespace);
+    if (known) {
+      for (const [key, value] of Object.entries(previous)) {
+        if (!(key in known.previous)) known.previous[key] = value;
+      }
+    } else {
+      this.borrowedLabels.push({ namespace, previous });
+    }
+  }
+
+  /** Turns on sidecar injection for a namespace this suite created (new pods get a sidecar). */
+  async enableInjection(namespace: string): Promise<void> {
+    if (!this.namespaces.includes(namespace)) {
+      throw new Error(`Refusing to label namespace ${namespace}: this suite did not create it`);
+    }
+    await setNamespaceLabels(this.kube, namespace, { 'istio-injection': 'enabled' });
+  }
+
+  /** Fails when a label this suite borrowed does not hold its value from before the run. */
+  async labelsMustBeRestored(): Promise<void> {
+    const problems = await labelProblems(this);
+    if (problems.length > 0) {
+      throw new ConformanceFailure(
+        `[B4.7] Namespace labels were not restored exactly:\n- ${problems.join('\n- ')}\nHint: restore them by hand with the values shown; the run changed only these keys.`,
+      );
+    }
+  }
+
+  /** Restores borrowed labels now (before cleanup), e.g. as a step of the behaviour. */
+  async restoreBorrowedLabels(): Promise<void> {
+    while (this.borrowedLabels.length > 0) {
+      const entry = this.borrowedLabels.pop();
+      if (entry) await restoreNamespaceLabels(this.kube, entry.namespace, entry.previous);
+    }
+  }
+
+  /** Marks a namespace to be kept for debugging (failed test and `--keep-on-failure`). */
+  keepNamespaces(namespaces: readonly string[]): void {
+    if (!this.run.keepOnFailure) return;
+    for (const namespace of namespaces) this.keep.add(namespace);
+  }
+
+  /** Namespaces kept for debugging. */
+  get keptNamespaces(): string[] {
+    return [...this.keep];
+  }
+
+  /**
+   * B6: restores borrowed labels and deletes every namespace this suite created (waiting
+   * for each), except those kept for debugging. Returns what it did, for the report.
+   */
+  async cleanup(): Promise<{ deleted: string[]; kept: string[]; restored: string[] }> {
+    const restored = this.borrowedLabels.map((entry) => entry.namespace);
+    const errors: string[] = [];
+    try {
+      await this.restoreBorrowedLabels();
+    } catch (error) {
+      errors.push(`restoring labels: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    const deleted: string[] = [];
+    await Promise.all(
+      this.namespaces
+        .filter((namespace) => !this.keep.has(namespace))
+        .map(async (namespace) => {
+          try {
+            await deleteNamespaceAndWait(this.kube, {
+              name: namespace,
+              runId: this.run.runId,
+              timeoutMs: this.run.timeouts.deletion,
+            });
+            deleted.push(namespace);
+          } catch (error) {
+            errors.push(`${namespace}: ${error instanceof Error ? error.message : String(error)}`);
+          }
+        }),
+    );
+    if (errors.length > 0) {
+      this.cleanupError = errors.join('; ');
+      throw new Error(`Cleanup incomplete: ${this.cleanupError}`);
+    }
+    return { deleted, kept: this.keptNamespaces, restored };
+  }
+}
+
+function clientFromPod(namespace: string, pod: V1Pod | undefined): Client {
+  if (!pod?.metadata?.name) throw new Error(`No ready client pod in ${namespace}`);
+  return {
+    namespace,
+    pod: pod.metadata.name,
+    podIp: pod.status?.podIP ?? '',
+    hasSidecar: (pod.spec?.containers ?? []).some((c) => c.name === 'istio-proxy'),
+  };
+}
+
+/** Human-readable name of an mTLS variant, as it appears in test names. */
+export function variantName(mtls: MtlsMode): string {
+  return mtls === 'enabled' ? 'mTLS sidecar→gateway' : 'plaintext sidecar→gateway';
+}
+
+/** Describes objects for messages. */
+export function describeObjects(objects: readonly KubernetesObject[]): string {
+  return objects.map((object) => refText(object as ObjectRef)).join(', ');
+}
+
+/** A suite file's handle: its variants' environments and the B6 cleanup check. */
+export interface ConformanceSuite {
+  name: string;
+  description: string;
+  mtlsModes: MtlsMode[];
+  /**
+   * The environment of one variant. Registers the variant's cleanup as an `afterAll`,
+   * so one variant's config is gone before the next one starts: two variants'
+   * VirtualServices for the same host would otherwise both bind to the mesh.
+   */
+  environment(variant: string): SuiteEnvironment;
+  /** Declares the last test of the file: B6, nothing the suite created is left. */
+  cleanupTest(): void;
+}
+
+/** Declares a conformance suite in a suite file; its description comes from the catalogue. */
+export function conformanceSuite({ name }: { name: string }): ConformanceSuite {
+  const run = runContext();
+  const description = findSuite(name)?.description;
+  if (!description) throw new Error(`Suite ${name} is not in harness/suites.ts`);
+  const environments: SuiteEnvironment[] = [];
+  return {
+    name,
+    description,
+    mtlsModes: [...run.mtlsModes],
+    environment(variant) {
+      const env = new SuiteEnvironment(run, name, variant);
+      environments.push(env);
+      installHooks(env);
+      return env;
+    },
+    cleanupTest() {
+      it('B6 cleanup: every namespace the suite created is gone and borrowed labels are restored', async (ctx) => {
+        const report = await verifyCleanup(run, environments);
+        ctx.task.meta.egress = { ...ctx.task.meta.egress, behaviour: 'B6', notes: report };
+      });
+    },
+  };
+}
+
+/** What the harness records on each test for the reports (vitest task meta). */
+export interface EgressMeta {
+  behaviour?: string;
+  /** The variant the test ran in (the mTLS mode). */
+  variant?: string;
+  convergence?: { behaviour: string; observations: number; flips: number; elapsedMs: number }[];
+  /** Passed only after an agreeing streak was broken: reported as flaky. */
+  flaky?: boolean;
+  /** Files collected on failure, relative to the reports folder. */
+  diagnostics?: string[];
+  /** Namespaces kept for debugging. */
+  kept?: string[];
+  notes?: unknown;
+}
+
+declare module 'vitest' {
+  interface TaskMeta {
+    egress?: EgressMeta;
+  }
+}
+
+function installHooks(env: SuiteEnvironment): void {
+  beforeEach((ctx) => {
+    convergenceLog.length = 0;
+    ctx.task.meta.egress = { ...ctx.task.meta.egress, variant: env.variant };
+    ctx.onTestFinished(() => {
+      const convergence = convergenceLog.splice(0);
+      if (convergence.length === 0) return;
+      ctx.task.meta.egress = {
+        ...ctx.task.meta.egress,
+        convergence,
+        flaky: convergence.some((entry) => entry.flips > 0),
+      };
+    });
+    ctx.onTestFailed(async () => {
+      env.keepNamespaces(env.createdNamespaces);
+      const files = await collectDiagnostics(env, ctx.task.name).catch((error: unknown) => [
+        `diagnostics could not be collected: ${error instanceof Error ? error.message : String(error)}`,
+      ]);
+      ctx.task.meta.egress = {
+        ...ctx.task.meta.egress,
+        diagnostics: files,
+        ...(env.keptNamespaces.length > 0 ? { kept: env.keptNamespaces } : {}),
+      };
+    });
+  });
+  afterAll(async () => {
+    await env.cleanup();
+  });
+}
+
+async function verifyCleanup(
+  run: RunContext,
+  environments: readonly SuiteEnvironment[],
+): Promise<{ deleted: string[]; kept: string[]; restoredLabels: string[] }> {
+  const problems: string[] = [];
+  const deleted: string[] = [];
+  const kept: string[] = [];
+  const restoredLabels: string[] = [];
+  for (const env of environments) {
+    if (env.cleanupError)
+      problems.push(`cleanup of ${env.suite} [${env.variant}] failed: ${env.cleanupError}`);
+    for (const namespace of env.createdNamespaces) {
+      if (env.keptNamespaces.includes(namespace)) {
+        kept.push(namespace);
+        continue;
+      }
+      const exists = await env.kube.core.readNamespace({ name: namespace }).then(
+        () => true,
+        (error: unknown) => {
+          if (isNotFound(error)) return false;
+          throw error;
+        },
+      );
+      if (exists) problems.push(`namespace ${namespace} still exists`);
+      else deleted.push(namespace);
+    }
+    problems.push(...(await labelProblems(env)));
+    restoredLabels.push(...env.labelHistory.map((entry) => entry.namespace));
+  }
+  if (problems.length > 0) {
+    throw new ConformanceFailure(
+      `[B6] The suite did not leave the cluster as it found it (run ${run.runId}):\n- ${problems.join('\n- ')}\nHint: look for namespaces labelled ${RUN_LABEL}=${run.runId} and delete them; check the run log for cleanup errors.`,
+    );
+  }
+  return { deleted, kept, restoredLabels };
+}
+
+async function labelProblems(env: SuiteEnvironment): Promise<string[]> {
+  const problems: string[] = [];
+  for (const { namespace, previous } of env.labelHistory) {
+    const current = (await env.kube.core.readNamespace({ name: namespace })).metadata?.labels ?? {};
+    for (const [key, value] of Object.entries(previous)) {
+      if (current[key] !== value) {
+        problems.push(
+          `label ${key} on namespace ${namespace} is ${current[key] === undefined ? 'absent' : `"${current[key]}"`}, but was ${value === undefined ? 'absent' : `"${value}"`} before the run`,
+        );
+      }
+    }
+  }
+  return problems;
+}
