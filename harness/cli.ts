@@ -67,6 +67,7 @@ const FLAGS = {
   context: { type: 'string' },
   'existing-cluster-ok': { type: 'boolean', default: false },
   'client-image': { type: 'string', default: CLIENT_IMAGE },
+  manifests: { type: 'string' },
 } as const;
 
 /** The parsed command line. */
@@ -92,6 +93,7 @@ export interface CliOptions {
   context: string | undefined;
   existingClusterOk: boolean;
   clientImage: string;
+  manifestsDir: string;
 }
 
 /** Parses argv (without node and script); throws {@link UsageError} naming the valid choices. */
@@ -174,6 +176,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
     context: values.context as string | undefined,
     existingClusterOk: Boolean(values['existing-cluster-ok']),
     clientImage: values['client-image'] as string,
+    manifestsDir: path.resolve((values.manifests as string | undefined) ?? path.join(PROJECT_ROOT, 'manifests')),
   };
 }
 
@@ -238,6 +241,7 @@ Flags (default in brackets):
   --context NAME              kubeconfig context for --cluster existing [current context]
   --existing-cluster-ok       allow running against an existing cluster (it creates namespaces there) [off]
   --client-image IMAGE        curl client image [${CLIENT_IMAGE}]
+  --manifests DIR             manifests to apply instead of the bundled ones (same layout) [manifests/]
   -h, --help                  this text
 
 Timeouts (--timeout NAME=MS):
@@ -366,6 +370,7 @@ export async function main(
       clientImage: options.clientImage,
       keepOnFailure: options.keepOnFailure,
       reportsDir,
+      manifestsDir: options.manifestsDir,
     };
     const outcome = await runSuites({
       projectRoot: PROJECT_ROOT,

@@ -23,6 +23,8 @@ export interface RunContext {
   keepOnFailure: boolean;
   /** Absolute path of the reports folder (diagnostics go below it). */
   reportsDir: string;
+  /** Absolute path of the manifests the suites apply (`--manifests`, default: the bundled ones). */
+  manifestsDir: string;
 }
 
 declare module 'vitest' {

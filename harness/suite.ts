@@ -125,7 +125,9 @@ export class SuiteEnvironment {
     namespace: string,
     extra: Record<string, string> = {},
   ): Promise<KubernetesObject[]> {
-    const objects = await loadManifests(path, this.values(namespace, extra));
+    const objects = loadManifests(path, this.values(namespace, extra), {
+      root: this.run.manifestsDir,
+    });
     const applied = await applyObjects(this.kube, objects as KubernetesObject[]);
     this.applied.push(...applied);
     return applied;
@@ -133,7 +135,9 @@ export class SuiteEnvironment {
 
   /** Deletes what `manifests/<path>` declares in `namespace`, waiting for each to go. */
   async remove(path: string, namespace: string, extra: Record<string, string> = {}): Promise<void> {
-    const objects = await loadManifests(path, this.values(namespace, extra));
+    const objects = loadManifests(path, this.values(namespace, extra), {
+      root: this.run.manifestsDir,
+    });
     for (const object of objects.reverse()) {
       await deleteAndWait(this.kube, object as ObjectRef, {
         timeoutMs: this.run.timeouts.deletion,

@@ -1,0 +1,156 @@
+/**
+ * The proof that the suites can fail: full CLI runs against the simulated cluster, once
+ * healthy and once per named fault, asserting that exactly the suites certifying the
+ * broken behaviour fail, with messages that name it and show the evidence.
+ */
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import type { FaultName } from './simulated/types.ts';
+
+const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
+
+/** A test case as read back from the JUnit file. */
+export interface JUnitCase {
+  suite: string;
+  name: string;
+  failure?: string;
+  skipped?: string;
+  properties: Record<string, string>;
+  systemOut?: string;
+}
+
+function unescapeXml(text: string): string {
+  return text
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&amp;/g, '&');
+}
+
+/** Reads our JUnit file back (only the shapes our writer produces). */
+export function parseJUnit(xml: string): JUnitCase[] {
+  const cases: JUnitCase[] = [];
+  for (const suiteMatch of xml.matchAll(/<testsuite name="([^"]*)"[\s\S]*?<\/testsuite>/g)) {
+    const suite = unescapeXml(suiteMatch[1] ?? '');
+    for (const caseMatch of suiteMatch[0].matchAll(/<testcase [^>]*name="([^"]*)"[^>]*>([\s\S]*?)<\/testcase>/g)) {
+      const body = caseMatch[2] ?? '';
+      const properties: Record<string, string> = {};
+      for (const property of body.matchAll(/<property name="([^"]*)" value="([^"]*)"\/>/g)) {
+        properties[unescapeXml(property[1] ?? '')] = unescapeXml(property[2] ?? '');
+      }
+      const failure = /<failure [^>]*>([\s\S]*?)<\/failure>/.exec(body)?.[1];
+      const skipped = /<skipped message="([^"]*)"/.exec(body)?.[1];
+      const systemOut = /<system-out>([\s\S]*?)<\/system-out>/.exec(body)?.[1];
+      cases.push({
+        suite,
+        name: unescapeXml(caseMatch[1] ?? ''),
+        properties,
+        ...(failure !== undefined ? { failure: unescapeXml(failure) } : {}),
+        ...(skipped !== undefined ? { skipped: unescapeXml(skipped) } : {}),
+        ...(systemOut !== undefined ? { systemOut: unescapeXml(systemOut) } : {}),
+      });
+    }
+  }
+  return cases;
+}
+
+/** Runs the CLI against the simulated cluster in a fresh reports folder. */
+export async function runSimulated(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ exitCode: number; stdout: string; stderr: string; reports: string; xml: string; cases: JUnitCase[] }> {
+  const reports = await mkdtemp(path.join(tmpdir(), 'egc-reports-'));
+  const result = await execa(
+    process.execPath,
+    [CLI, '--cluster', 'simulated', '--reports', reports, '--junit', path.join(reports, 'junit.xml'), ...args],
+    { reject: false, env: { ...process.env, ...env }, cwd: reports, timeout: 240_000 },
+  );
+  const xml = await readFile(path.join(reports, 'junit.xml'), 'utf8').catch(() => '');
+  return {
+    exitCode: result.exitCode ?? -1,
+    stdout: String(result.stdout),
+    stderr: String(result.stderr),
+    reports,
+    xml,
+    cases: parseJUnit(xml),
+  };
+}
+
+function failedSuites(cases: readonly JUnitCase[]): string[] {
+  return [...new Set(cases.filter((c) => c.failure !== undefined).map((c) => c.suite))].sort();
+}
+
+describe('simulated conformance run', () => {
+  it('passes every suite on a healthy mesh and writes a JUnit file marked SIMULATED', async () => {
+    const run = await runSimulated([]);
+    expect(run.stderr).toBe('');
+    expect(run.exitCode, run.stdout).toBe(0);
+    expect(run.xml).toContain('SIMULATED');
+    expect(failedSuites(run.cases)).toEqual([]);
+    const suites = new Set(run.cases.map((c) => c.suite));
+    expect([...suites].sort()).toEqual(['dr-lookup', 'http-gateway', 'network-policy', 'passthrough']);
+    for (const testCase of run.cases) {
+      expect(testCase.properties['cluster.kind']).toBe('simulated');
+      expect(testCase.properties['istio.version']).toMatch(/^\d+\.\d+\.\d+/);
+      expect(testCase.properties['mtls.mode']).toBeDefined();
+    }
+    // One case per piece of B1 evidence, in both mTLS variants.
+    const http = run.cases.filter((c) => c.suite === 'http-gateway').map((c) => c.name);
+    expect(http.filter((name) => /^B1 negative control/.test(name))).toHaveLength(1);
+    expect(http.filter((name) => /^B1\.1-2 /.test(name))).toHaveLength(1);
+    expect(http.filter((name) => /^B1\.3 /.test(name))).toHaveLength(1);
+    expect(http.filter((name) => /^B2\.4 /.test(name))).toHaveLength(1);
+  });
+
+  const expectations: Record<FaultName, string[]> = {
+    'gateway-bypass': ['http-gateway', 'network-policy', 'passthrough'],
+    'no-gateway-log': ['http-gateway', 'passthrough'],
+    'wrong-upstream': ['http-gateway'],
+    'tls-terminated': ['passthrough'],
+    'sni-ignored': ['passthrough'],
+    'plaintext-accepted': ['http-gateway'],
+    'netpol-not-enforced': ['network-policy'],
+    'counters-frozen': ['network-policy'],
+    'dr-lookup-ignored': ['dr-lookup'],
+    'slow-propagation': [],
+  };
+
+  it.concurrent.each(Object.entries(expectations))(
+    'with fault %s, exactly the suites %j fail, naming the behaviour and the evidence',
+    { timeout: 300_000 },
+    async (fault, expected) => {
+      const run = await runSimulated([], { EGRESS_SIM_FAULTS: fault });
+      expect(run.exitCode, `${run.stdout}\n${run.stderr}`).toBe(expected.length > 0 ? 1 : 0);
+      expect(failedSuites(run.cases)).toEqual(expected);
+      for (const failed of run.cases.filter((c) => c.failure !== undefined)) {
+        expect(failed.failure).toMatch(/^\[B\d/);
+        expect(failed.failure).toMatch(/Last observation:/);
+        expect(failed.failure).toMatch(/Hint:/);
+      }
+    },
+  );
+
+  it('gateway-bypass: the failure says the request did not pass through the gateway and shows its log', async () => {
+    const run = await runSimulated(['--suite', 'http-gateway', '--mtls', 'disabled'], {
+      EGRESS_SIM_FAULTS: 'gateway-bypass',
+    });
+    expect(run.exitCode).toBe(1);
+    const failure = run.cases.find((c) => c.name.startsWith('B1.1-2'))?.failure ?? '';
+    expect(failure).toContain('did not pass through the egress gateway');
+    expect(failure).toMatch(/gateway log \(.+\) since /);
+  });
+
+  it('no-gateway-log: the failure says the evidence is missing, not a bare timeout', async () => {
+    const run = await runSimulated(['--suite', 'http-gateway', '--mtls', 'disabled'], {
+      EGRESS_SIM_FAULTS: 'no-gateway-log',
+    });
+    expect(run.exitCode).toBe(1);
+    const failure = run.cases.find((c) => c.name.startsWith('B1.1-2'))?.failure ?? '';
+    expect(failure).toContain('evidence missing');
+    expect(failure).toContain('no access-log entries at all');
+  });
+});
