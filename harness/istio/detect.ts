@@ -1,0 +1,330 @@
+/**
+ * Reads the Istio installed in a cluster through the Kubernetes API: istiod's version and
+ * revision, the egress gateway, and the mesh settings the suites depend on. It only
+ * reads; on an existing cluster the harness never installs, upgrades or removes Istio.
+ */
+import type { V1Deployment, V1Pod, V1Service } from '@kubernetes/client-node';
+import { parse } from 'yaml';
+import { EnvironmentError } from '../errors.ts';
+import { type Kube, apiFailure, errorText, isNotFound } from '../k8s/client.ts';
+import type { IstioInstallation } from '../providers/types.ts';
+import { OUTBOUND_STATS_PREFIX } from './overlay.ts';
+
+/** The label the default egress gateway's pods carry (Istio's `istio-egress` chart). */
+export const DEFAULT_GATEWAY_SELECTOR = Object.freeze({ key: 'istio', value: 'egressgateway' });
+
+/** Options of {@link detectIstio}. */
+export interface DetectIstioOptions {
+  /** The revision to use when several are installed; `default` is preferred otherwise. */
+  revision?: string;
+  /** The label that selects the egress gateway pods. */
+  gatewaySelector?: { key: string; value: string };
+  log?: (message: string) => void;
+}
+
+/** Finds istiod, its mesh config and the egress gateway; throws EnvironmentError naming what is missing. */
+export async function detectIstio(
+  kube: Kube,
+  { revision, gatewaySelector = DEFAULT_GATEWAY_SELECTOR, log = () => {} }: DetectIstioOptions = {},
+): Promise<IstioInstallation> {
+  const istiod = await findIstiod(kube, revision);
+  const namespace = istiod.metadata?.namespace ?? 'istio-system';
+  const rev = istiod.metadata?.labels?.['istio.io/rev'] ?? 'default';
+  const image =
+    istiod.spec?.template.spec?.containers.find((c) => c.name === 'discovery')?.image ??
+    istiod.spec?.template.spec?.containers[0]?.image ??
+    '';
+  const mesh = await readMeshConfig(kube, namespace, rev);
+  const gateway = await findGateway(kube, {
+    gatewaySelector,
+    istiodNamespace: namespace,
+    revision: rev,
+    log,
+  });
+  const telemetryLogging = mesh.accessLog.enabled
+    ? false
+    : await telemetryEnablesEnvoyLog(kube, mesh.rootNamespace ?? namespace);
+
+  return {
+    version: imageVersion(image),
+    revision: rev,
+    namespace,
+    gateway: {
+      namespace: gateway.namespace,
+      serviceName: gateway.service,
+      selector: { ...gatewaySelector },
+      serviceAccount: gateway.serviceAccount,
+    },
+    accessLog: {
+      enabled: mesh.accessLog.enabled || telemetryLogging,
+      encoding: mesh.accessLog.encoding,
+    },
+    outboundStatsIncluded: mesh.outboundStatsIncluded || gateway.annotationIncludesOutboundStats,
+    outboundTrafficPolicy: mesh.outboundTrafficPolicy,
+    trustDomain: mesh.trustDomain,
+  };
+}
+
+/** The mesh settings the suites depend on, as read from the `mesh` key of istiod's ConfigMap. */
+export interface MeshSettings {
+  accessLog: { enabled: boolean; encoding: 'TEXT' | 'JSON' };
+  outboundStatsIncluded: boolean;
+  outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
+  trustDomain: string;
+  rootNamespace?: string;
+}
+
+/** Parses MeshConfig YAML, applying Istio's defaults for absent fields. */
+export function readMeshSettings(meshYaml: string): MeshSettings {
+  const mesh = (parse(meshYaml) ?? {}) as {
+    accessLogFile?: string;
+    accessLogEncoding?: string;
+    outboundTrafficPolicy?: { mode?: string };
+    trustDomain?: string;
+    rootNamespace?: string;
+    defaultConfig?: { proxyStatsMatcher?: unknown };
+  };
+  return {
+    accessLog: {
+      enabled: typeof mesh.accessLogFile === 'string' && mesh.accessLogFile.trim() !== '',
+      encoding: mesh.accessLogEncoding === 'JSON' ? 'JSON' : 'TEXT',
+    },
+    outboundStatsIncluded: statsMatcherIncludesOutbound(mesh.defaultConfig?.proxyStatsMatcher),
+    outboundTrafficPolicy:
+      mesh.outboundTrafficPolicy?.mode === 'REGISTRY_ONLY' ? 'REGISTRY_ONLY' : 'ALLOW_ANY',
+    trustDomain: mesh.trustDomain || 'cluster.local',
+    ...(mesh.rootNamespace ? { rootNamespace: mesh.rootNamespace } : {}),
+  };
+}
+
+/**
+ * Whether a ProxyConfig `proxyStatsMatcher` keeps the gateway's per-upstream counters
+ * (`cluster.outbound|PORT|SUBSET|HOST.upstream_cx_total` and `...upstream_rq_total`)
+ * for any host: an inclusion prefix of `cluster.outbound|`, a matching suffix, or a
+ * regex Envoy would fully match.
+ */
+export function statsMatcherIncludesOutbound(matcher: unknown): boolean {
+  if (!matcher || typeof matcher !== 'object') return false;
+  const {
+    inclusionPrefixes = [],
+    inclusionSuffixes = [],
+    inclusionRegexps = [],
+  } = matcher as {
+    inclusionPrefixes?: unknown[];
+    inclusionSuffixes?: unknown[];
+    inclusionRegexps?: unknown[];
+  };
+  const samples = ['upstream_cx_total', 'upstream_rq_total'].map(
+    (counter) => `${OUTBOUND_STATS_PREFIX}|443||egress-conformance.example.${counter}`,
+  );
+  const kept = (stat: string): boolean =>
+    inclusionPrefixes.some(
+      (p) => typeof p === 'string' && `${OUTBOUND_STATS_PREFIX}|`.startsWith(p),
+    ) ||
+    inclusionSuffixes.some((s) => typeof s === 'string' && s !== '' && stat.endsWith(s)) ||
+    inclusionRegexps.some((r) => typeof r === 'string' && fullMatch(r, stat));
+  return samples.every(kept);
+}
+
+function fullMatch(pattern: string, text: string): boolean {
+  try {
+    // Envoy's safe_regex matchers match the whole stat name.
+    return new RegExp(`^(?:${pattern})$`).test(text);
+  } catch {
+    return false;
+  }
+}
+
+/** The release version in an image reference: `…/pilot:1.31.1-distroless` → `1.31.1`. */
+export function imageVersion(image: string): string {
+  const withoutDigest = image.split('@')[0] ?? '';
+  const lastSegment = withoutDigest.slice(withoutDigest.lastIndexOf('/') + 1);
+  const colon = lastSegment.lastIndexOf(':');
+  if (colon === -1)
+    return image.includes('@') ? `unknown (${image.split('@')[1]})` : 'unknown (untagged image)';
+  const tag = lastSegment.slice(colon + 1);
+  return /^(\d+\.\d+\.\d+(?:-(?:alpha|beta|rc)[\w.]*)?)/.exec(tag)?.[1] ?? tag;
+}
+
+async function findIstiod(kube: Kube, revision: string | undefined): Promise<V1Deployment> {
+  const deployments = await listOrExplain(
+    () => kube.apps.listDeploymentForAllNamespaces({ labelSelector: 'app=istiod' }),
+    'deployments labelled app=istiod',
+  );
+  const revisions = (d: V1Deployment): string => d.metadata?.labels?.['istio.io/rev'] ?? 'default';
+  const candidates = deployments.items.filter((d) => !revision || revisions(d) === revision);
+  if (candidates.length === 0) {
+    const found = deployments.items.map(
+      (d) => `${d.metadata?.namespace}/${d.metadata?.name} (revision ${revisions(d)})`,
+    );
+    throw new EnvironmentError(
+      revision
+        ? `No istiod of revision ${revision} was found (found: ${found.join(', ') || 'none'}); pass the revision that is installed.`
+        : `No istiod deployment (label app=istiod) was found in any namespace of ${kube.server}; install Istio with an egress gateway first, since this run never installs Istio on an existing cluster.`,
+    );
+  }
+  const preferred =
+    candidates.find((d) => revisions(d) === 'default') ??
+    (candidates.length === 1 ? candidates[0] : undefined);
+  if (!preferred) {
+    throw new EnvironmentError(
+      `Several Istio revisions are installed (${candidates.map(revisions).join(', ')}) and none is "default"; pick one with --istio-revision.`,
+    );
+  }
+  return preferred;
+}
+
+async function readMeshConfig(
+  kube: Kube,
+  namespace: string,
+  revision: string,
+): Promise<MeshSettings> {
+  const name = revision === 'default' ? 'istio' : `istio-${revision}`;
+  let data: Record<string, string> | undefined;
+  try {
+    data = (await kube.core.readNamespacedConfigMap({ namespace, name })).data;
+  } catch (error) {
+    if (isNotFound(error)) {
+      throw new EnvironmentError(
+        `istiod runs in ${namespace} but its mesh config ConfigMap ${namespace}/${name} does not exist; check the Istio installation (istioctl verify-install).`,
+      );
+    }
+    throw new EnvironmentError(
+      `Cannot read the mesh config ConfigMap ${namespace}/${name} (${errorText(error)}); grant get on configmaps in ${namespace}.`,
+      { cause: error },
+    );
+  }
+  return readMeshSettings(data?.mesh ?? '');
+}
+
+interface FoundGateway {
+  namespace: string;
+  service: string;
+  serviceAccount: string;
+  annotationIncludesOutboundStats: boolean;
+}
+
+async function findGateway(
+  kube: Kube,
+  {
+    gatewaySelector,
+    istiodNamespace,
+    revision,
+    log,
+  }: {
+    gatewaySelector: { key: string; value: string };
+    istiodNamespace: string;
+    revision: string;
+    log: (m: string) => void;
+  },
+): Promise<FoundGateway> {
+  const selector = `${gatewaySelector.key}=${gatewaySelector.value}`;
+  const pods = (
+    await listOrExplain(
+      () => kube.core.listPodForAllNamespaces({ labelSelector: selector }),
+      `pods labelled ${selector}`,
+    )
+  ).items.filter((pod) => !pod.metadata?.deletionTimestamp);
+  if (pods.length === 0) {
+    throw new EnvironmentError(
+      `No egress gateway pods labelled ${selector} exist in any namespace of ${kube.server}; enable the egress gateway (IstioOperator components.egressGateways) or name its label with --gateway-label.`,
+    );
+  }
+  // Prefer the gateway beside istiod and of the same revision: that is the one the docs' task uses.
+  const rank = (pod: V1Pod): number =>
+    (pod.metadata?.namespace === istiodNamespace ? 0 : 2) +
+    ((pod.metadata?.labels?.['istio.io/rev'] ?? 'default') === revision ? 0 : 1);
+  const chosen = [...pods].sort(
+    (a, b) =>
+      rank(a) - rank(b) || (a.metadata?.namespace ?? '').localeCompare(b.metadata?.namespace ?? ''),
+  )[0]!;
+  const namespace = chosen.metadata?.namespace ?? istiodNamespace;
+  const otherNamespaces = [...new Set(pods.map((p) => p.metadata?.namespace))].filter(
+    (n) => n !== namespace,
+  );
+  if (otherNamespaces.length > 0) {
+    log(
+      `egress gateway pods labelled ${selector} also run in ${otherNamespaces.join(', ')}; using the one in ${namespace}`,
+    );
+  }
+  const services = await listOrExplain(
+    () => kube.core.listNamespacedService({ namespace }),
+    `services in ${namespace}`,
+  );
+  const service = chooseService(services.items, chosen);
+  if (!service) {
+    throw new EnvironmentError(
+      `The egress gateway pods in ${namespace} (label ${selector}) have no Service selecting them; create the gateway's Service (ClusterIP is enough) and retry.`,
+    );
+  }
+  return {
+    namespace,
+    service,
+    serviceAccount: chosen.spec?.serviceAccountName ?? 'default',
+    annotationIncludesOutboundStats: proxyAnnotationIncludesOutbound(chosen),
+  };
+}
+
+function chooseService(services: V1Service[], pod: V1Pod): string | undefined {
+  const labels = pod.metadata?.labels ?? {};
+  const selecting = services.filter((service) => {
+    const selector = service.spec?.selector ?? {};
+    const entries = Object.entries(selector);
+    return entries.length > 0 && entries.every(([key, value]) => labels[key] === value);
+  });
+  const byName = (name: string | undefined): V1Service | undefined =>
+    name ? selecting.find((s) => s.metadata?.name === name) : undefined;
+  return (byName('istio-egressgateway') ?? byName(labels.app) ?? selecting[0])?.metadata?.name;
+}
+
+function proxyAnnotationIncludesOutbound(pod: V1Pod): boolean {
+  const annotation = pod.metadata?.annotations?.['proxy.istio.io/config'];
+  if (!annotation) return false;
+  try {
+    const config = parse(annotation) as { proxyStatsMatcher?: unknown } | null;
+    return statsMatcherIncludesOutbound(config?.proxyStatsMatcher);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Access logging can also be switched on with the Telemetry API instead of
+ * `meshConfig.accessLogFile`: a mesh-wide Telemetry (root namespace, no selector) naming
+ * the built-in `envoy` provider. Best effort: without permission to read it, the mesh
+ * config alone decides.
+ */
+async function telemetryEnablesEnvoyLog(kube: Kube, rootNamespace: string): Promise<boolean> {
+  try {
+    const list = await kube.objects.list('telemetry.istio.io/v1', 'Telemetry', rootNamespace);
+    return list.items.some((item) => {
+      const spec = (
+        item as { spec?: { selector?: unknown; targetRefs?: unknown[]; accessLogging?: unknown[] } }
+      ).spec;
+      if (!spec || spec.selector || (spec.targetRefs?.length ?? 0) > 0) return false;
+      return (spec.accessLogging ?? []).some((entry) => {
+        const logging = entry as { disabled?: boolean; providers?: { name?: string }[] };
+        return (
+          logging.disabled !== true && (logging.providers ?? []).some((p) => p.name === 'envoy')
+        );
+      });
+    });
+  } catch {
+    return false;
+  }
+}
+
+async function listOrExplain<T>(list: () => Promise<T>, what: string): Promise<T> {
+  try {
+    return await list();
+  } catch (error) {
+    const code = apiFailure(error)?.code;
+    const fix =
+      code === 403
+        ? 'grant the run the ClusterRole in ci/rbac (it needs to list them in all namespaces)'
+        : 'check that the cluster is reachable with this kubeconfig';
+    throw new EnvironmentError(`Cannot list ${what} (${errorText(error)}); ${fix}.`, {
+      cause: error,
+    });
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * Starts the whole simulated cluster in-process: store, controllers, API server and,
+ * optionally, an Istio install, and writes the kubeconfig the harness then uses as it
+ * would use kind's.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import { startApiServer } from './api-server.ts';
+import { seedBaseCluster, startControllers } from './controllers.ts';
+import { bootstrapIstio } from './istio-bootstrap.ts';
+import { ObjectStore } from './store.ts';
+import {
+  FAULT_NAMES,
+  type ClusterView,
+  type ExecHandler,
+  type FaultName,
+  type LogSink,
+  type SimExternalHost,
+  type SimOptions,
+} from './types.ts';
+
+/** The knobs `EGRESS_SIM_*` set: everything in `SimOptions` but the external hosts. */
+export type SimEnvironmentOptions = Omit<SimOptions, 'externalHosts'>;
+
+/** Propagation delay the `slow-propagation` fault forces, in ms. */
+export const SLOW_PROPAGATION_MS = 8000;
+
+/** Name of the kubeconfig context (and cluster and user) the simulated cluster writes. */
+export const SIMULATED_CONTEXT = 'egress-conformance-simulated';
+
+function nonNegativeInteger(
+  env: Record<string, string | undefined>,
+  name: string,
+): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) {
+    throw new Error(`${name} must be a non-negative integer number of milliseconds, got "${raw}"`);
+  }
+  return value;
+}
+
+/**
+ * Reads `EGRESS_SIM_FAULTS`, `EGRESS_SIM_PROPAGATION_MS`, `EGRESS_SIM_PROPAGATION_JITTER_MS`
+ * and `EGRESS_SIM_POD_START_MS`; throws on an unknown fault or a malformed number.
+ */
+export function readSimOptions(
+  env: Record<string, string | undefined> = process.env,
+): SimEnvironmentOptions {
+  const faults = new Set<FaultName>();
+  for (const entry of (env.EGRESS_SIM_FAULTS ?? '').split(',')) {
+    const name = entry.trim();
+    if (name === '') continue;
+    if (!(FAULT_NAMES as readonly string[]).includes(name)) {
+      throw new Error(
+        `EGRESS_SIM_FAULTS: unknown fault "${name}"; valid names: ${FAULT_NAMES.join(', ')}`,
+      );
+    }
+    faults.add(name as FaultName);
+  }
+  const slow = faults.has('slow-propagation');
+  const propagationMs = slow
+    ? SLOW_PROPAGATION_MS
+    : (nonNegativeInteger(env, 'EGRESS_SIM_PROPAGATION_MS') ?? 0);
+  const propagationJitterMs =
+    nonNegativeInteger(env, 'EGRESS_SIM_PROPAGATION_JITTER_MS') ?? Math.round(propagationMs * 0.25);
+  return {
+    faults,
+    propagationMs,
+    propagationJitterMs,
+    podStartMs: nonNegativeInteger(env, 'EGRESS_SIM_POD_START_MS') ?? 0,
+  };
+}
+
+/** What the mesh model gets to build its exec handler from. */
+export interface ExecHandlerContext {
+  /** The data plane's view of the configuration now (propagation delay applied). */
+  view: () => ClusterView;
+  logs: LogSink;
+  options: SimOptions;
+}
+
+/** The Istio install the simulated cluster starts with, or is prepared for. */
+export interface SimulatedIstio {
+  version: string;
+  accessLogEncoding: 'TEXT' | 'JSON';
+  outboundStatsIncluded: boolean;
+  /** Install at start (simulated provider); false leaves it to the stand-in `istioctl`. */
+  install: boolean;
+}
+
+/** Options of `startSimulatedCluster`. */
+export interface StartSimulatedClusterOptions {
+  /** From `readSimOptions`; a full `SimOptions` is accepted too. */
+  options: SimEnvironmentOptions & { externalHosts?: SimExternalHost[] };
+  /** The external world; wins over `options.externalHosts`. */
+  externalHosts?: SimExternalHost[];
+  createExecHandler: (context: ExecHandlerContext) => ExecHandler;
+  /** Where the kubeconfig is written. */
+  dir: string;
+  istio?: SimulatedIstio;
+  /** How long a deleted namespace stays Terminating; 150 ms unless told. */
+  namespaceDeletionMs?: number;
+  kubernetesVersion?: string;
+}
+
+/** A running simulated cluster. */
+export interface SimulatedCluster {
+  kubeconfigPath: string;
+  /** `https://127.0.0.1:<port>`. */
+  server: string;
+  store: ObjectStore;
+  options: SimOptions;
+  stop(): Promise<void>;
+}
+
+/** Starts store, controllers and API server, installs Istio if asked, and writes the kubeconfig. */
+export async function startSimulatedCluster(
+  settings: StartSimulatedClusterOptions,
+): Promise<SimulatedCluster> {
+  const options: SimOptions = {
+    ...settings.options,
+    externalHosts: settings.externalHosts ?? settings.options.externalHosts ?? [],
+  };
+  const kubernetesVersion = settings.kubernetesVersion ?? 'v1.36.1';
+  const store = new ObjectStore({
+    propagationMs: options.propagationMs,
+    propagationJitterMs: options.propagationJitterMs,
+  });
+  const execHandler = settings.createExecHandler({
+    view: () => store.view(),
+    logs: store.logs,
+    options,
+  });
+  const server = await startApiServer({ store, execHandler, kubernetesVersion });
+  const controllers = startControllers(store, {
+    podStartMs: options.podStartMs,
+    rootCaPem: server.caPem,
+    ...(settings.namespaceDeletionMs === undefined
+      ? {}
+      : { namespaceDeletionMs: settings.namespaceDeletionMs }),
+  });
+  try {
+    seedBaseCluster(store, { kubernetesVersion });
+    if (settings.istio?.install === true) {
+      bootstrapIstio(store, {
+        version: settings.istio.version,
+        accessLogEncoding: settings.istio.accessLogEncoding,
+        outboundStatsIncluded: settings.istio.outboundStatsIncluded,
+      });
+    }
+    await store.idle();
+    const kubeconfigPath = join(settings.dir, 'kubeconfig');
+    await writeFile(kubeconfigPath, kubeconfigYaml(server.url, server.caPem, server.token), {
+      mode: 0o600,
+    });
+    return {
+      kubeconfigPath,
+      server: server.url,
+      store,
+      options,
+      async stop() {
+        controllers.stop();
+        await server.close();
+      },
+    };
+  } catch (error) {
+    controllers.stop();
+    await server.close();
+    throw error;
+  }
+}
+
+/** A kubeconfig in the shape kind writes: CA data inline, one context, current-context set. */
+export function kubeconfigYaml(server: string, caPem: string, token: string): string {
+  return YAML.stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    preferences: {},
+    clusters: [
+      {
+        name: SIMULATED_CONTEXT,
+        cluster: { server, 'certificate-authority-data': Buffer.from(caPem).toString('base64') },
+      },
+    ],
+    users: [{ name: SIMULATED_CONTEXT, user: { token } }],
+    contexts: [
+      { name: SIMULATED_CONTEXT, context: { cluster: SIMULATED_CONTEXT, user: SIMULATED_CONTEXT } },
+    ],
+    'current-context': SIMULATED_CONTEXT,
+  });
+}

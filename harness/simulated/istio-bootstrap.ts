@@ -1,0 +1,272 @@
+/**
+ * What `istioctl install -y -f <our overlay>` leaves in a cluster, as plain objects: the
+ * simulated provider creates them in the store directly, the stand-in `istioctl`
+ * applies the same list over HTTPS so that it goes through the API server like the
+ * real CLI.
+ */
+import YAML from 'yaml';
+import { ISTIO_DEFAULT_VERSION } from '../versions.ts';
+import { ApiError, type ObjectStore } from './store.ts';
+import type { KubeObject } from './types.ts';
+
+/** The parts of the IstioOperator overlay the simulation honours. */
+export interface IstioInstallOptions {
+  version?: string;
+  /** Image registry and path, as `global.hub`. */
+  hub?: string;
+  accessLogEncoding?: 'TEXT' | 'JSON';
+  /** Adds `cluster.outbound` to `proxyStatsMatcher.inclusionPrefixes`. */
+  outboundStatsIncluded?: boolean;
+  outboundTrafficPolicy?: 'ALLOW_ANY' | 'REGISTRY_ONLY';
+}
+
+/** Defaults of `IstioInstallOptions`. */
+export const ISTIO_INSTALL_DEFAULTS = {
+  version: ISTIO_DEFAULT_VERSION,
+  hub: 'docker.io/istio',
+  accessLogEncoding: 'TEXT',
+  outboundStatsIncluded: true,
+  outboundTrafficPolicy: 'ALLOW_ANY',
+} as const satisfies Required<IstioInstallOptions>;
+
+const NAMESPACE = 'istio-system';
+
+/** The objects an install creates, in the order to apply them (namespace first). */
+export function istioInstallObjects(options: IstioInstallOptions = {}): KubeObject[] {
+  const settings = { ...ISTIO_INSTALL_DEFAULTS, ...options };
+  const operatorLabels = {
+    'install.operator.istio.io/owning-resource': 'installed-state',
+    'istio.io/rev': 'default',
+    'operator.istio.io/component': '',
+  };
+  const componentLabels = (component: string): Record<string, string> => ({
+    ...operatorLabels,
+    'operator.istio.io/component': component,
+  });
+  const mesh: Record<string, unknown> = {
+    accessLogFile: '/dev/stdout',
+    accessLogEncoding: settings.accessLogEncoding,
+    defaultConfig: {
+      discoveryAddress: 'istiod.istio-system.svc:15012',
+      ...(settings.outboundStatsIncluded
+        ? { proxyStatsMatcher: { inclusionPrefixes: ['cluster.outbound'] } }
+        : {}),
+    },
+    defaultProviders: { metrics: ['prometheus'] },
+    enablePrometheusMerge: true,
+    outboundTrafficPolicy: { mode: settings.outboundTrafficPolicy },
+    rootNamespace: NAMESPACE,
+    trustDomain: 'cluster.local',
+  };
+  const istiodLabels = { app: 'istiod', istio: 'pilot', 'istio.io/rev': 'default' };
+  const gatewayLabels = { app: 'istio-egressgateway', istio: 'egressgateway' };
+  const proxyImage = `${settings.hub}/proxyv2:${settings.version}`;
+  return [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE } },
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name: 'istio',
+        namespace: NAMESPACE,
+        labels: { ...componentLabels('Pilot'), release: 'istio' },
+      },
+      data: { mesh: YAML.stringify(mesh), meshNetworks: 'networks: {}\n' },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: {
+        name: 'istiod',
+        namespace: NAMESPACE,
+        labels: { app: 'istiod', release: 'istio' },
+      },
+    },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: {
+        name: 'istiod',
+        namespace: NAMESPACE,
+        labels: { ...componentLabels('Pilot'), ...istiodLabels, release: 'istio' },
+      },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { istio: 'pilot' } },
+        template: {
+          metadata: {
+            labels: {
+              ...istiodLabels,
+              'sidecar.istio.io/inject': 'false',
+              'operator.istio.io/component': 'Pilot',
+            },
+            annotations: {
+              'prometheus.io/port': '15014',
+              'prometheus.io/scrape': 'true',
+              'sidecar.istio.io/inject': 'false',
+            },
+          },
+          spec: {
+            serviceAccountName: 'istiod',
+            containers: [
+              {
+                name: 'discovery',
+                image: `${settings.hub}/pilot:${settings.version}`,
+                args: [
+                  'discovery',
+                  '--monitoringAddr=:15014',
+                  '--log_output_level=default:info',
+                  '--domain',
+                  'cluster.local',
+                  '--keepaliveMaxServerConnectionAge',
+                  '30m',
+                ],
+                ports: [
+                  { containerPort: 8080, name: 'http-debug', protocol: 'TCP' },
+                  { containerPort: 15010, name: 'grpc-xds', protocol: 'TCP' },
+                  { containerPort: 15012, name: 'tls-xds', protocol: 'TCP' },
+                  { containerPort: 15017, name: 'https-webhooks', protocol: 'TCP' },
+                  { containerPort: 15014, name: 'http-monitoring', protocol: 'TCP' },
+                ],
+                readinessProbe: {
+                  httpGet: { path: '/ready', port: 8080 },
+                  initialDelaySeconds: 1,
+                  periodSeconds: 3,
+                  timeoutSeconds: 5,
+                },
+              },
+            ],
+          },
+        },
+      },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: {
+        name: 'istiod',
+        namespace: NAMESPACE,
+        labels: { ...componentLabels('Pilot'), ...istiodLabels, release: 'istio' },
+      },
+      spec: {
+        selector: { app: 'istiod', istio: 'pilot' },
+        ports: [
+          { name: 'grpc-xds', port: 15010, protocol: 'TCP' },
+          { name: 'https-dns', port: 15012, protocol: 'TCP' },
+          { name: 'https-webhook', port: 443, targetPort: 15017, protocol: 'TCP' },
+          { name: 'http-monitoring', port: 15014, protocol: 'TCP' },
+        ],
+      },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: {
+        name: 'istio-egressgateway-service-account',
+        namespace: NAMESPACE,
+        labels: { ...gatewayLabels, release: 'istio' },
+      },
+    },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: {
+        name: 'istio-egressgateway',
+        namespace: NAMESPACE,
+        labels: { ...componentLabels('EgressGateways'), ...gatewayLabels, release: 'istio' },
+      },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: gatewayLabels },
+        template: {
+          metadata: {
+            labels: {
+              ...gatewayLabels,
+              chart: 'gateways',
+              heritage: 'Tiller',
+              release: 'istio',
+              'install.operator.istio.io/owning-resource': 'unknown',
+              'operator.istio.io/component': 'EgressGateways',
+              'service.istio.io/canonical-name': 'istio-egressgateway',
+              'service.istio.io/canonical-revision': 'latest',
+              'sidecar.istio.io/inject': 'false',
+            },
+            annotations: {
+              'istio.io/rev': 'default',
+              'prometheus.io/path': '/stats/prometheus',
+              'prometheus.io/port': '15020',
+              'prometheus.io/scrape': 'true',
+              'sidecar.istio.io/inject': 'false',
+            },
+          },
+          spec: {
+            serviceAccountName: 'istio-egressgateway-service-account',
+            containers: [
+              {
+                name: 'istio-proxy',
+                image: proxyImage,
+                args: [
+                  'proxy',
+                  'router',
+                  '--domain',
+                  '$(POD_NAMESPACE).svc.cluster.local',
+                  '--proxyLogLevel=warning',
+                  '--proxyComponentLogLevel=misc:error',
+                  '--log_output_level=default:info',
+                ],
+                ports: [
+                  { containerPort: 8080, protocol: 'TCP' },
+                  { containerPort: 8443, protocol: 'TCP' },
+                  { containerPort: 15090, name: 'http-envoy-prom', protocol: 'TCP' },
+                ],
+                readinessProbe: {
+                  httpGet: { path: '/healthz/ready', port: 15021, scheme: 'HTTP' },
+                  failureThreshold: 30,
+                  periodSeconds: 2,
+                  timeoutSeconds: 1,
+                },
+              },
+            ],
+          },
+        },
+      },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: {
+        name: 'istio-egressgateway',
+        namespace: NAMESPACE,
+        labels: { ...componentLabels('EgressGateways'), ...gatewayLabels, release: 'istio' },
+      },
+      spec: {
+        type: 'ClusterIP',
+        selector: gatewayLabels,
+        ports: [
+          { name: 'http2', port: 80, protocol: 'TCP', targetPort: 8080 },
+          { name: 'https', port: 443, protocol: 'TCP', targetPort: 8443 },
+        ],
+      },
+    },
+  ];
+}
+
+/** Creates the install in `store`; objects that already exist are replaced, as a re-install does. */
+export function bootstrapIstio(
+  store: ObjectStore,
+  options: IstioInstallOptions = {},
+): KubeObject[] {
+  return istioInstallObjects(options).map((object) => {
+    try {
+      return store.create(object);
+    } catch (error) {
+      if (!(error instanceof ApiError && error.code === 409)) throw error;
+      const existing = store.get(object.kind, object.metadata.namespace, object.metadata.name);
+      return store.update({
+        ...object,
+        metadata: { ...object.metadata, resourceVersion: existing?.metadata.resourceVersion },
+        ...(existing?.status === undefined ? {} : { status: existing.status }),
+      });
+    }
+  });
+}

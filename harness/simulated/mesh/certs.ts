@@ -1,0 +1,250 @@
+/**
+ * Certificates the simulated servers present: the external hosts' own (from their PEM),
+ * and the Istio workload certificates of proxies (generated once per identity, signed
+ * by a self-signed mesh root as istiod's default CA does). Rendered as curl's
+ * `%{certs}` and openssl's chain listing would print them.
+ */
+import { X509Certificate, generateKeyPairSync, randomBytes } from 'node:crypto';
+import forge from 'node-forge';
+import type { SimExternalHost } from '../types.ts';
+
+/** One certificate of a presented chain, with what curl and openssl print about it. */
+export interface PresentedCert {
+  /** OpenSSL one-line form, e.g. `CN = host.example, O = Org`. Empty for Istio leaf certs. */
+  subject: string;
+  issuer: string;
+  pem: string | undefined;
+  dnsNames: string[];
+  uris: string[];
+  selfSigned: boolean;
+  /** Further `name:value` lines of curl's certinfo, in curl's order (after Issuer, before the PEM). */
+  details: [string, string][];
+}
+
+/** Who would accept the chain: public roots (curl's CA bundle), the mesh CA, or nobody by default. */
+export type Trust = 'public' | 'mesh' | 'private';
+
+/** What a TLS server presents. */
+export interface ServerIdentity {
+  chain: PresentedCert[];
+  trust: Trust;
+  /** For mesh identities: the SPIFFE ID in the leaf's URI SAN. */
+  spiffe?: string;
+}
+
+/** The PEM blocks of a bundle, in order. */
+export function pemBlocks(bundle: string): string[] {
+  return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+}
+
+function oneLine(name: string): string {
+  return name
+    .split('\n')
+    .filter(Boolean)
+    .map((part) => {
+      const eq = part.indexOf('=');
+      return eq > 0 ? `${part.slice(0, eq)} = ${part.slice(eq + 1)}` : part;
+    })
+    .join(', ');
+}
+
+/** ASN1_TIME_print's form: `Nov  4 22:00:00 2026 GMT`. */
+function asn1Time(date: Date): string {
+  const month = date.toUTCString().slice(8, 11);
+  const day = String(date.getUTCDate()).padStart(2, ' ');
+  const time = date.toISOString().slice(11, 19);
+  return `${month} ${day} ${time} ${date.getUTCFullYear()} GMT`;
+}
+
+function splitSan(san: string | undefined): { dns: string[]; uris: string[] } {
+  const dns: string[] = [];
+  const uris: string[] = [];
+  for (const entry of (san ?? '').split(/,\s*/)) {
+    if (entry.startsWith('DNS:')) dns.push(entry.slice(4).toLowerCase());
+    else if (entry.startsWith('URI:')) uris.push(entry.slice(4));
+  }
+  return { dns, uris };
+}
+
+/** Parses one PEM certificate into what clients print about it. */
+export function certFromPem(pem: string): PresentedCert {
+  const cert = new X509Certificate(pem);
+  const { dns, uris } = splitSan(cert.subjectAltName);
+  const keyType = cert.publicKey.asymmetricKeyType;
+  const rsa = keyType === 'rsa' || keyType === 'rsa-pss';
+  const details: [string, string][] = [
+    ['Version', '2'],
+    ['Serial Number', cert.serialNumber.toLowerCase()],
+    ['Signature Algorithm', rsa ? 'sha256WithRSAEncryption' : 'ecdsa-with-SHA256'],
+    ['Public Key Algorithm', rsa ? 'rsaEncryption' : 'id-ecPublicKey'],
+  ];
+  if (cert.subjectAltName) details.push(['X509v3 Subject Alternative Name', cert.subjectAltName]);
+  details.push(['X509v3 Basic Constraints', cert.ca ? 'critical, CA:TRUE' : 'CA:FALSE']);
+  details.push(['Start date', asn1Time(new Date(cert.validFrom))]);
+  details.push(['Expire date', asn1Time(new Date(cert.validTo))]);
+  const bits = cert.publicKey.asymmetricKeyDetails?.modulusLength;
+  if (rsa && bits) details.push(['RSA Public Key', String(bits)]);
+  return {
+    subject: oneLine(cert.subject),
+    issuer: oneLine(cert.issuer),
+    pem: cert.toString().trim(),
+    dnsNames: dns,
+    uris,
+    selfSigned: cert.subject === cert.issuer && cert.checkIssued(cert),
+    details,
+  };
+}
+
+/** `x` as OpenSSL prints a name: already `K = v` forms pass through, bare names become `CN = x`. */
+function asName(value: string): string {
+  return value.includes('=') ? value : `CN = ${value}`;
+}
+
+/** The chain an external host presents on 443: its PEM bundle, or a description from its names. */
+export function externalIdentity(host: SimExternalHost): ServerIdentity {
+  const trust: Trust = host.mode === 'internet' ? 'public' : 'private';
+  const blocks = host.certificatePem ? pemBlocks(host.certificatePem) : [];
+  if (blocks.length > 0) return { chain: blocks.map(certFromPem), trust };
+  const subject = asName(host.subjectCN);
+  const issuer = asName(host.issuerCN);
+  return {
+    chain: [
+      {
+        subject,
+        issuer,
+        pem: undefined,
+        dnsNames: [host.name.toLowerCase()],
+        uris: [],
+        selfSigned: subject === issuer,
+        details: [['X509v3 Subject Alternative Name', `DNS:${host.name}`]],
+      },
+    ],
+    trust,
+  };
+}
+
+/** Caches the generated mesh CA and workload certificates for one model instance. */
+export class MeshCertificates {
+  private roots = new Map<string, { cert: forge.pki.Certificate; key: forge.pki.rsa.PrivateKey }>();
+  private leaves = new Map<string, ServerIdentity>();
+
+  /** The workload identity of a proxy, as istiod's self-signed CA would issue it. */
+  identity(trustDomain: string, namespace: string, serviceAccount: string): ServerIdentity {
+    const spiffe = `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
+    const cached = this.leaves.get(spiffe);
+    if (cached) return cached;
+    const root = this.root(trustDomain);
+    const leafKeys = forgeKeyPair();
+    const leaf = forge.pki.createCertificate();
+    leaf.publicKey = leafKeys.publicKey;
+    leaf.serialNumber = randomSerial();
+    leaf.validity.notBefore = new Date(Date.now() - 60_000);
+    leaf.validity.notAfter = new Date(Date.now() + 24 * 3600_000);
+    // Istio workload certificates have an empty subject; the identity is the URI SAN.
+    leaf.setSubject([]);
+    leaf.setIssuer(root.cert.subject.attributes);
+    leaf.setExtensions([
+      { name: 'basicConstraints', cA: false, critical: true },
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+      { name: 'extKeyUsage', serverAuth: true, clientAuth: true },
+      { name: 'subjectAltName', critical: true, altNames: [{ type: 6, value: spiffe }] },
+    ]);
+    leaf.sign(root.key, forge.md.sha256.create());
+    const identity: ServerIdentity = {
+      chain: [
+        certFromPem(forge.pki.certificateToPem(leaf)),
+        certFromPem(forge.pki.certificateToPem(root.cert)),
+      ],
+      trust: 'mesh',
+      spiffe,
+    };
+    this.leaves.set(spiffe, identity);
+    return identity;
+  }
+
+  private root(trustDomain: string): { cert: forge.pki.Certificate; key: forge.pki.rsa.PrivateKey } {
+    const cached = this.roots.get(trustDomain);
+    if (cached) return cached;
+    const keys = forgeKeyPair();
+    const cert = forge.pki.createCertificate();
+    cert.publicKey = keys.publicKey;
+    cert.serialNumber = randomSerial();
+    cert.validity.notBefore = new Date(Date.now() - 3600_000);
+    cert.validity.notAfter = new Date(Date.now() + 10 * 365 * 24 * 3600_000);
+    const name = [{ shortName: 'O', value: trustDomain }];
+    cert.setSubject(name);
+    cert.setIssuer(name);
+    cert.setExtensions([
+      { name: 'basicConstraints', cA: true, critical: true },
+      { name: 'keyUsage', keyCertSign: true, digitalSignature: true, critical: true },
+    ]);
+    cert.sign(keys.privateKey, forge.md.sha256.create());
+    const root = { cert, key: keys.privateKey };
+    this.roots.set(trustDomain, root);
+    return root;
+  }
+}
+
+function randomSerial(): string {
+  // A positive serial: clear the top bit so DER does not read it as negative.
+  const bytes = randomBytes(16);
+  bytes[0] = (bytes[0] ?? 0) & 0x7f;
+  return bytes.toString('hex');
+}
+
+function forgeKeyPair(): { publicKey: forge.pki.PublicKey; privateKey: forge.pki.rsa.PrivateKey } {
+  // Node's native key generation: forge's pure-JS RSA keygen takes seconds.
+  const pair = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
+  });
+  return {
+    publicKey: forge.pki.publicKeyFromPem(pair.publicKey),
+    privateKey: forge.pki.privateKeyFromPem(pair.privateKey) as forge.pki.rsa.PrivateKey,
+  };
+}
+
+/** OpenSSL's verify result codes and texts that a client can meet here. */
+export const VERIFY_TEXT: Record<number, string> = {
+  0: 'ok',
+  18: 'self-signed certificate',
+  19: 'self-signed certificate in certificate chain',
+  20: 'unable to get local issuer certificate',
+};
+
+/** What OpenSSL's chain verification reports for a client with the given trust store. */
+export function verifyResult(server: ServerIdentity, trusts: Trust): number {
+  if (server.trust === trusts) return 0;
+  if (server.chain.length === 1 && server.chain[0]?.selfSigned) return 18;
+  if (server.chain.some((cert) => cert.selfSigned)) return 19;
+  return 20;
+}
+
+function dnsNameMatches(pattern: string, host: string): boolean {
+  if (pattern === host) return true;
+  if (!pattern.startsWith('*.')) return false;
+  const rest = host.slice(host.indexOf('.') + 1);
+  return host.includes('.') && rest === pattern.slice(2);
+}
+
+/** Whether the leaf certificate names `host` (SAN DNS entries, else the subject CN). */
+export function certificateNamesHost(server: ServerIdentity, host: string): boolean {
+  const leaf = server.chain[0];
+  if (!leaf) return false;
+  const wanted = host.toLowerCase();
+  if (leaf.dnsNames.length > 0) return leaf.dnsNames.some((name) => dnsNameMatches(name, wanted));
+  const cn = /(?:^|, )CN = ([^,]+)/.exec(leaf.subject)?.[1]?.toLowerCase();
+  return cn !== undefined && dnsNameMatches(cn, wanted);
+}
+
+/** curl's `%{certs}`: per certificate its certinfo lines, the PEM in place of the `Cert:` line. */
+export function renderCurlCertinfo(chain: PresentedCert[]): string {
+  let out = '';
+  for (const cert of chain) {
+    out += `Subject:${cert.subject}\nIssuer:${cert.issuer}\n`;
+    for (const [name, value] of cert.details) out += `${name}:${value}\n`;
+    if (cert.pem) out += `${cert.pem}\n`;
+  }
+  return out;
+}

@@ -1,0 +1,64 @@
+/**
+ * The client side shared by curl and openssl in a pod: resolving a name as the pod's
+ * resolver would (`--resolve` overrides, then CoreDNS if NetworkPolicy lets DNS
+ * through), and opening a connection through the pod's sidecar when it has one.
+ */
+import type { KubeObject } from '../types.ts';
+import type { MeshContext } from './context.ts';
+import { hasIstioProxy, isIpLiteral, namespaceOf } from './k8s.ts';
+import { connect } from './network.ts';
+import { dnsAllowed } from './network-policy.ts';
+import { sidecarCaptures, sidecarOutbound } from './sidecar.ts';
+import type { Address, Payload, Reply } from './wire.ts';
+import { resolveName } from './world.ts';
+
+/** The outcome of resolving a name from a pod. */
+export type Resolution = { ok: true; ip: string } | { ok: false };
+
+/** Finds the `--resolve host:port:addr` entry for host and port, if any. */
+export function resolveOverride(entries: string[], host: string, port: number): string | undefined {
+  for (const entry of entries) {
+    const match = /^(\+?)([^:]+|\[[^\]]+\]):(\d+):(.+)$/.exec(entry);
+    if (!match) continue;
+    const [, , entryHost = '', entryPort = '', addresses = ''] = match;
+    if ((entryHost.toLowerCase() === host.toLowerCase() || entryHost === '*') && Number(entryPort) === port) {
+      const first = addresses.split(',')[0]?.trim() ?? '';
+      return first.replace(/^\[|\]$/g, '');
+    }
+  }
+  return undefined;
+}
+
+/** Resolves `host` as a process in the pod would. */
+export function resolveFromPod(ctx: MeshContext, pod: KubeObject, host: string): Resolution {
+  if (isIpLiteral(host)) return { ok: true, ip: host };
+  if (host === 'localhost') return { ok: true, ip: '127.0.0.1' };
+  if (!ctx.fault('netpol-not-enforced') && !dnsAllowed(ctx.view, pod)) return { ok: false };
+  const ip = resolveName(ctx.view, ctx.externalHosts, host, namespaceOf(pod));
+  return ip ? { ok: true, ip } : { ok: false };
+}
+
+/** A connection opened by a process in `container`, and whether the sidecar took it. */
+export interface ClientConnection {
+  reply: Reply;
+  /** True when iptables redirected it to the sidecar: the TCP connect itself always succeeds. */
+  viaSidecar: boolean;
+  localPort: number;
+}
+
+/** Opens a connection from a process in the pod and sends `payload`. */
+export function openFromPod(
+  ctx: MeshContext,
+  pod: KubeObject,
+  container: string,
+  dst: Address,
+  payload: Payload,
+): ClientConnection {
+  const localPort = ctx.state.nextPort();
+  // The proxy's own container runs as the UID iptables exempts from capture.
+  const viaSidecar = hasIstioProxy(pod) && container !== 'istio-proxy' && sidecarCaptures(pod, dst);
+  const reply = viaSidecar
+    ? sidecarOutbound(ctx, pod, dst, payload, localPort)
+    : connect(ctx, pod, localPort, dst, payload);
+  return { reply, viaSidecar, localPort };
+}

@@ -1,0 +1,78 @@
+/**
+ * The pod network: a connection from a pod to an address reaches a Service's endpoint
+ * (kube-proxy), a pod, or an external host, if NetworkPolicy lets it; then whatever
+ * listens there answers. Gateway pods answer with the gateway proxy.
+ */
+import type { KubeObject } from '../types.ts';
+import type { MeshContext } from './context.ts';
+import { gatewayInbound } from './gateway.ts';
+import { isGatewayPod, isReady, labelsOf, mapSelects, podIp, spec, stringMap } from './k8s.ts';
+import type { Peer } from './network-policy.ts';
+import { connectionAllowed } from './network-policy.ts';
+import type { Address, Payload, Reply } from './wire.ts';
+import { externalServe, resolveTargetPort, servicePorts, targetAt } from './world.ts';
+
+function allowed(ctx: MeshContext, from: KubeObject, to: Peer, port: number): boolean {
+  if (ctx.fault('netpol-not-enforced')) return true;
+  return connectionAllowed(ctx.view, { kind: 'pod', pod: from }, to, port, 'TCP');
+}
+
+function deliverToPod(
+  ctx: MeshContext,
+  from: KubeObject,
+  sourcePort: number,
+  pod: KubeObject,
+  port: number,
+  payload: Payload,
+): Reply {
+  if (!allowed(ctx, from, { kind: 'pod', pod }, port)) return { kind: 'timeout' };
+  if (isGatewayPod(pod)) {
+    return gatewayInbound(ctx, pod, port, payload, {
+      remote: { ip: podIp(from), port: sourcePort },
+      local: { ip: podIp(pod), port },
+    });
+  }
+  // Client workloads (curl sleeping) listen on nothing the suites reach.
+  return { kind: 'refused' };
+}
+
+/**
+ * Opens a connection from `from` (source port `sourcePort`) to `dst` and sends `payload`:
+ * what the far end replies, or `timeout` when the packets are dropped.
+ */
+export function connect(
+  ctx: MeshContext,
+  from: KubeObject,
+  sourcePort: number,
+  dst: Address,
+  payload: Payload,
+): Reply {
+  const target = targetAt(ctx.view, ctx.externalHosts, dst.ip);
+  switch (target.kind) {
+    case 'loopback':
+      return { kind: 'refused' };
+    case 'nothing':
+      return { kind: 'timeout' };
+    case 'external':
+      if (!allowed(ctx, from, { kind: 'ip', ip: dst.ip }, dst.port)) return { kind: 'timeout' };
+      return externalServe(target.host, dst.port, payload, ctx.now);
+    case 'pod':
+      return deliverToPod(ctx, from, sourcePort, target.pod, dst.port, payload);
+    case 'service': {
+      const port = servicePorts(target.service).find((candidate) => candidate.port === dst.port);
+      // No rule for an undeclared port: the packet to the virtual IP goes nowhere.
+      if (!port) return { kind: 'timeout' };
+      const selector = stringMap(spec(target.service).selector);
+      const endpoint = ctx.view
+        .list('Pod', target.service.metadata.namespace)
+        .filter(
+          (pod) => Object.keys(selector).length > 0 && isReady(pod) && mapSelects(selector, labelsOf(pod)),
+        )
+        .find((pod) => resolveTargetPort(pod, port.targetPort) !== undefined);
+      // kube-proxy rejects connections to a Service without endpoints.
+      if (!endpoint) return { kind: 'refused' };
+      const targetPort = resolveTargetPort(endpoint, port.targetPort) ?? dst.port;
+      return deliverToPod(ctx, from, sourcePort, endpoint, targetPort, payload);
+    }
+  }
+}

@@ -1,0 +1,205 @@
+/**
+ * The stand-in `istioctl` (harness/simulated/bin/istioctl): `version` and
+ * `install -y -f <overlay>`, which applies the objects real istioctl would create
+ * (istio-bootstrap.ts) to the cluster over HTTPS through the same Kubernetes adapter the
+ * harness uses, then waits for istiod and the gateway like `--readiness-timeout` does.
+ */
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import YAML from 'yaml';
+import type { IstioInstallOptions } from '../istio-bootstrap.ts';
+import { ISTIO_DEFAULT_VERSION } from '../../versions.ts';
+import type { StandinIo } from './kind.ts';
+
+// The Kubernetes client is loaded only by the commands that talk to a cluster:
+// `istioctl version --remote=false` runs in every preflight and must stay fast.
+const kubernetes = async () => ({
+  ...(await import('../../istio/detect.ts')),
+  ...(await import('../../k8s/client.ts')),
+  ...(await import('../../k8s/objects.ts')),
+  ...(await import('../../k8s/workloads.ts')),
+  ...(await import('../istio-bootstrap.ts')),
+});
+
+const processIo: StandinIo = {
+  out: (text) => void process.stdout.write(text),
+  err: (text) => void process.stderr.write(text),
+};
+
+/** The version this istioctl reports and installs: `EGRESS_SIM_ISTIOCTL_VERSION`, else the pinned default. */
+export function standinIstioctlVersion(env: NodeJS.ProcessEnv): string {
+  return env.EGRESS_SIM_ISTIOCTL_VERSION || ISTIO_DEFAULT_VERSION;
+}
+
+/** Runs one stand-in `istioctl` invocation and returns its exit code. */
+export async function istioctlMain(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+  io: StandinIo = processIo,
+): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    if (command === 'version') return await version(rest, env, io);
+    if (command === 'install') return await install(rest, env, io);
+    io.err(
+      `Error: unknown command "${command ?? ''}" for "istioctl" (this is the egress-conformance stand-in)\n`,
+    );
+    return 1;
+  } catch (error) {
+    io.err(`Error: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+}
+
+const KUBE_FLAGS = {
+  kubeconfig: { type: 'string', short: 'c' },
+  context: { type: 'string' },
+} as const;
+
+function kubeconfigOf(values: { kubeconfig?: string | undefined }, env: NodeJS.ProcessEnv): string {
+  return (
+    values.kubeconfig ??
+    (env.KUBECONFIG ?? '').split(delimiter).find(Boolean) ??
+    join(homedir(), '.kube', 'config')
+  );
+}
+
+async function version(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  io: StandinIo,
+): Promise<number> {
+  const { values } = parseArgs({
+    args: [...args],
+    options: { ...KUBE_FLAGS, remote: { type: 'string' }, short: { type: 'string', short: 's' } },
+    strict: true,
+    allowPositionals: false,
+  });
+  const client = standinIstioctlVersion(env);
+  io.out(`client version: ${client}\n`);
+  if (values.remote === 'false') return 0;
+  const { connect, errorText, imageVersion } = await kubernetes();
+  const kube = connect({
+    kubeconfigPath: kubeconfigOf(values, env),
+    ...(values.context ? { context: values.context } : {}),
+  });
+  const istiod = await kube.apps
+    .listDeploymentForAllNamespaces({ labelSelector: 'app=istiod' })
+    .catch((error: unknown) => {
+      throw new Error(`failed to get control plane version: ${errorText(error)}`);
+    });
+  const image = istiod.items[0]?.spec?.template.spec?.containers[0]?.image;
+  if (image) io.out(`control plane version: ${imageVersion(image)}\n`);
+  const pods = await kube.core.listPodForAllNamespaces({});
+  const proxies = pods.items.filter((pod) =>
+    pod.spec?.containers.some((c) => c.name === 'istio-proxy'),
+  ).length;
+  if (image) io.out(`data plane version: ${imageVersion(image)} (${proxies} proxies)\n`);
+  return 0;
+}
+
+/** What the stand-in honours of an IstioOperator overlay. */
+export function overlaySettings(
+  overlay: unknown,
+  clientVersion: string,
+  statsMatcherIncludesOutbound: (matcher: unknown) => boolean,
+): IstioInstallOptions & { egressGateway: boolean } {
+  const spec = ((overlay as { spec?: unknown } | null)?.spec ?? {}) as {
+    hub?: string;
+    tag?: string | number;
+    meshConfig?: {
+      accessLogEncoding?: string;
+      outboundTrafficPolicy?: { mode?: string };
+      defaultConfig?: { proxyStatsMatcher?: unknown };
+    };
+    components?: { egressGateways?: { name?: string; enabled?: boolean }[] };
+  };
+  const mesh = spec.meshConfig ?? {};
+  return {
+    version: spec.tag === undefined ? clientVersion : String(spec.tag),
+    ...(spec.hub ? { hub: spec.hub } : {}),
+    accessLogEncoding: mesh.accessLogEncoding === 'JSON' ? 'JSON' : 'TEXT',
+    outboundStatsIncluded: statsMatcherIncludesOutbound(mesh.defaultConfig?.proxyStatsMatcher),
+    outboundTrafficPolicy:
+      mesh.outboundTrafficPolicy?.mode === 'REGISTRY_ONLY' ? 'REGISTRY_ONLY' : 'ALLOW_ANY',
+    // The default profile has no egress gateway; only the overlay can turn it on.
+    egressGateway: (spec.components?.egressGateways ?? []).some(
+      (g) => g.name === 'istio-egressgateway' && g.enabled === true,
+    ),
+  };
+}
+
+async function install(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  io: StandinIo,
+): Promise<number> {
+  const { values } = parseArgs({
+    args: [...args],
+    options: {
+      ...KUBE_FLAGS,
+      'skip-confirmation': { type: 'boolean', short: 'y' },
+      filename: { type: 'string', short: 'f', multiple: true },
+      'readiness-timeout': { type: 'string' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (!values['skip-confirmation']) {
+    io.err('Error: the stand-in istioctl cannot prompt; pass -y\n');
+    return 1;
+  }
+  let overlay: unknown = {};
+  for (const file of values.filename ?? []) overlay = YAML.parse(await readFile(file, 'utf8'));
+  const client = standinIstioctlVersion(env);
+  const {
+    applyObjects,
+    connect,
+    istioInstallObjects,
+    statsMatcherIncludesOutbound,
+    waitForDeploymentReady,
+  } = await kubernetes();
+  const settings = overlaySettings(overlay, client, statsMatcherIncludesOutbound);
+  const objects = istioInstallObjects(settings).filter(
+    (object) => settings.egressGateway || !object.metadata.name.startsWith('istio-egressgateway'),
+  );
+  const kube = connect({
+    kubeconfigPath: kubeconfigOf(values, env),
+    ...(values.context ? { context: values.context } : {}),
+  });
+  io.out(
+    `This will install the Istio ${settings.version} profile "default" into the cluster. Proceed? (y/N)\n`,
+  );
+  await applyObjects(kube, objects as unknown as KubernetesObject[]);
+  io.out('✔ Istio core installed ⛵️\n');
+  const timeoutMs = parseGoDuration(values['readiness-timeout'] ?? '300s');
+  await waitForDeploymentReady(kube, { namespace: 'istio-system', name: 'istiod', timeoutMs });
+  io.out('✔ Istiod installed 🧠\n');
+  if (settings.egressGateway) {
+    await waitForDeploymentReady(kube, {
+      namespace: 'istio-system',
+      name: 'istio-egressgateway',
+      timeoutMs,
+    });
+    io.out('✔ Egress gateways installed 🛫\n');
+  }
+  io.out('✔ Installation complete\n');
+  return 0;
+}
+
+/** Parses a Go duration such as `300s`, `5m0s` or `1h2m3.5s` into milliseconds. */
+export function parseGoDuration(text: string): number {
+  const units: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
+  let total = 0;
+  const pattern = /(\d+(?:\.\d+)?)(ms|h|m|s)/gy;
+  let consumed = 0;
+  for (let match = pattern.exec(text); match; match = pattern.exec(text)) {
+    total += Number(match[1]) * (units[match[2]!] ?? 0);
+    consumed = pattern.lastIndex;
+  }
+  if (consumed !== text.length || text.length === 0) throw new Error(`invalid duration "${text}"`);
+  return total;
+}
