@@ -3,7 +3,7 @@
  * made-up external host. Built with node-forge so that names, SANs and key usages are
  * exactly what we ask for, with no dependency on an `openssl` binary.
  */
-import { X509Certificate } from 'node:crypto';
+import { generateKeyPairSync, sign, X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
 
 /** A certificate and its private key, both PEM. */
@@ -48,16 +48,25 @@ type KeyRole = 'authority' | 'leaf';
 // RSA key generation is the slow part (tens to hundreds of ms each), and nothing here
 // needs key diversity for security: every CA shares one key and every leaf shares
 // another, generated on first use and kept for the life of the process.
-const keyCache = new Map<KeyRole, forge.pki.rsa.KeyPair>();
+interface SharedKey {
+  publicKey: forge.pki.PublicKey;
+  privateKeyPem: string;
+}
 
-function sharedKeyPair(role: KeyRole): forge.pki.rsa.KeyPair {
-  let keys = keyCache.get(role);
-  if (keys === undefined) {
-    // Synchronous generation delegates to node:crypto when it is available.
-    keys = forge.pki.rsa.generateKeyPair({ bits: 2048, e: 0x10001 });
-    keyCache.set(role, keys);
+const keyCache = new Map<KeyRole, SharedKey>();
+
+function sharedKey(role: KeyRole): SharedKey {
+  let key = keyCache.get(role);
+  if (key === undefined) {
+    const pair = generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
+    });
+    key = { publicKey: forge.pki.publicKeyFromPem(pair.publicKey), privateKeyPem: pair.privateKey };
+    keyCache.set(role, key);
   }
-  return keys;
+  return key;
 }
 
 function subjectAttributes(
@@ -77,6 +86,23 @@ function randomSerial(): string {
   return forge.util.bytesToHex(String.fromCharCode(first) + bytes.slice(1));
 }
 
+/**
+ * Signs with node:crypto rather than forge's pure-JS RSA, which takes tens of
+ * milliseconds per certificate; the result is the same SHA-256 RSA signature.
+ */
+function signCertificate(certificate: forge.pki.Certificate, issuerKeyPem: string): void {
+  const oid = forge.pki.oids.sha256WithRSAEncryption ?? '1.2.840.113549.1.1.11';
+  certificate.signatureOid = oid;
+  certificate.siginfo.algorithmOid = oid;
+  // getTBSCertificate is part of forge's API but missing from @types/node-forge.
+  const { getTBSCertificate } = forge.pki as unknown as {
+    getTBSCertificate: (certificate: forge.pki.Certificate) => forge.asn1.Asn1;
+  };
+  const tbs = getTBSCertificate(certificate);
+  const der = Buffer.from(forge.asn1.toDer(tbs).getBytes(), 'binary');
+  certificate.signature = sign('sha256', der, issuerKeyPem).toString('binary');
+}
+
 function validity(certificate: forge.pki.Certificate, days: number): void {
   const now = Date.now();
   // Back-date a little so clocks that disagree by seconds do not reject a fresh cert.
@@ -88,9 +114,9 @@ function validity(certificate: forge.pki.Certificate, days: number): void {
 export function createCertificateAuthority(
   options: CertificateAuthorityOptions,
 ): CertificateAuthority {
-  const keys = sharedKeyPair('authority');
+  const key = sharedKey('authority');
   const certificate = forge.pki.createCertificate();
-  certificate.publicKey = keys.publicKey;
+  certificate.publicKey = key.publicKey;
   certificate.serialNumber = randomSerial();
   validity(certificate, options.validityDays ?? 365);
   const subject = subjectAttributes(options.commonName, options.organization);
@@ -101,11 +127,8 @@ export function createCertificateAuthority(
     { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
     { name: 'subjectKeyIdentifier' },
   ]);
-  certificate.sign(keys.privateKey, forge.md.sha256.create());
-  return {
-    certPem: forge.pki.certificateToPem(certificate),
-    keyPem: forge.pki.privateKeyToPem(keys.privateKey),
-  };
+  signCertificate(certificate, key.privateKeyPem);
+  return { certPem: forge.pki.certificateToPem(certificate), keyPem: key.privateKeyPem };
 }
 
 /** Issues a server (or, with `client`, a client) certificate signed by `ca`. */
@@ -114,10 +137,9 @@ export function issueCertificate(
   options: IssueCertificateOptions,
 ): CertificateAndKey {
   const caCertificate = forge.pki.certificateFromPem(ca.certPem);
-  const caKey = forge.pki.privateKeyFromPem(ca.keyPem);
-  const keys = sharedKeyPair('leaf');
+  const key = sharedKey('leaf');
   const certificate = forge.pki.createCertificate();
-  certificate.publicKey = keys.publicKey;
+  certificate.publicKey = key.publicKey;
   certificate.serialNumber = randomSerial();
   validity(certificate, options.validityDays ?? 365);
   certificate.setSubject(subjectAttributes(options.commonName, options.organization));
@@ -140,10 +162,10 @@ export function issueCertificate(
   ];
   if (altNames.length > 0) extensions.push({ name: 'subjectAltName', altNames });
   certificate.setExtensions(extensions);
-  certificate.sign(caKey, forge.md.sha256.create());
+  signCertificate(certificate, ca.keyPem);
   return {
     certPem: forge.pki.certificateToPem(certificate),
-    keyPem: forge.pki.privateKeyToPem(keys.privateKey),
+    keyPem: key.privateKeyPem,
   };
 }
 

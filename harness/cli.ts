@@ -415,5 +415,7 @@ export async function main(
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  process.exitCode = await main(process.argv.slice(2));
+  const code = await main(process.argv.slice(2));
+  // Idle keep-alive sockets of the API clients would hold the process open for seconds.
+  process.exit(code);
 }

@@ -114,7 +114,7 @@ export function inotifyWarning(
   );
 }
 
-/** One permission a run needs, with the reason shown when it is missing. */
+/** One permission a run needs, as a SelfSubjectAccessReview asks about it. */
 export interface AccessRequirement {
   verb: string;
   /** API group; '' for the core group. */
@@ -132,48 +132,31 @@ const ISTIO_NETWORKING_KINDS = [
   'destinationrules',
   'sidecars',
 ];
+/** Server-side apply of a new object needs both `patch` and `create`; cleanup deletes and reads back. */
+const APPLY_AND_DELETE = ['create', 'patch', 'get', 'delete'];
+
+function grant(group: string, resource: string, verbs: readonly string[]): AccessRequirement[] {
+  return verbs.map((verb) => ({ verb, group, resource }));
+}
 
 /**
  * Everything a run does through the API on an existing cluster, for the
- * SelfSubjectAccessReview preflight; `ci/rbac` grants exactly these. Server-side apply
- * of a new object needs both `patch` and `create`.
+ * SelfSubjectAccessReview preflight; the ClusterRole in `ci/rbac` should grant exactly
+ * these. Listing deployments and pods in all namespaces finds istiod and the gateway;
+ * patching namespaces labels istio-system and kube-system for the network-policy suite.
  */
 export const RUN_ACCESS_REQUIREMENTS: readonly AccessRequirement[] = Object.freeze([
-  ...['create', 'get', 'list', 'delete', 'patch'].map((verb) => ({
-    verb,
-    group: '',
-    resource: 'namespaces',
-  })),
-  ...['create', 'get', 'list', 'delete', 'patch'].map((verb) => ({
-    verb,
-    group: '',
-    resource: 'pods',
-  })),
+  ...grant('', 'namespaces', APPLY_AND_DELETE),
+  ...grant('', 'pods', ['get', 'list', 'delete']),
   { verb: 'create', group: '', resource: 'pods', subresource: 'exec' },
   { verb: 'get', group: '', resource: 'pods', subresource: 'log' },
-  ...['create', 'get', 'delete', 'patch'].map((verb) => ({
-    verb,
-    group: '',
-    resource: 'serviceaccounts',
-  })),
-  ...['get', 'list'].map((verb) => ({ verb, group: '', resource: 'services' })),
-  { verb: 'get', group: '', resource: 'configmaps' },
-  ...['create', 'get', 'list', 'delete', 'patch'].map((verb) => ({
-    verb,
-    group: 'apps',
-    resource: 'deployments',
-  })),
-  ...['create', 'get', 'delete', 'patch'].map((verb) => ({
-    verb,
-    group: 'networking.k8s.io',
-    resource: 'networkpolicies',
-  })),
-  ...ISTIO_NETWORKING_KINDS.flatMap((resource) =>
-    ['create', 'get', 'list', 'delete', 'patch'].map((verb) => ({
-      verb,
-      group: 'networking.istio.io',
-      resource,
-    })),
+  ...grant('', 'serviceaccounts', APPLY_AND_DELETE),
+  ...grant('', 'services', ['get', 'list']),
+  ...grant('', 'configmaps', ['get']),
+  ...grant('apps', 'deployments', [...APPLY_AND_DELETE, 'list']),
+  ...grant('networking.k8s.io', 'networkpolicies', APPLY_AND_DELETE),
+  ...ISTIO_NETWORKING_KINDS.flatMap((kind) =>
+    grant('networking.istio.io', kind, [...APPLY_AND_DELETE, 'list']),
   ),
 ]);
 

@@ -87,7 +87,8 @@ describe('the kind config', () => {
   });
 });
 
-describe('createKindProvider against the stand-in kind and istioctl', () => {
+// Each stand-in call is a Node process that loads the Kubernetes client (about 2 s here).
+describe('createKindProvider against the stand-in kind and istioctl', { timeout: 120_000 }, () => {
   it('creates a cluster, installs Istio, describes it, and deletes it on release', async () => {
     const settings = await options();
     const provider = createKindProvider(settings);

@@ -123,31 +123,39 @@ export function createKindProvider({
   let localHosts: LocalExternalHosts | undefined;
   let releasing: Promise<void> | undefined;
 
-  const kind = (
-    args: string[],
-    what: string,
-    fix: string,
-    timeoutMs: number,
-    extra: { detached?: boolean; cancel?: boolean } = {},
-  ) =>
+  // Every kind command but the final delete is cancelled by release(), so a cleanup never waits behind it.
+  const kind = ({
+    args,
+    fix,
+    timeoutMs,
+    cleanup = false,
+    onLine,
+  }: {
+    args: string[];
+    fix: string;
+    timeoutMs: number;
+    /** The delete: not cancellable, and in its own process group so Ctrl-C cannot stop it. */
+    cleanup?: boolean;
+    onLine?: (line: string) => void;
+  }) =>
     runTool({
       path: tools!.kind.path,
       args,
-      what,
+      what: `kind ${args.slice(0, 2).join(' ')}`,
       fix,
       timeoutMs,
       env,
-      detached: extra.detached ?? false,
-      ...(extra.cancel === false ? {} : { cancelSignal: inflight.signal }),
+      detached: cleanup,
+      ...(cleanup ? {} : { cancelSignal: inflight.signal }),
+      ...(onLine ? { onLine } : {}),
     });
 
   const listClusters = async (): Promise<string[]> => {
-    const { stdout } = await kind(
-      ['get', 'clusters'],
-      'kind get clusters',
-      'check that Docker is running',
-      60_000,
-    );
+    const { stdout } = await kind({
+      args: ['get', 'clusters'],
+      fix: 'check that Docker is running',
+      timeoutMs: 60_000,
+    });
     // "No kind clusters found." goes to stderr; stdout holds one name per line.
     return stdout
       .split(/\r?\n/)
@@ -220,12 +228,11 @@ export function createKindProvider({
     await mkdir(runDir, { recursive: true });
     if (reuse) {
       progress('kind cluster', 'start', `reusing ${clusterName}`);
-      const { stdout } = await kind(
-        ['get', 'kubeconfig', '--name', clusterName],
-        'kind get kubeconfig',
-        `check that the kind cluster ${clusterName} is running (\`docker ps\`)`,
-        60_000,
-      );
+      const { stdout } = await kind({
+        args: ['get', 'kubeconfig', '--name', clusterName],
+        fix: `check that the kind cluster ${clusterName} is running (\`docker ps\`)`,
+        timeoutMs: 60_000,
+      });
       await writeFile(kubeconfigPath, stdout, { mode: 0o600 });
       progress('kind cluster', 'done', `reused ${clusterName}`);
       return;
@@ -236,8 +243,8 @@ export function createKindProvider({
     // Marked before the command runs: a half-created cluster is still ours to delete.
     created = true;
     const waitSeconds = Math.max(1, Math.ceil(timeouts.clusterCreate / 1000));
-    await kind(
-      [
+    await kind({
+      args: [
         'create',
         'cluster',
         '--name',
@@ -251,10 +258,10 @@ export function createKindProvider({
         '--wait',
         `${waitSeconds}s`,
       ],
-      'kind create cluster',
-      'check that Docker has enough memory and disk and can pull the node image, or raise --timeout clusterCreate=<ms>',
-      timeouts.clusterCreate + 30_000,
-    );
+      fix: 'check that Docker has enough memory and disk and can pull the node image, or raise --timeout clusterCreate=<ms>',
+      timeoutMs: timeouts.clusterCreate + 30_000,
+      onLine: (line) => log(`kind: ${line}`),
+    });
     progress('kind cluster', 'done', clusterName);
   };
 
@@ -331,13 +338,12 @@ export function createKindProvider({
     if (created && !deleted && !keepCluster && tools) {
       progress('kind cluster', 'start', `deleting ${clusterName}`);
       try {
-        await kind(
-          ['delete', 'cluster', '--name', clusterName, '--kubeconfig', kubeconfigPath],
-          'kind delete cluster',
-          `delete it by hand with \`kind delete cluster --name ${clusterName}\``,
-          timeouts.deletion,
-          { detached: true, cancel: false },
-        );
+        await kind({
+          args: ['delete', 'cluster', '--name', clusterName, '--kubeconfig', kubeconfigPath],
+          fix: `delete it by hand with \`kind delete cluster --name ${clusterName}\``,
+          timeoutMs: timeouts.deletion,
+          cleanup: true,
+        });
         deleted = true;
         progress('kind cluster', 'done', `deleted ${clusterName}`);
       } catch (error) {

@@ -70,7 +70,11 @@ export interface AccessLogEntry {
 
 const NUMERIC = new Set(['RESPONSE_CODE', 'BYTES_RECEIVED', 'BYTES_SENT', 'DURATION']);
 
-function operatorValue(entry: AccessLogEntry, operator: string, argument: string | undefined): string | number | undefined {
+function operatorValue(
+  entry: AccessLogEntry,
+  operator: string,
+  argument: string | undefined,
+): string | number | undefined {
   const nonEmpty = (value: string | undefined): string | undefined => (value ? value : undefined);
   switch (operator) {
     case 'START_TIME':
@@ -119,7 +123,9 @@ function operatorValue(entry: AccessLogEntry, operator: string, argument: string
     }
     case 'RESP':
       if ((argument ?? '').toLowerCase() === 'x-envoy-upstream-service-time') {
-        return entry.upstreamServiceTimeMs === undefined ? undefined : String(entry.upstreamServiceTimeMs);
+        return entry.upstreamServiceTimeMs === undefined
+          ? undefined
+          : String(entry.upstreamServiceTimeMs);
       }
       return undefined;
     default:
@@ -154,14 +160,18 @@ export function formatText(entry: AccessLogEntry, format: string = ISTIO_TEXT_FO
 }
 
 /** Renders an entry in Istio's JSON encoding: keys sorted as Envoy's Struct output prints them. */
-export function formatJson(entry: AccessLogEntry, format: Record<string, string> = ISTIO_JSON_FORMAT): string {
+export function formatJson(
+  entry: AccessLogEntry,
+  format: Record<string, string> = ISTIO_JSON_FORMAT,
+): string {
   const out: Record<string, string | number | null> = {};
   for (const key of Object.keys(format).sort()) {
     const template = format[key] ?? '';
     const single = /^%([A-Z_]+)(?:\(([^)]*)\))?(?::\d+)?%$/.exec(template);
     if (single?.[1]) {
       const value = operatorValue(entry, single[1], single[2]);
-      out[key] = value === undefined ? null : NUMERIC.has(single[1]) ? Number(value) : String(value);
+      out[key] =
+        value === undefined ? null : NUMERIC.has(single[1]) ? Number(value) : String(value);
     } else {
       out[key] = formatText(entry, template);
     }

@@ -37,8 +37,9 @@ export function pemBlocks(bundle: string): string[] {
   return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
 }
 
-function oneLine(name: string): string {
-  return name
+function oneLine(name: string | undefined): string {
+  // Node reports an empty name (Istio workload certificates) as undefined.
+  return (name ?? '')
     .split('\n')
     .filter(Boolean)
     .map((part) => {
@@ -90,7 +91,7 @@ export function certFromPem(pem: string): PresentedCert {
     pem: cert.toString().trim(),
     dnsNames: dns,
     uris,
-    selfSigned: cert.subject === cert.issuer && cert.checkIssued(cert),
+    selfSigned: (cert.subject ?? '') === (cert.issuer ?? '') && cert.checkIssued(cert),
     details,
   };
 }
@@ -123,10 +124,14 @@ export function externalIdentity(host: SimExternalHost): ServerIdentity {
   };
 }
 
-/** Caches the generated mesh CA and workload certificates for one model instance. */
+/** Generated mesh roots and workload certificates, shared by all models of the process: keygen is slow. */
+const ROOTS = new Map<string, { cert: forge.pki.Certificate; key: forge.pki.rsa.PrivateKey }>();
+const LEAVES = new Map<string, ServerIdentity>();
+
+/** Issues the mesh CA and workload certificates, once per trust domain and identity. */
 export class MeshCertificates {
-  private roots = new Map<string, { cert: forge.pki.Certificate; key: forge.pki.rsa.PrivateKey }>();
-  private leaves = new Map<string, ServerIdentity>();
+  private roots = ROOTS;
+  private leaves = LEAVES;
 
   /** The workload identity of a proxy, as istiod's self-signed CA would issue it. */
   identity(trustDomain: string, namespace: string, serviceAccount: string): ServerIdentity {
@@ -162,7 +167,10 @@ export class MeshCertificates {
     return identity;
   }
 
-  private root(trustDomain: string): { cert: forge.pki.Certificate; key: forge.pki.rsa.PrivateKey } {
+  private root(trustDomain: string): {
+    cert: forge.pki.Certificate;
+    key: forge.pki.rsa.PrivateKey;
+  } {
     const cached = this.roots.get(trustDomain);
     if (cached) return cached;
     const keys = forgeKeyPair();
@@ -201,7 +209,7 @@ function forgeKeyPair(): { publicKey: forge.pki.PublicKey; privateKey: forge.pki
   });
   return {
     publicKey: forge.pki.publicKeyFromPem(pair.publicKey),
-    privateKey: forge.pki.privateKeyFromPem(pair.privateKey) as forge.pki.rsa.PrivateKey,
+    privateKey: forge.pki.privateKeyFromPem(pair.privateKey),
   };
 }
 

@@ -21,7 +21,10 @@ export function resolveOverride(entries: string[], host: string, port: number): 
     const match = /^(\+?)([^:]+|\[[^\]]+\]):(\d+):(.+)$/.exec(entry);
     if (!match) continue;
     const [, , entryHost = '', entryPort = '', addresses = ''] = match;
-    if ((entryHost.toLowerCase() === host.toLowerCase() || entryHost === '*') && Number(entryPort) === port) {
+    if (
+      (entryHost.toLowerCase() === host.toLowerCase() || entryHost === '*') &&
+      Number(entryPort) === port
+    ) {
       const first = addresses.split(',')[0]?.trim() ?? '';
       return first.replace(/^\[|\]$/g, '');
     }

@@ -105,8 +105,62 @@ const LONG_FLAGS = new Set([
   'show-headers',
 ]);
 
-const SHORT_WITH_ARG = new Set(['m', 'D', 'H', 'w', 'o', 'X', 'd', 'A', 'u', 'x', 'e', 'b', 'c', 'T', 'F', 'E', 'K', 'r', 'U', 'Y', 'y', 'z', 'Q', 't', 'P', 'C']);
-const SHORT_FLAGS = new Set(['s', 'S', 'k', 'I', 'i', 'v', 'L', 'f', '4', '6', 'N', '0', '2', '3', 'n', 'q', 'g', 'j', 'l', 'O', 'R', 'Z', '#', 'G', 'B', 'p']);
+const SHORT_WITH_ARG = new Set([
+  'm',
+  'D',
+  'H',
+  'w',
+  'o',
+  'X',
+  'd',
+  'A',
+  'u',
+  'x',
+  'e',
+  'b',
+  'c',
+  'T',
+  'F',
+  'E',
+  'K',
+  'r',
+  'U',
+  'Y',
+  'y',
+  'z',
+  'Q',
+  't',
+  'P',
+  'C',
+]);
+const SHORT_FLAGS = new Set([
+  's',
+  'S',
+  'k',
+  'I',
+  'i',
+  'v',
+  'L',
+  'f',
+  '4',
+  '6',
+  'N',
+  '0',
+  '2',
+  '3',
+  'n',
+  'q',
+  'g',
+  'j',
+  'l',
+  'O',
+  'R',
+  'Z',
+  '#',
+  'G',
+  'B',
+  'p',
+]);
 const SHORT_TO_LONG: Record<string, string> = {
   s: 'silent',
   S: 'show-error',
@@ -126,12 +180,19 @@ const SHORT_TO_LONG: Record<string, string> = {
   A: 'user-agent',
 };
 
-function apply(options: CurlOptions, name: string, value: string | undefined): CurlUsageError | undefined {
+function apply(
+  options: CurlOptions,
+  name: string,
+  value: string | undefined,
+): CurlUsageError | undefined {
   const numberArg = (): number | CurlUsageError => {
     const parsed = Number(value);
     return Number.isFinite(parsed) && parsed >= 0
       ? parsed
-      : { exitCode: 2, stderr: `curl: option --${name}: expected a proper numerical parameter\n${HINT}` };
+      : {
+          exitCode: 2,
+          stderr: `curl: option --${name}: expected a proper numerical parameter\n${HINT}`,
+        };
   };
   switch (name) {
     case 'silent':
@@ -262,7 +323,8 @@ export function parseCurlArgs(args: string[]): CurlOptions | CurlUsageError {
       }
       if (LONG_WITH_ARG.has(name)) {
         const value = eq > 0 ? arg.slice(eq + 1) : args[++i];
-        if (value === undefined) return { exitCode: 2, stderr: `curl: option --${name}: requires parameter\n${HINT}` };
+        if (value === undefined)
+          return { exitCode: 2, stderr: `curl: option --${name}: requires parameter\n${HINT}` };
         const error = apply(options, name, value);
         if (error) return error;
       } else if (LONG_FLAGS.has(name)) {
@@ -277,12 +339,14 @@ export function parseCurlArgs(args: string[]): CurlOptions | CurlUsageError {
       if (SHORT_WITH_ARG.has(letter)) {
         const rest = arg.slice(j + 1);
         const value = rest.length > 0 ? rest : args[++i];
-        if (value === undefined) return { exitCode: 2, stderr: `curl: option -${letter}: requires parameter\n${HINT}` };
+        if (value === undefined)
+          return { exitCode: 2, stderr: `curl: option -${letter}: requires parameter\n${HINT}` };
         const error = apply(options, SHORT_TO_LONG[letter] ?? letter, value);
         if (error) return error;
         break;
       }
-      if (!SHORT_FLAGS.has(letter)) return { exitCode: 2, stderr: `curl: option -${letter}: is unknown\n${HINT}` };
+      if (!SHORT_FLAGS.has(letter))
+        return { exitCode: 2, stderr: `curl: option -${letter}: is unknown\n${HINT}` };
       apply(options, SHORT_TO_LONG[letter] ?? letter, undefined);
     }
   }

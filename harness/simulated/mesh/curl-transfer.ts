@@ -57,11 +57,21 @@ function statusLine(response: HttpResponse): string {
 }
 
 function headerBlock(response: HttpResponse): string {
-  const lines = [statusLine(response), ...response.headers.map(([name, value]) => `${name}: ${value}`)];
+  const lines = [
+    statusLine(response),
+    ...response.headers.map(([name, value]) => `${name}: ${value}`),
+  ];
   return `${lines.join('\r\n')}\r\n\r\n`;
 }
 
-function buildRequest(options: CurlOptions, url: URL, host: string, port: number, version: string, method: string): HttpRequest {
+function buildRequest(
+  options: CurlOptions,
+  url: URL,
+  host: string,
+  port: number,
+  version: string,
+  method: string,
+): HttpRequest {
   const defaultPort = url.protocol === 'https:' ? 443 : 80;
   const hostPart = host.includes(':') ? `[${host}]` : host;
   let authority = port === defaultPort ? hostPart : `${hostPart}:${port}`;
@@ -101,18 +111,33 @@ function buildRequest(options: CurlOptions, url: URL, host: string, port: number
   };
 }
 
-function timedOut(ms: number, phase: 'connect' | 'tls' | 'transfer'): { exitCode: number; error: string } {
+function timedOut(
+  ms: number,
+  phase: 'connect' | 'tls' | 'transfer',
+): { exitCode: number; error: string } {
   const after = Math.round(ms) + 2;
-  if (phase === 'connect') return { exitCode: 28, error: `Connection timed out after ${after} milliseconds` };
+  if (phase === 'connect')
+    return { exitCode: 28, error: `Connection timed out after ${after} milliseconds` };
   if (phase === 'tls') return { exitCode: 28, error: 'SSL connection timeout' };
-  return { exitCode: 28, error: `Operation timed out after ${after} milliseconds with 0 bytes received` };
+  return {
+    exitCode: 28,
+    error: `Operation timed out after ${after} milliseconds with 0 bytes received`,
+  };
 }
 
 /** Interprets what came back on the connection as curl does, for a plain or TLS request. */
 function interpret(
   hop: Hop,
   reply: Reply,
-  context: { tls: boolean; viaSidecar: boolean; host: string; port: number; insecure: boolean; maxMs: number; connectMs: number },
+  context: {
+    tls: boolean;
+    viaSidecar: boolean;
+    host: string;
+    port: number;
+    insecure: boolean;
+    maxMs: number;
+    connectMs: number;
+  },
 ): void {
   const delay = reply.delayMs ?? 0;
   if (reply.kind === 'timeout') {
@@ -123,7 +148,9 @@ function interpret(
         hop.error = `Failed to connect to ${context.host} port ${context.port} after ${Math.round(limit) + 2} ms: Timeout was reached`;
       }
     } else {
-      Object.assign(hop, timedOut(context.maxMs, context.tls ? 'tls' : 'transfer'), { ms: context.maxMs });
+      Object.assign(hop, timedOut(context.maxMs, context.tls ? 'tls' : 'transfer'), {
+        ms: context.maxMs,
+      });
     }
     return;
   }
@@ -276,7 +303,8 @@ function transfer(
     port,
     insecure: options.insecure,
     maxMs: options.maxTimeSeconds !== undefined ? options.maxTimeSeconds * 1000 : Infinity,
-    connectMs: options.connectTimeoutSeconds !== undefined ? options.connectTimeoutSeconds * 1000 : 300_000,
+    connectMs:
+      options.connectTimeoutSeconds !== undefined ? options.connectTimeoutSeconds * 1000 : 300_000,
   });
   if (hop.exitCode === 28 && !Number.isFinite(hop.ms)) {
     // Without --max-time curl would wait until killed; report the kernel's give-up instead.
@@ -285,6 +313,35 @@ function transfer(
     hop.error = `Failed to connect to ${host} port ${port} after ${hop.ms} ms: Could not connect to server`;
   }
   return hop;
+}
+
+/** curl's phase timestamps, consistent with each other and with the reported total. */
+function timings(
+  last: Hop,
+  totalMs: number,
+  answered: boolean,
+): Pick<
+  TransferInfo,
+  | 'timeNamelookup'
+  | 'timeConnect'
+  | 'timeAppconnect'
+  | 'timePretransfer'
+  | 'timeStarttransfer'
+  | 'timeTotal'
+> {
+  const lookup = 0.000_9;
+  const connect = last.remote ? lookup + 0.000_5 : 0;
+  const appconnect = last.server ? connect + 0.003_4 : 0;
+  const pretransfer = last.remote ? Math.max(connect, appconnect) + 0.000_1 : 0;
+  const total = Math.max(totalMs / 1000, pretransfer + 0.000_2);
+  return {
+    timeNamelookup: lookup,
+    timeConnect: connect,
+    timeAppconnect: appconnect,
+    timePretransfer: pretransfer,
+    timeStarttransfer: answered ? total - 0.000_1 : 0,
+    timeTotal: total,
+  };
 }
 
 function progressMeter(bytes: number, seconds: number): string {
@@ -302,7 +359,9 @@ function verboseLines(hop: Hop): string {
   if (hop.remote) {
     lines.push(`*   Trying ${hop.remote.ip}:${hop.remote.port}...`);
     if (hop.exitCode !== 7 && !(hop.exitCode === 28 && hop.error?.startsWith('Connection'))) {
-      lines.push(`* Connected to ${hop.request?.authority ?? hop.remote.ip} (${hop.remote.ip}) port ${hop.remote.port}`);
+      lines.push(
+        `* Connected to ${hop.request?.authority ?? hop.remote.ip} (${hop.remote.ip}) port ${hop.remote.port}`,
+      );
     }
   }
   if (hop.server) {
@@ -311,8 +370,16 @@ function verboseLines(hop: Hop): string {
     lines.push(`*  issuer: ${hop.server.chain[0]?.issuer ?? ''}`);
   }
   if (hop.request && (hop.exitCode === 0 || hop.response)) {
-    lines.push(`> ${hop.request.method} ${hop.request.path} HTTP/1.1`, `> Host: ${hop.request.authority}`);
-    for (const [name, value] of Object.entries(hop.request.headers)) lines.push(`> ${name}: ${value}`);
+    lines.push(
+      `> ${hop.request.method} ${hop.request.path} HTTP/1.1`,
+      `> Host: ${hop.request.authority}`,
+    );
+    // curl sends (and traces) its own headers in canonical case.
+    for (const [name, value] of Object.entries(hop.request.headers)) {
+      lines.push(
+        `> ${name.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase())}: ${value}`,
+      );
+    }
     lines.push('> ');
   }
   if (hop.response) {
@@ -324,7 +391,12 @@ function verboseLines(hop: Hop): string {
 }
 
 /** Runs curl with `args` (argv without the program name) from `container` of `pod`. */
-export function runCurl(ctx: MeshContext, pod: KubeObject, container: string, args: string[]): ExecResult {
+export function runCurl(
+  ctx: MeshContext,
+  pod: KubeObject,
+  container: string,
+  args: string[],
+): ExecResult {
   const parsed = parseCurlArgs(args);
   if ('exitCode' in parsed) return { stdout: '', stderr: parsed.stderr, exitCode: parsed.exitCode };
   const options = parsed;
@@ -333,11 +405,18 @@ export function runCurl(ctx: MeshContext, pod: KubeObject, container: string, ar
   let stderr = '';
   let exitCode = 0;
   for (const url of options.urls) {
-    let method = options.method ?? (options.head ? 'HEAD' : options.data !== undefined ? 'POST' : 'GET');
+    let method =
+      options.method ?? (options.head ? 'HEAD' : options.data !== undefined ? 'POST' : 'GET');
     const hops: Hop[] = [];
     let hop = transfer(ctx, pod, container, options, url, method, version);
     hops.push(hop);
-    while (options.location && hop.exitCode === 0 && hop.response && hop.response.status >= 300 && hop.response.status < 400) {
+    while (
+      options.location &&
+      hop.exitCode === 0 &&
+      hop.response &&
+      hop.response.status >= 300 &&
+      hop.response.status < 400
+    ) {
       const location = headerValue(hop.response, 'location');
       if (!location) break;
       if (hops.length > options.maxRedirs) {
@@ -345,8 +424,17 @@ export function runCurl(ctx: MeshContext, pod: KubeObject, container: string, ar
         hop.error = `Maximum (${options.maxRedirs}) redirects followed`;
         break;
       }
-      if (hop.response.status !== 307 && hop.response.status !== 308 && method === 'POST') method = 'GET';
-      hop = transfer(ctx, pod, container, options, new URL(location, hop.url).href, method, version);
+      if (hop.response.status !== 307 && hop.response.status !== 308 && method === 'POST')
+        method = 'GET';
+      hop = transfer(
+        ctx,
+        pod,
+        container,
+        options,
+        new URL(location, hop.url).href,
+        method,
+        version,
+      );
       hops.push(hop);
     }
     const last = hops[hops.length - 1] ?? hop;
@@ -390,15 +478,16 @@ export function runCurl(ctx: MeshContext, pod: KubeObject, container: string, ar
       remotePort: last.remote?.port ?? 0,
       scheme: last.scheme ?? null,
       sizeDownload: response && !options.head ? response.body.length : 0,
-      sizeHeader: hops.reduce((sum, each) => sum + (each.response ? headerBlock(each.response).length : 0), 0),
-      sizeRequest: last.request ? 60 + Object.entries(last.request.headers).reduce((s, [n, v]) => s + n.length + v.length + 4, 0) : 0,
+      sizeHeader: hops.reduce(
+        (sum, each) => sum + (each.response ? headerBlock(each.response).length : 0),
+        0,
+      ),
+      sizeRequest: last.request
+        ? 60 +
+          Object.entries(last.request.headers).reduce((s, [n, v]) => s + n.length + v.length + 4, 0)
+        : 0,
       sslVerifyResult: last.server ? last.verify : 0,
-      timeNamelookup: 0.000_9,
-      timeConnect: last.remote ? 0.001_4 : 0,
-      timeAppconnect: last.server ? 0.004_8 : 0,
-      timePretransfer: last.remote ? 0.005 : 0,
-      timeStarttransfer: response ? totalMs / 1000 : 0,
-      timeTotal: totalMs / 1000,
+      ...timings(last, totalMs, response !== undefined),
       url,
       urlEffective: last.url,
       headers,

@@ -9,16 +9,18 @@ import type { FaultName } from '../types.ts';
 export const FAULT_EFFECTS: Readonly<Record<FaultName, string>> = {
   'gateway-bypass':
     'sidecar.ts: a VirtualService route whose destination is a gateway Service is replaced by the default route straight to the requested host',
-  'no-gateway-log': 'access-log.ts: gateway proxies forward as usual but append nothing to their log',
+  'no-gateway-log':
+    'access-log.ts: gateway proxies forward as usual but append nothing to their log',
   'wrong-upstream':
     'gateway.ts: HTTP routed by the gateway to port 80 goes to port 443 of the destination (cluster outbound|443||HOST), in plain text',
   'tls-terminated':
     'gateway.ts: a PASSTHROUGH server terminates the client TLS with the gateway workload certificate and re-originates TLS upstream',
-  'sni-ignored':
-    'gateway.ts: PASSTHROUGH servers and tls routes match whatever SNI arrives',
-  'plaintext-accepted': 'gateway.ts: an ISTIO_MUTUAL server accepts plain HTTP/TCP as if it had been unwrapped',
+  'sni-ignored': 'gateway.ts: PASSTHROUGH servers and tls routes match whatever SNI arrives',
+  'plaintext-accepted':
+    'gateway.ts: an ISTIO_MUTUAL server accepts plain HTTP/TCP as if it had been unwrapped',
   'netpol-not-enforced': 'network.ts / curl-transfer.ts: NetworkPolicy is never consulted',
   'counters-frozen': 'telemetry.ts: gateway proxies never change their counters or metrics',
-  'dr-lookup-ignored': 'proxy.ts: DestinationRules are found in any namespace after the lookup path',
+  'dr-lookup-ignored':
+    'proxy.ts: DestinationRules are found in any namespace after the lookup path',
   'slow-propagation': 'nothing here: the store delays what view() returns',
 };

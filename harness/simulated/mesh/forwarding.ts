@@ -66,7 +66,11 @@ export type HttpTarget =
   | { kind: 'cluster'; lookup: ClusterLookup; originalDestination?: Address }
   | { kind: 'passthrough'; address: Address };
 
-function baseEntry(ctx: MeshContext, hop: HttpHop, headers: Record<string, string>): AccessLogEntry {
+function baseEntry(
+  ctx: MeshContext,
+  hop: HttpHop,
+  headers: Record<string, string>,
+): AccessLogEntry {
   return {
     startTime: ctx.now,
     method: hop.request.method,
@@ -92,14 +96,20 @@ function upstreamRequest(hop: HttpHop, protocol: HttpRequest['protocol']): HttpR
   headers['x-forwarded-proto'] ??= 'http';
   if (hop.appendForwardedFor) {
     const previous = headers['x-forwarded-for'];
-    headers['x-forwarded-for'] = previous ? `${previous}, ${hop.downstreamRemote.ip}` : hop.downstreamRemote.ip;
+    headers['x-forwarded-for'] = previous
+      ? `${previous}, ${hop.downstreamRemote.ip}`
+      : hop.downstreamRemote.ip;
     headers['x-envoy-external-address'] ??= hop.downstreamRemote.ip;
   }
   headers['x-envoy-attempt-count'] = '1';
   return { ...hop.request, protocol, headers };
 }
 
-function downstreamResponse(hop: HttpHop, upstream: HttpResponse, serviceTimeMs: number): HttpResponse {
+function downstreamResponse(
+  hop: HttpHop,
+  upstream: HttpResponse,
+  serviceTimeMs: number,
+): HttpResponse {
   const headers = upstream.headers.map(([name, value]): [string, string] => [name, value]);
   setHeader(headers, 'x-envoy-upstream-service-time', String(serviceTimeMs));
   setHeader(headers, 'server', hop.serverHeader);
@@ -123,6 +133,7 @@ export function localHttpReply(
     body: string;
     location?: string;
     upstreamCluster?: string;
+    upstreamHost?: string;
     transportFailure?: string;
     delayMs?: number;
   },
@@ -142,6 +153,7 @@ export function localHttpReply(
     bytesSent: response.body.length,
     durationMs: Math.round(delayMs),
     upstreamCluster: reply.upstreamCluster,
+    upstreamHost: reply.upstreamHost,
   });
   recordRequestMetric(ctx, hop.proxy, {
     service: undefined,
@@ -153,7 +165,11 @@ export function localHttpReply(
   return { kind: 'http', response, delayMs };
 }
 
-function upstreamProtocol(service: MeshService | undefined, portProtocol: string | undefined, fallback: HttpRequest['protocol']): HttpRequest['protocol'] {
+function upstreamProtocol(
+  service: MeshService | undefined,
+  portProtocol: string | undefined,
+  fallback: HttpRequest['protocol'],
+): HttpRequest['protocol'] {
   if (!service || !portProtocol) return fallback;
   const upper = portProtocol.toUpperCase();
   if (upper === 'HTTP2' || upper === 'GRPC' || upper === 'GRPC-WEB') return 'HTTP/2';
@@ -172,7 +188,10 @@ export function forwardHttp(ctx: MeshContext, hop: HttpHop, target: HttpTarget):
   }
   const cluster = target.kind === 'cluster' && target.lookup.ok ? target.lookup.cluster : undefined;
   const clusterName = cluster?.name ?? 'PassthroughCluster';
-  const request = upstreamRequest(hop, upstreamProtocol(cluster?.service, cluster?.port.protocol, hop.request.protocol));
+  const request = upstreamRequest(
+    hop,
+    upstreamProtocol(cluster?.service, cluster?.port.protocol, hop.request.protocol),
+  );
   const payload: Payload = { kind: 'http', request };
   let result: Sent;
   if (cluster) {
@@ -190,11 +209,19 @@ export function forwardHttp(ctx: MeshContext, hop: HttpHop, target: HttpTarget):
       endpoint: { address },
       localPort,
       newConnection: true,
-      ...exchange(ctx, hop.proxy, localPort, address, payload, { kind: 'plain' }, {
-        http: true,
-        connectTimeoutMs: 10_000,
-        fresh: true,
-      }),
+      ...exchange(
+        ctx,
+        hop.proxy,
+        localPort,
+        address,
+        payload,
+        { kind: 'plain' },
+        {
+          http: true,
+          connectTimeoutMs: 10_000,
+          fresh: true,
+        },
+      ),
     };
   }
   const entry = baseEntry(ctx, hop, request.headers);
@@ -227,6 +254,7 @@ export function forwardHttp(ctx: MeshContext, hop: HttpHop, target: HttpTarget):
       details: failure.details,
       body: failure.body,
       upstreamCluster: clusterName,
+      ...(upstreamHost ? { upstreamHost } : {}),
       transportFailure: failure.transportFailure,
       delayMs: failure.delayMs,
     });
@@ -262,6 +290,34 @@ export function forwardHttp(ctx: MeshContext, hop: HttpHop, target: HttpTarget):
     mtls: hop.mtls || result.wrap?.kind === 'istio',
   });
   return { kind: 'http', response, delayMs };
+}
+
+/**
+ * The HTTP/1 codec read bytes that are not HTTP (a ClientHello): Envoy answers 400 in
+ * plain text, logs `DPE`, and closes.
+ */
+export function httpCodecError(
+  ctx: MeshContext,
+  hop: Omit<HttpHop, 'request' | 'routeName'>,
+): Reply {
+  const request: HttpRequest = {
+    method: '-',
+    path: '-',
+    authority: '-',
+    protocol: 'HTTP/1.1',
+    headers: {},
+    body: '',
+  };
+  return localHttpReply(
+    ctx,
+    { ...hop, request, routeName: '' },
+    {
+      status: 400,
+      flags: 'DPE',
+      details: 'http1.codec_error:HPE_INVALID_METHOD',
+      body: '',
+    },
+  );
 }
 
 /** Where a TCP connection arrived. */
@@ -313,7 +369,11 @@ export function forwardTcp(
   options: { transform?: (result: Exchange) => Exchange } = {},
 ): Reply {
   if (target.kind === 'cluster' && !target.lookup.ok) {
-    return closeTcp(ctx, hop, { flags: CLUSTER_NOT_FOUND_FLAG, upstreamCluster: undefined, bytesReceived: 0 });
+    return closeTcp(ctx, hop, {
+      flags: CLUSTER_NOT_FOUND_FLAG,
+      upstreamCluster: undefined,
+      bytesReceived: 0,
+    });
   }
   const cluster = target.kind === 'cluster' && target.lookup.ok ? target.lookup.cluster : undefined;
   const clusterName = cluster?.name ?? 'PassthroughCluster';
@@ -333,11 +393,19 @@ export function forwardTcp(
       endpoint: { address },
       localPort,
       newConnection: true,
-      ...exchange(ctx, hop.proxy, localPort, address, payload, { kind: 'plain' }, {
-        http: false,
-        connectTimeoutMs: 10_000,
-        fresh: true,
-      }),
+      ...exchange(
+        ctx,
+        hop.proxy,
+        localPort,
+        address,
+        payload,
+        { kind: 'plain' },
+        {
+          http: false,
+          connectTimeoutMs: 10_000,
+          fresh: true,
+        },
+      ),
     };
   }
   const transformed = options.transform ? { ...result, ...options.transform(result) } : result;
@@ -357,7 +425,9 @@ export function forwardTcp(
       ...entry,
       responseFlags: failure.flags,
       upstreamTransportFailureReason: failure.transportFailure,
-      durationMs: Number.isFinite(failure.delayMs) ? Math.round(failure.delayMs) + PROXY_LATENCY_MS : 0,
+      durationMs: Number.isFinite(failure.delayMs)
+        ? Math.round(failure.delayMs) + PROXY_LATENCY_MS
+        : 0,
       upstreamHost,
       upstreamCluster: clusterName,
     });
@@ -369,7 +439,9 @@ export function forwardTcp(
       sent: 0,
       received: 0,
     });
-    return Number.isFinite(failure.delayMs) ? { kind: 'closed', delayMs: failure.delayMs } : { kind: 'timeout' };
+    return Number.isFinite(failure.delayMs)
+      ? { kind: 'closed', delayMs: failure.delayMs }
+      : { kind: 'timeout' };
   }
   const reply: Reply = transformed.reply ?? { kind: 'closed' };
   const received = payloadBytes(payload);

@@ -8,16 +8,31 @@ import type { KubeObject } from '../types.ts';
 import type { ServerIdentity } from './certs.ts';
 import type { MeshContext } from './context.ts';
 import type { HttpHop, TcpHop } from './forwarding.ts';
-import { closeTcp, forwardHttp, forwardTcp, localHttpReply } from './forwarding.ts';
+import { closeTcp, forwardHttp, forwardTcp, httpCodecError, localHttpReply } from './forwarding.ts';
 import { namespaceOf, serviceAccountOf } from './k8s.ts';
 import type { Exchange } from './proxy.ts';
 import { resolveCluster } from './proxy.ts';
 import type { GatewayServer } from './registry.ts';
 import { gatewayServers, hostMatches, protocolFamily, serverAdmits } from './registry.ts';
 import type { RouteDestination, RouteScope } from './routing.ts';
-import { matchHttpRoute, matchTcpRoute, matchTlsOrTcpRoute, virtualServicesInScope } from './routing.ts';
+import {
+  matchHttpRoute,
+  matchTcpRoute,
+  matchTlsOrTcpRoute,
+  virtualServicesInScope,
+} from './routing.ts';
 import type { Address, HttpRequest, Payload, Reply } from './wire.ts';
 import { authorityHost } from './wire.ts';
+
+/** What the HTTP codec makes of bytes that are not a request. */
+const NO_REQUEST: HttpRequest = {
+  method: '-',
+  path: '-',
+  authority: '-',
+  protocol: 'HTTP/1.1',
+  headers: {},
+  body: '',
+};
 
 /** The two ends of the downstream connection. */
 export interface DownstreamConnection {
@@ -31,7 +46,6 @@ interface Inbound {
   connection: DownstreamConnection;
 }
 
-const TERMINATING = new Set(['SIMPLE', 'MUTUAL', 'ISTIO_MUTUAL', 'OPTIONAL_MUTUAL']);
 const PASSTHROUGH = new Set(['PASSTHROUGH', 'AUTO_PASSTHROUGH']);
 
 function isPlainHttpServer(server: GatewayServer): boolean {
@@ -53,11 +67,19 @@ function scopeOf(inbound: Inbound, servers: GatewayServer[]): RouteScope {
 /** The gateway's own workload certificate, presented where it terminates TLS. */
 function gatewayIdentity(inbound: Inbound): ServerIdentity {
   const { ctx, gateway } = inbound;
-  return ctx.state.certificates.identity(ctx.mesh.trustDomain, namespaceOf(gateway), serviceAccountOf(gateway));
+  return ctx.state.certificates.identity(
+    ctx.mesh.trustDomain,
+    namespaceOf(gateway),
+    serviceAccountOf(gateway),
+  );
 }
 
 /** Whether a server's hosts admit a VirtualService host (either may be the wildcard) from `vsNamespace`. */
-function admitsVirtualServiceHost(server: GatewayServer, vsHost: string, vsNamespace: string): boolean {
+function admitsVirtualServiceHost(
+  server: GatewayServer,
+  vsHost: string,
+  vsNamespace: string,
+): boolean {
   return server.hosts.some(
     (entry) =>
       (entry.namespace === '*' || entry.namespace === vsNamespace) &&
@@ -75,13 +97,25 @@ function boundVirtualServices(
   host: string | undefined,
   anyHost = false,
 ): KubeObject[] {
-  return virtualServicesInScope(inbound.ctx.view, scopeOf(inbound, servers), (vsHost, vsNamespace) => {
-    const hostOk = anyHost || host === undefined || hostMatches(vsHost, host);
-    return hostOk && servers.some((server) => admitsVirtualServiceHost(server, vsHost, vsNamespace));
-  });
+  return virtualServicesInScope(
+    inbound.ctx.view,
+    scopeOf(inbound, servers),
+    (vsHost, vsNamespace) => {
+      const hostOk = anyHost || host === undefined || hostMatches(vsHost, host);
+      return (
+        hostOk && servers.some((server) => admitsVirtualServiceHost(server, vsHost, vsNamespace))
+      );
+    },
+  );
 }
 
-function httpHop(inbound: Inbound, request: HttpRequest, sni: string | undefined, routeName: string, mtls: boolean): HttpHop {
+function httpHop(
+  inbound: Inbound,
+  request: HttpRequest,
+  sni: string | undefined,
+  routeName: string,
+  mtls: boolean,
+): HttpHop {
   return {
     proxy: inbound.gateway,
     request,
@@ -112,12 +146,23 @@ function applyWrongUpstream(ctx: MeshContext, destination: RouteDestination): Ro
 }
 
 /** HTTP on a server: virtual host by authority among the servers' hosts, then the bound VirtualServices. */
-function serveHttp(inbound: Inbound, servers: GatewayServer[], request: HttpRequest, sni: string | undefined, mtls: boolean): Reply {
+function serveHttp(
+  inbound: Inbound,
+  servers: GatewayServer[],
+  request: HttpRequest,
+  sni: string | undefined,
+  mtls: boolean,
+): Reply {
   const { ctx, gateway } = inbound;
   const host = authorityHost(request.authority);
   const admitting = servers.filter((server) => serverAdmits(server, host));
   const notFound = (): Reply =>
-    localHttpReply(ctx, httpHop(inbound, request, sni, '', mtls), { status: 404, flags: 'NR', details: 'route_not_found', body: '' });
+    localHttpReply(ctx, httpHop(inbound, request, sni, '', mtls), {
+      status: 404,
+      flags: 'NR',
+      details: 'route_not_found',
+      body: '',
+    });
   if (admitting.length === 0) return notFound();
   const port = admitting[0]?.number ?? inbound.connection.local.port;
   const vss = boundVirtualServices(inbound, admitting, host);
@@ -140,19 +185,37 @@ function serveHttp(inbound: Inbound, servers: GatewayServer[], request: HttpRequ
 }
 
 /** TCP on a server (plain TCP, or what an ISTIO_MUTUAL TLS server unwrapped): VirtualService `tcp` routes. */
-function serveTcp(inbound: Inbound, servers: GatewayServer[], payload: Payload, sni: string | undefined, mtls: boolean): Reply {
+function serveTcp(
+  inbound: Inbound,
+  servers: GatewayServer[],
+  payload: Payload,
+  sni: string | undefined,
+  mtls: boolean,
+): Reply {
   const { ctx, gateway } = inbound;
   const port = servers[0]?.number ?? inbound.connection.local.port;
   const vss = boundVirtualServices(inbound, servers, sni);
   const route = matchTcpRoute(vss, { scope: scopeOf(inbound, servers), port, sni });
   if (!route?.destination) {
-    return closeTcp(ctx, tcpHop(inbound, sni, mtls), { flags: 'NR', details: 'filter_chain_not_found' });
+    return closeTcp(ctx, tcpHop(inbound, sni, mtls), {
+      flags: 'NR',
+      details: 'filter_chain_not_found',
+    });
   }
-  return forwardTcp(ctx, tcpHop(inbound, sni, mtls), { kind: 'cluster', lookup: resolveCluster(ctx, gateway, route.destination, port) }, payload);
+  return forwardTcp(
+    ctx,
+    tcpHop(inbound, sni, mtls),
+    { kind: 'cluster', lookup: resolveCluster(ctx, gateway, route.destination, port) },
+    payload,
+  );
 }
 
 /** PASSTHROUGH: route the client's TLS by SNI with `tls` routes, without touching it. */
-function servePassthrough(inbound: Inbound, servers: GatewayServer[], payload: Extract<Payload, { kind: 'tls' }>): Reply {
+function servePassthrough(
+  inbound: Inbound,
+  servers: GatewayServer[],
+  payload: Extract<Payload, { kind: 'tls' }>,
+): Reply {
   const { ctx, gateway } = inbound;
   const sni = payload.sni;
   const ignoreSni = ctx.fault('sni-ignored');
@@ -160,7 +223,10 @@ function servePassthrough(inbound: Inbound, servers: GatewayServer[], payload: E
   const vss = boundVirtualServices(inbound, servers, sni, ignoreSni);
   const route = matchTlsOrTcpRoute(vss, { scope: scopeOf(inbound, servers), port, sni, ignoreSni });
   if (!route?.destination) {
-    return closeTcp(ctx, tcpHop(inbound, sni, false), { flags: 'NR', details: 'filter_chain_not_found' });
+    return closeTcp(ctx, tcpHop(inbound, sni, false), {
+      flags: 'NR',
+      details: 'filter_chain_not_found',
+    });
   }
   const lookup = resolveCluster(ctx, gateway, route.destination, port);
   if (!ctx.fault('tls-terminated')) {
@@ -180,10 +246,18 @@ function servePassthrough(inbound: Inbound, servers: GatewayServer[], payload: E
 }
 
 /** The server that takes a TLS connection: SNI against server hosts (any SNI under `sni-ignored` for passthrough). */
-function serverForSni(ctx: MeshContext, servers: GatewayServer[], sni: string | undefined): GatewayServer | undefined {
+function serverForSni(
+  ctx: MeshContext,
+  servers: GatewayServer[],
+  sni: string | undefined,
+): GatewayServer | undefined {
   const tls = servers.filter(isTlsServer);
-  const exact = tls.find((server) => server.hosts.some((entry) => sni !== undefined && entry.host === sni));
-  const admitted = tls.find((server) => (sni === undefined ? serverAdmits(server, undefined) : serverAdmits(server, sni)));
+  const exact = tls.find((server) =>
+    server.hosts.some((entry) => sni !== undefined && entry.host === sni),
+  );
+  const admitted = tls.find((server) =>
+    sni === undefined ? serverAdmits(server, undefined) : serverAdmits(server, sni),
+  );
   const ignoring = ctx.fault('sni-ignored')
     ? tls.find((server) => PASSTHROUGH.has(server.tlsMode ?? ''))
     : undefined;
@@ -206,11 +280,16 @@ export function gatewayInbound(
   if (servers.length === 0) return { kind: 'refused' };
   const inbound: Inbound = { ctx, gateway, connection };
   const httpServers = servers.filter(isPlainHttpServer);
-  const tcpServers = servers.filter((server) => protocolFamily(server.protocol) === 'tcp' && !isTlsServer(server));
+  const tcpServers = servers.filter(
+    (server) => protocolFamily(server.protocol) === 'tcp' && !isTlsServer(server),
+  );
 
   if (payload.kind === 'http') {
-    if (httpServers.length > 0) return serveHttp(inbound, httpServers, payload.request, undefined, false);
-    const mutual = servers.filter((server) => isTlsServer(server) && server.tlsMode === 'ISTIO_MUTUAL');
+    if (httpServers.length > 0)
+      return serveHttp(inbound, httpServers, payload.request, undefined, false);
+    const mutual = servers.filter(
+      (server) => isTlsServer(server) && server.tlsMode === 'ISTIO_MUTUAL',
+    );
     if (ctx.fault('plaintext-accepted') && mutual.length > 0) {
       // The `plaintext-accepted` fault: plain bytes are served as if mTLS had been unwrapped.
       const https = mutual.filter((server) => server.protocol === 'HTTPS');
@@ -227,44 +306,45 @@ export function gatewayInbound(
   if (!server) {
     if (httpServers.length > 0) {
       // The HTTP codec reads a ClientHello: 400, in plain text.
-      return localHttpReply(
-        ctx,
-        httpHop(inbound, { method: '-', path: '-', authority: '-', protocol: 'HTTP/1.1', headers: {}, body: '' }, undefined, '', false),
-        { status: 400, flags: 'DPE', details: 'http1.codec_error:HPE_INVALID_METHOD', body: '' },
-      );
+      return httpCodecError(ctx, httpHop(inbound, NO_REQUEST, undefined, '', false));
     }
     if (tcpServers.length > 0) return serveTcp(inbound, tcpServers, payload, sni, false);
-    return closeTcp(ctx, tcpHop(inbound, sni, false), { flags: 'NR', details: 'filter_chain_not_found' });
+    return closeTcp(ctx, tcpHop(inbound, sni, false), {
+      flags: 'NR',
+      details: 'filter_chain_not_found',
+    });
   }
   const mode = server.tlsMode ?? '';
   if (PASSTHROUGH.has(mode)) {
-    const passthrough = servers.filter((candidate) => isTlsServer(candidate) && PASSTHROUGH.has(candidate.tlsMode ?? ''));
+    const passthrough = servers.filter(
+      (candidate) => isTlsServer(candidate) && PASSTHROUGH.has(candidate.tlsMode ?? ''),
+    );
     return servePassthrough(inbound, passthrough, payload);
   }
   if (mode === 'ISTIO_MUTUAL') {
     // Istio mTLS requires the client's workload certificate; a plain TLS client has none.
-    if (!payload.istioMutual) return { kind: 'tls-alert', alert: 'tlsv13 alert certificate required' };
-    const server_ = gatewayIdentity(inbound);
+    if (!payload.istioMutual)
+      return { kind: 'tls-alert', alert: 'tlsv13 alert certificate required' };
+    const identity = gatewayIdentity(inbound);
     const inner = payload.inner;
-    if (!inner) return { kind: 'tls', server: server_, inner: undefined };
-    const peers = servers.filter((candidate) => candidate.tlsMode === 'ISTIO_MUTUAL' && candidate.protocol === server.protocol);
+    if (!inner) return { kind: 'tls', server: identity, inner: undefined };
+    const peers = servers.filter(
+      (candidate) => candidate.tlsMode === 'ISTIO_MUTUAL' && candidate.protocol === server.protocol,
+    );
     if (server.protocol === 'HTTPS') {
       if (inner.kind !== 'http') {
-        const codecError = localHttpReply(
-          ctx,
-          httpHop(inbound, { method: '-', path: '-', authority: '-', protocol: 'HTTP/1.1', headers: {}, body: '' }, sni, '', true),
-          { status: 400, flags: 'DPE', details: 'http1.codec_error:HPE_INVALID_METHOD', body: '' },
-        );
-        return { kind: 'tls', server: server_, inner: codecError };
+        const codecError = httpCodecError(ctx, httpHop(inbound, NO_REQUEST, sni, '', true));
+        return { kind: 'tls', server: identity, inner: codecError };
       }
-      return { kind: 'tls', server: server_, inner: serveHttp(inbound, peers, inner.request, sni, true) };
+      return {
+        kind: 'tls',
+        server: identity,
+        inner: serveHttp(inbound, peers, inner.request, sni, true),
+      };
     }
-    return { kind: 'tls', server: server_, inner: serveTcp(inbound, peers, inner, sni, true) };
+    return { kind: 'tls', server: identity, inner: serveTcp(inbound, peers, inner, sni, true) };
   }
-  if (TERMINATING.has(mode)) {
-    // SIMPLE/MUTUAL need a credentialName secret the simulated cluster never has:
-    // the listener's secret stays warming and the handshake is dropped.
-    return { kind: 'closed' };
-  }
+  // SIMPLE/MUTUAL need a credentialName secret the simulated cluster never has: the
+  // listener's secret stays warming and the handshake is dropped (as for an unknown mode).
   return { kind: 'closed' };
 }

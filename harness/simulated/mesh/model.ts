@@ -4,7 +4,15 @@
  * way the container's binary would: `curl` and `openssl s_client` in workload
  * containers, `pilot-agent request …` in `istio-proxy`, behind a minimal `sh -c`.
  */
-import type { ClusterView, ExecHandler, ExecRequest, ExecResult, KubeObject, LogSink, SimOptions } from '../types.ts';
+import type {
+  ClusterView,
+  ExecHandler,
+  ExecRequest,
+  ExecResult,
+  KubeObject,
+  LogSink,
+  SimOptions,
+} from '../types.ts';
 import type { MeshContext } from './context.ts';
 import { MeshState } from './context.ts';
 import { runCurl } from './curl-transfer.ts';
@@ -31,7 +39,12 @@ function notFound(name: string): ExecResult {
   return { stdout: '', stderr: `sh: ${name}: not found\n`, exitCode: 127 };
 }
 
-function runCommand(ctx: MeshContext, pod: KubeObject, container: string, argv: string[]): ExecResult {
+function runCommand(
+  ctx: MeshContext,
+  pod: KubeObject,
+  container: string,
+  argv: string[],
+): ExecResult {
   const program = argv[0] ?? '';
   const name = program.slice(program.lastIndexOf('/') + 1);
   const args = argv.slice(1);
@@ -57,9 +70,18 @@ function runCommand(ctx: MeshContext, pod: KubeObject, container: string, argv: 
 }
 
 /** `sh -c 'cmd; cmd && cmd || cmd'`: sequences of simple commands, nothing fancier. */
-function runShell(ctx: MeshContext, pod: KubeObject, container: string, args: string[]): ExecResult {
+function runShell(
+  ctx: MeshContext,
+  pod: KubeObject,
+  container: string,
+  args: string[],
+): ExecResult {
   if (args[0] !== '-c' || args[1] === undefined) {
-    return { stdout: '', stderr: 'sh: only `sh -c <command>` is supported by the simulated cluster\n', exitCode: 2 };
+    return {
+      stdout: '',
+      stderr: 'sh: only `sh -c <command>` is supported by the simulated cluster\n',
+      exitCode: 2,
+    };
   }
   const parsed = splitShellCommand(args[1]);
   if ('error' in parsed) return { stdout: '', stderr: `sh: ${parsed.error}\n`, exitCode: 2 };
@@ -78,7 +100,12 @@ function runShell(ctx: MeshContext, pod: KubeObject, container: string, args: st
 }
 
 /** Creates the exec handler of the simulated cluster. */
-export function createMeshModel({ view, logs, options, now = () => new Date() }: MeshModelOptions): ExecHandler {
+export function createMeshModel({
+  view,
+  logs,
+  options,
+  now = () => new Date(),
+}: MeshModelOptions): ExecHandler {
   const state = new MeshState();
   return {
     exec(request: ExecRequest): Promise<ExecResult> {
@@ -91,7 +118,11 @@ export function createMeshModel({ view, logs, options, now = () => new Date() }:
         });
       }
       if (command.length === 0) {
-        return Promise.resolve({ stdout: '', stderr: 'error: you must specify at least one command for the container\n', exitCode: 1 });
+        return Promise.resolve({
+          stdout: '',
+          stderr: 'error: you must specify at least one command for the container\n',
+          exitCode: 1,
+        });
       }
       const snapshot = view();
       const ctx: MeshContext = {

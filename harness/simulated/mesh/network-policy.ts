@@ -36,16 +36,26 @@ function appliesTo(policy: KubeObject, direction: 'Ingress' | 'Egress'): boolean
   return direction === 'Ingress' || Array.isArray(spec(policy).egress);
 }
 
-function selecting(view: ClusterView, pod: KubeObject, direction: 'Ingress' | 'Egress'): KubeObject[] {
+function selecting(
+  view: ClusterView,
+  pod: KubeObject,
+  direction: 'Ingress' | 'Egress',
+): KubeObject[] {
   return view
     .list('NetworkPolicy', namespaceOf(pod))
     .filter(
       (policy) =>
-        appliesTo(policy, direction) && labelSelectorMatches(spec(policy).podSelector, labelsOf(pod)),
+        appliesTo(policy, direction) &&
+        labelSelectorMatches(spec(policy).podSelector, labelsOf(pod)),
     );
 }
 
-function peerMatches(view: ClusterView, policy: KubeObject, rulePeer: unknown, peer: Peer): boolean {
+function peerMatches(
+  view: ClusterView,
+  policy: KubeObject,
+  rulePeer: unknown,
+  peer: Peer,
+): boolean {
   const entry = record(rulePeer);
   if (entry.ipBlock !== undefined) {
     const block = record(entry.ipBlock);
@@ -60,7 +70,8 @@ function peerMatches(view: ClusterView, policy: KubeObject, rulePeer: unknown, p
   if (!hasNamespaceSelector && !hasPodSelector) return false;
   const peerNamespace = namespaceOf(peer.pod);
   if (hasNamespaceSelector) {
-    if (!labelSelectorMatches(entry.namespaceSelector, namespaceLabels(view, peerNamespace))) return false;
+    if (!labelSelectorMatches(entry.namespaceSelector, namespaceLabels(view, peerNamespace)))
+      return false;
   } else if (peerNamespace !== namespaceOf(policy)) {
     // A podSelector alone selects pods in the policy's own namespace.
     return false;
@@ -68,7 +79,12 @@ function peerMatches(view: ClusterView, policy: KubeObject, rulePeer: unknown, p
   return !hasPodSelector || labelSelectorMatches(entry.podSelector, labelsOf(peer.pod));
 }
 
-function portMatches(rulePorts: unknown, port: number, protocol: Protocol, portOwner: Peer): boolean {
+function portMatches(
+  rulePorts: unknown,
+  port: number,
+  protocol: Protocol,
+  portOwner: Peer,
+): boolean {
   const ports = array(rulePorts);
   if (ports.length === 0) return true;
   return ports.some((raw) => {
@@ -101,7 +117,9 @@ function ruleAllows(
   const entry = record(rule);
   if (!portMatches(entry.ports, port, protocol, portOwner)) return false;
   const peers = array(entry[peerField]);
-  return peers.length === 0 || peers.some((candidate) => peerMatches(view, policy, candidate, peer));
+  return (
+    peers.length === 0 || peers.some((candidate) => peerMatches(view, policy, candidate, peer))
+  );
 }
 
 /** Whether `from` may open a connection to `to` on `port`/`protocol` under the policies in the view. */
@@ -151,7 +169,11 @@ function kubeDnsPod(view: ClusterView): KubeObject {
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: { name: 'coredns', namespace: KUBE_DNS_NAMESPACE, labels: { ...KUBE_DNS_LABELS } },
-      spec: { containers: [{ name: 'coredns', ports: [{ name: 'dns', containerPort: 53, protocol: 'UDP' }] }] },
+      spec: {
+        containers: [
+          { name: 'coredns', ports: [{ name: 'dns', containerPort: 53, protocol: 'UDP' }] },
+        ],
+      },
       status: { podIP: '10.244.0.3' },
     }
   );
@@ -159,5 +181,11 @@ function kubeDnsPod(view: ClusterView): KubeObject {
 
 /** Whether the pod's DNS queries (UDP 53 to CoreDNS in kube-system) get through. */
 export function dnsAllowed(view: ClusterView, pod: KubeObject): boolean {
-  return connectionAllowed(view, { kind: 'pod', pod }, { kind: 'pod', pod: kubeDnsPod(view) }, 53, 'UDP');
+  return connectionAllowed(
+    view,
+    { kind: 'pod', pod },
+    { kind: 'pod', pod: kubeDnsPod(view) },
+    53,
+    'UDP',
+  );
 }

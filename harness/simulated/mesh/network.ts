@@ -66,7 +66,8 @@ export function connect(
       const endpoint = ctx.view
         .list('Pod', target.service.metadata.namespace)
         .filter(
-          (pod) => Object.keys(selector).length > 0 && isReady(pod) && mapSelects(selector, labelsOf(pod)),
+          (pod) =>
+            Object.keys(selector).length > 0 && isReady(pod) && mapSelects(selector, labelsOf(pod)),
         )
         .find((pod) => resolveTargetPort(pod, port.targetPort) !== undefined);
       // kube-proxy rejects connections to a Service without endpoints.

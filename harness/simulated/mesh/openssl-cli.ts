@@ -25,7 +25,11 @@ function handshakeFailed(written: number, stderr: string): ExecResult {
   return { stdout, stderr, exitCode: 1 };
 }
 
-function describe(server: ServerIdentity, showCerts: boolean, alpn: string | undefined): { stdout: string; stderr: string } {
+function describe(
+  server: ServerIdentity,
+  showCerts: boolean,
+  alpn: string | undefined,
+): { stdout: string; stderr: string } {
   const verify = verifyResult(server, 'public');
   const leaf = server.chain[0];
   const chainLines = server.chain.flatMap((cert, index) => {
@@ -74,14 +78,21 @@ function describe(server: ServerIdentity, showCerts: boolean, alpn: string | und
   const depth = server.chain.length - 1;
   const stderr =
     verify === 0
-      ? server.chain.map((cert, index) => `depth=${depth - index} ${cert.subject}\nverify return:1\n`).join('') + 'DONE\n'
+      ? server.chain
+          .map((cert, index) => `depth=${depth - index} ${cert.subject}\nverify return:1\n`)
+          .join('') + 'DONE\n'
       : `depth=0 ${leaf?.subject ?? ''}\nverify error:num=${verify}:${VERIFY_TEXT[verify] ?? ''}\nverify return:1\n` +
         `depth=0 ${leaf?.subject ?? ''}\nverify return:1\nDONE\n`;
   return { stdout: `${stdout}\n`, stderr };
 }
 
 /** Runs `openssl` with `args` (argv without the program name); only `s_client` is modelled. */
-export function runOpenssl(ctx: MeshContext, pod: KubeObject, container: string, args: string[]): ExecResult {
+export function runOpenssl(
+  ctx: MeshContext,
+  pod: KubeObject,
+  container: string,
+  args: string[],
+): ExecResult {
   if (args[0] !== 's_client') {
     return {
       stdout: '',
@@ -152,16 +163,26 @@ export function runOpenssl(ctx: MeshContext, pod: KubeObject, container: string,
     };
   }
   const sni = noServerName ? undefined : (serverName ?? (isIpLiteral(host) ? undefined : host));
-  const { reply } = openFromPod(ctx, pod, container, { ip: resolved.ip, port }, {
-    kind: 'tls',
-    sni,
-    alpn,
-    istioMutual: false,
-    inner: undefined,
-  });
+  const { reply } = openFromPod(
+    ctx,
+    pod,
+    container,
+    { ip: resolved.ip, port },
+    {
+      kind: 'tls',
+      sni,
+      alpn,
+      istioMutual: false,
+      inner: undefined,
+    },
+  );
   switch (reply.kind) {
     case 'tls': {
-      const out = describe(reply.server, showCerts, alpn.length > 0 ? alpn[alpn.length - 1] : undefined);
+      const out = describe(
+        reply.server,
+        showCerts,
+        alpn.length > 0 ? alpn[alpn.length - 1] : undefined,
+      );
       return { stdout: out.stdout, stderr: out.stderr, exitCode: 0 };
     }
     case 'refused':
@@ -179,10 +200,19 @@ export function runOpenssl(ctx: MeshContext, pod: KubeObject, container: string,
     case 'reset':
       return handshakeFailed(312, 'write:errno=104\n');
     case 'tls-alert':
-      return handshakeFailed(312, `${ERROR_PREFIX}0A00045C:SSL routines:ssl3_read_bytes:${reply.alert}:ssl/record/rec_layer_s3.c:865:SSL alert number 116\n`);
+      return handshakeFailed(
+        312,
+        `${ERROR_PREFIX}0A00045C:SSL routines:ssl3_read_bytes:${reply.alert}:ssl/record/rec_layer_s3.c:865:SSL alert number 116\n`,
+      );
     case 'http':
-      return handshakeFailed(312, `${ERROR_PREFIX}0A00010B:SSL routines:ssl3_get_record:wrong version number:ssl/record/methods/tlsany_meth.c:80:\n`);
+      return handshakeFailed(
+        312,
+        `${ERROR_PREFIX}0A00010B:SSL routines:ssl3_get_record:wrong version number:ssl/record/methods/tlsany_meth.c:80:\n`,
+      );
     default:
-      return handshakeFailed(312, `${ERROR_PREFIX}0A000126:SSL routines::unexpected eof while reading:ssl/record/rec_layer_s3.c:692:\n`);
+      return handshakeFailed(
+        312,
+        `${ERROR_PREFIX}0A000126:SSL routines::unexpected eof while reading:ssl/record/rec_layer_s3.c:692:\n`,
+      );
   }
 }

@@ -6,8 +6,18 @@
  */
 import { ISTIO_DEFAULT_VERSION } from '../../versions.ts';
 import type { ExecResult, KubeObject } from '../types.ts';
+import type { PresentedCert, ServerIdentity } from './certs.ts';
 import type { MeshContext } from './context.ts';
-import { containerNamed, imageTag, isGatewayPod, namespaceOf, podIp, record, text } from './k8s.ts';
+import {
+  containerNamed,
+  imageTag,
+  isGatewayPod,
+  namespaceOf,
+  podIp,
+  record,
+  serviceAccountOf,
+  text,
+} from './k8s.ts';
 import { proxyStatsMatcher } from './mesh-config.ts';
 import type { ClusterConfig, ProxyConfig } from './proxy-config.ts';
 import { proxyConfig, transportSocket } from './proxy-config.ts';
@@ -51,6 +61,9 @@ function statValues(ctx: MeshContext, pod: KubeObject, config: ProxyConfig): Map
   values.set('cluster.xds-grpc.upstream_cx_total', 1);
   values.set('cluster.xds-grpc.upstream_cx_active', 1);
   for (const cluster of config.clusters) {
+    // Static clusters (xds-grpc, agent, …) have their own counters; only routable ones are listed here.
+    if (!cluster.upstream && cluster.type === 'STATIC' && cluster.name !== 'BlackHoleCluster')
+      continue;
     for (const stat of CLUSTER_STATS) values.set(`cluster.${cluster.name}.${stat}`, 0);
     values.set(`cluster.${cluster.name}.membership_total`, cluster.endpoints.length);
     values.set(`cluster.${cluster.name}.membership_healthy`, cluster.endpoints.length);
@@ -66,7 +79,12 @@ function clustersText(ctx: MeshContext, pod: KubeObject, config: ProxyConfig): s
     const name = cluster.name;
     lines.push(`${name}::observability_name::${name}`);
     for (const priority of ['default_priority', 'high_priority']) {
-      for (const limit of ['max_connections', 'max_pending_requests', 'max_requests', 'max_retries']) {
+      for (const limit of [
+        'max_connections',
+        'max_pending_requests',
+        'max_requests',
+        'max_retries',
+      ]) {
         lines.push(`${name}::${priority}::${limit}::4294967295`);
       }
     }
@@ -74,7 +92,8 @@ function clustersText(ctx: MeshContext, pod: KubeObject, config: ProxyConfig): s
     if (cluster.type === 'EDS') lines.push(`${name}::eds_service_name::${name}`);
     for (const [index, endpoint] of cluster.endpoints.entries()) {
       const host = `${name}::${formatAddress(endpoint.address) ?? ''}`;
-      const stat = (suffix: string): number => (index === 0 ? ctx.state.stats.counter(key, `cluster.${name}.${suffix}`) : 0);
+      const stat = (suffix: string): number =>
+        index === 0 ? ctx.state.stats.counter(key, `cluster.${name}.${suffix}`) : 0;
       lines.push(
         `${host}::cx_active::0`,
         `${host}::cx_connect_fail::${stat('upstream_cx_connect_fail')}`,
@@ -116,7 +135,12 @@ function clusterDump(cluster: ClusterConfig, versionInfo: string): Record<string
           {
             lb_endpoints: cluster.endpoints.map((endpoint) => ({
               endpoint: {
-                address: { socket_address: { address: endpoint.address.ip, port_value: endpoint.address.port } },
+                address: {
+                  socket_address: {
+                    address: endpoint.address.ip,
+                    port_value: endpoint.address.port,
+                  },
+                },
               },
             })),
           },
@@ -138,6 +162,91 @@ function clusterDump(cluster: ClusterConfig, versionInfo: string): Record<string
   };
 }
 
+/** The proxy's workload identity, as istiod's CA issued it over SDS. */
+function workloadIdentity(ctx: MeshContext, pod: KubeObject): ServerIdentity {
+  return ctx.state.certificates.identity(
+    ctx.mesh.trustDomain,
+    namespaceOf(pod),
+    serviceAccountOf(pod),
+  );
+}
+
+function certsJson(ctx: MeshContext, pod: KubeObject): string {
+  const identity = workloadIdentity(ctx, pod);
+  const describe = (cert: PresentedCert | undefined): Record<string, unknown> => {
+    const start = cert?.details.find(([name]) => name === 'Start date')?.[1] ?? '';
+    const end = cert?.details.find(([name]) => name === 'Expire date')?.[1] ?? '';
+    const expires = Date.parse(end);
+    return {
+      path: '<inline>',
+      serial_number: cert?.details.find(([name]) => name === 'Serial Number')?.[1] ?? '',
+      subject_alt_names: (cert?.uris ?? []).map((uri) => ({ uri })),
+      days_until_expiration: String(
+        Number.isFinite(expires)
+          ? Math.max(0, Math.floor((expires - ctx.now.getTime()) / 86_400_000))
+          : 0,
+      ),
+      valid_from: Number.isFinite(Date.parse(start)) ? new Date(start).toISOString() : start,
+      expiration_time: Number.isFinite(expires) ? new Date(expires).toISOString() : end,
+    };
+  };
+  return `${JSON.stringify(
+    {
+      certificates: [
+        { ca_cert: [describe(identity.chain[1])], cert_chain: [describe(identity.chain[0])] },
+      ],
+    },
+    null,
+    2,
+  )
+    // Envoy's JSON escapes angle brackets.
+    .replace(/</g, '\\u003c')
+    .replace(/>/g, '\\u003e')}\n`;
+}
+
+function secretsDump(
+  ctx: MeshContext,
+  pod: KubeObject,
+  versionInfo: string,
+): Record<string, unknown> {
+  const identity = workloadIdentity(ctx, pod);
+  const base64 = (text: string): string => Buffer.from(`${text}\n`).toString('base64');
+  const chain = identity.chain
+    .slice(0, 1)
+    .map((cert) => cert.pem ?? '')
+    .join('\n');
+  const root = identity.chain
+    .slice(1)
+    .map((cert) => cert.pem ?? '')
+    .join('\n');
+  return {
+    '@type': 'type.googleapis.com/envoy.admin.v3.SecretsConfigDump',
+    dynamic_active_secrets: [
+      {
+        name: 'default',
+        version_info: versionInfo,
+        secret: {
+          '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret',
+          name: 'default',
+          tls_certificate: {
+            certificate_chain: { inline_bytes: base64(chain) },
+            private_key: { inline_bytes: 'W3JlZGFjdGVkXQ==' },
+          },
+        },
+      },
+      {
+        name: 'ROOTCA',
+        version_info: versionInfo,
+        secret: {
+          '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret',
+          name: 'ROOTCA',
+          validation_context: { trusted_ca: { inline_bytes: base64(root) } },
+        },
+      },
+    ],
+  };
+}
+
 function configDump(ctx: MeshContext, pod: KubeObject, config: ProxyConfig): string {
   const versionInfo = `${ctx.now.toISOString()}/1`;
   const dump = {
@@ -148,7 +257,11 @@ function configDump(ctx: MeshContext, pod: KubeObject, config: ProxyConfig): str
           node: {
             id: nodeId(pod),
             cluster: `${pod.metadata.labels?.app ?? pod.metadata.name}.${namespaceOf(pod)}`,
-            metadata: { ISTIO_VERSION: istioVersion(pod), NAMESPACE: namespaceOf(pod), NAME: pod.metadata.name },
+            metadata: {
+              ISTIO_VERSION: istioVersion(pod),
+              NAMESPACE: namespaceOf(pod),
+              NAME: pod.metadata.name,
+            },
             user_agent_name: 'envoy',
             user_agent_build_version: { version: { major_number: 1, minor_number: 36, patch: 2 } },
           },
@@ -157,9 +270,29 @@ function configDump(ctx: MeshContext, pod: KubeObject, config: ProxyConfig): str
       {
         '@type': 'type.googleapis.com/envoy.admin.v3.ClustersConfigDump',
         version_info: versionInfo,
-        static_clusters: config.clusters.filter((cluster) => !cluster.upstream && cluster.name !== 'BlackHoleCluster' && cluster.name !== 'PassthroughCluster' && cluster.name !== 'InboundPassthroughCluster').map((cluster) => ({ cluster: { '@type': 'type.googleapis.com/envoy.config.cluster.v3.Cluster', name: cluster.name, type: cluster.type } })),
+        static_clusters: config.clusters
+          .filter(
+            (cluster) =>
+              !cluster.upstream &&
+              cluster.name !== 'BlackHoleCluster' &&
+              cluster.name !== 'PassthroughCluster' &&
+              cluster.name !== 'InboundPassthroughCluster',
+          )
+          .map((cluster) => ({
+            cluster: {
+              '@type': 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
+              name: cluster.name,
+              type: cluster.type,
+            },
+          })),
         dynamic_active_clusters: config.clusters
-          .filter((cluster) => cluster.upstream || ['BlackHoleCluster', 'PassthroughCluster', 'InboundPassthroughCluster'].includes(cluster.name))
+          .filter(
+            (cluster) =>
+              cluster.upstream ||
+              ['BlackHoleCluster', 'PassthroughCluster', 'InboundPassthroughCluster'].includes(
+                cluster.name,
+              ),
+          )
           .map((cluster) => clusterDump(cluster, versionInfo)),
       },
       {
@@ -183,20 +316,31 @@ function configDump(ctx: MeshContext, pod: KubeObject, config: ProxyConfig): str
                     ? {
                         name: 'envoy.filters.network.http_connection_manager',
                         typed_config: {
-                          '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+                          '@type':
+                            'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
                           rds: { route_config_name: chain.routeConfig },
                         },
                       }
                     : {
                         name: 'envoy.filters.network.tcp_proxy',
                         typed_config: {
-                          '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy',
+                          '@type':
+                            'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy',
                           cluster: chain.cluster,
                         },
                       },
                 ],
                 ...(chain.terminatesTls
-                  ? { transport_socket: { name: 'envoy.transport_sockets.tls', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext', require_client_certificate: chain.terminatesTls.includes('MUTUAL') } } }
+                  ? {
+                      transport_socket: {
+                        name: 'envoy.transport_sockets.tls',
+                        typed_config: {
+                          '@type':
+                            'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
+                          require_client_certificate: chain.terminatesTls.includes('MUTUAL'),
+                        },
+                      },
+                    }
                   : {}),
               })),
             },
@@ -213,11 +357,16 @@ function configDump(ctx: MeshContext, pod: KubeObject, config: ProxyConfig): str
             virtual_hosts: route.virtualHosts.map((vhost) => ({
               name: vhost.name,
               domains: vhost.domains,
-              routes: vhost.routes.map((entry) => ({ name: entry.name, match: entry.match, route: entry.action })),
+              routes: vhost.routes.map((entry) => ({
+                name: entry.name,
+                match: entry.match,
+                route: entry.action,
+              })),
             })),
           },
         })),
       },
+      secretsDump(ctx, pod, versionInfo),
     ],
   };
   return `${JSON.stringify(dump, null, 2)}\n`;
@@ -230,7 +379,13 @@ function serverInfo(ctx: MeshContext, pod: KubeObject): string {
       version: `0f8d2c3a1b5e4f6789abcdef0123456789abcdef/${ENVOY_VERSION}-dev/Clean/RELEASE/BoringSSL`,
       state: 'LIVE',
       hot_restart_version: 'disabled',
-      command_line_options: { base_id: '0', concurrency: 2, config_path: 'etc/istio/proxy/envoy-rev.json', mode: 'Serve', drain_strategy: 'Immediate' },
+      command_line_options: {
+        base_id: '0',
+        concurrency: 2,
+        config_path: 'etc/istio/proxy/envoy-rev.json',
+        mode: 'Serve',
+        drain_strategy: 'Immediate',
+      },
       node: {
         id: nodeId(pod),
         cluster: `${pod.metadata.labels?.app ?? pod.metadata.name}.${namespaceOf(pod)}`,
@@ -250,14 +405,25 @@ function failure(message: string): ExecResult {
 
 /** Runs `pilot-agent` with `args` (argv without the program name) in the proxy of `pod`. */
 export function runPilotAgent(ctx: MeshContext, pod: KubeObject, args: string[]): ExecResult {
-  const positional = args.filter((arg, index) => !arg.startsWith('--') && !(args[index - 1] ?? '').startsWith('--debug-port'));
+  const positional = args.filter(
+    (arg, index) => !arg.startsWith('--') && !(args[index - 1] ?? '').startsWith('--debug-port'),
+  );
   const [command, method, rawPath] = positional;
-  if (command === 'version') return { stdout: `version.BuildInfo{Version:"${istioVersion(pod)}"}\n`, stderr: '', exitCode: 0 };
+  if (command === 'version')
+    return {
+      stdout: `version.BuildInfo{Version:"${istioVersion(pod)}"}\n`,
+      stderr: '',
+      exitCode: 0,
+    };
   if (command !== 'request') {
-    return failure(`unknown command "${command ?? ''}" for "pilot-agent"\nRun 'pilot-agent --help' for usage.`);
+    return failure(
+      `unknown command "${command ?? ''}" for "pilot-agent"\nRun 'pilot-agent --help' for usage.`,
+    );
   }
-  if (!method || !rawPath) return failure('requires at least 2 arg(s), only received ' + String(positional.length - 1));
-  if (method !== 'GET' && method !== 'POST') return failure(`failed to make request: unsupported method ${method}`);
+  if (!method || !rawPath)
+    return failure('requires at least 2 arg(s), only received ' + String(positional.length - 1));
+  if (method !== 'GET' && method !== 'POST')
+    return failure(`failed to make request: unsupported method ${method}`);
   const [pathPart = '', query = ''] = rawPath.replace(/^\//, '').split('?');
   const params = new URLSearchParams(query);
   const config = proxyConfig(ctx, pod);
@@ -275,18 +441,30 @@ export function runPilotAgent(ctx: MeshContext, pod: KubeObject, args: string[])
       return ok(renderStatsText(statValues(ctx, pod, config), matcher, filter));
     }
     case 'stats/prometheus':
-      return ok(renderPrometheus(ctx.state.stats.metricsOf(proxyKey(pod)), statValues(ctx, pod, config), matcher));
+      return ok(
+        renderPrometheus(
+          ctx.state.stats.metricsOf(proxyKey(pod)),
+          statValues(ctx, pod, config),
+          matcher,
+        ),
+      );
     case 'config_dump':
       return ok(configDump(ctx, pod, config));
     case 'clusters':
       return ok(clustersText(ctx, pod, config));
     case 'listeners':
-      return ok(`${config.listeners.map((listener) => `${listener.name}::0.0.0.0:${listener.port}`).join('\n')}\n`);
+      return ok(
+        `${config.listeners.map((listener) => `${listener.name}::0.0.0.0:${listener.port}`).join('\n')}\n`,
+      );
     case 'server_info':
       return ok(serverInfo(ctx, pod));
     case 'ready':
       return ok('LIVE\n');
+    case 'certs':
+      return ok(certsJson(ctx, pod));
     default:
-      return failure(`received 404 from Envoy: invalid path. admin commands are: /clusters /config_dump /listeners /ready /server_info /stats /stats/prometheus`);
+      return failure(
+        `received 404 from Envoy: invalid path. admin commands are: /certs /clusters /config_dump /listeners /ready /server_info /stats /stats/prometheus`,
+      );
   }
 }

@@ -7,7 +7,13 @@ import type { KubeObject } from '../types.ts';
 import type { MeshContext } from './context.ts';
 import { array, isGatewayPod, namespaceOf, record, spec, strings, text } from './k8s.ts';
 import type { Endpoint, UpstreamCluster } from './proxy.ts';
-import { clusterName, destinationRuleFor, endpointsOf, resolveCluster, upstreamWrap } from './proxy.ts';
+import {
+  clusterName,
+  destinationRuleFor,
+  endpointsOf,
+  resolveCluster,
+  upstreamWrap,
+} from './proxy.ts';
 import type { GatewayServer, MeshService } from './registry.ts';
 import { gatewayServers, protocolFamily, qualifyHost, visibleServices } from './registry.ts';
 import type { RouteScope } from './routing.ts';
@@ -63,7 +69,11 @@ function clusterType(service: MeshService): ClusterConfig['type'] {
   return 'STRICT_DNS';
 }
 
-function outboundClusters(ctx: MeshContext, proxy: KubeObject, services: MeshService[]): ClusterConfig[] {
+function outboundClusters(
+  ctx: MeshContext,
+  proxy: KubeObject,
+  services: MeshService[],
+): ClusterConfig[] {
   const out: ClusterConfig[] = [];
   for (const service of services) {
     if (service.hostname.includes('*') && service.resolution !== 'NONE') continue;
@@ -73,7 +83,12 @@ function outboundClusters(ctx: MeshContext, proxy: KubeObject, services: MeshSer
       .filter((name): name is string => name !== undefined);
     for (const port of service.ports) {
       for (const subset of [undefined, ...subsets]) {
-        const lookup = resolveCluster(ctx, proxy, { host: service.hostname, port: port.number, subset }, port.number);
+        const lookup = resolveCluster(
+          ctx,
+          proxy,
+          { host: service.hostname, port: port.number, subset },
+          port.number,
+        );
         if (!lookup.ok) continue;
         out.push({
           name: lookup.cluster.name,
@@ -95,7 +110,11 @@ function staticClusters(gateway: boolean): ClusterConfig[] {
     ['sds-grpc', 'STATIC'],
     ['xds-grpc', 'STATIC'],
   ];
-  if (!gateway) names.push(['PassthroughCluster', 'ORIGINAL_DST'], ['InboundPassthroughCluster', 'ORIGINAL_DST']);
+  if (!gateway)
+    names.push(
+      ['PassthroughCluster', 'ORIGINAL_DST'],
+      ['InboundPassthroughCluster', 'ORIGINAL_DST'],
+    );
   return names.map(([name, type]) => ({ name, type, endpoints: [] }));
 }
 
@@ -106,7 +125,9 @@ function routeEntries(
   fallbackCluster: string | undefined,
 ): RouteEntry[] {
   if (!vs) {
-    return fallbackCluster ? [{ name: 'default', match: { prefix: '/' }, action: { cluster: fallbackCluster } }] : [];
+    return fallbackCluster
+      ? [{ name: 'default', match: { prefix: '/' }, action: { cluster: fallbackCluster } }]
+      : [];
   }
   const namespace = namespaceOf(vs);
   return array(spec(vs).http).flatMap((raw): RouteEntry[] => {
@@ -121,7 +142,9 @@ function routeEntries(
           name === 'mesh' || name.includes('/') ? name : `${namespace}/${name}`,
         );
         if (gateways.length === 0) return true;
-        return scope.kind === 'mesh' ? gateways.includes('mesh') : gateways.some((ref) => scope.refs.includes(ref));
+        return scope.kind === 'mesh'
+          ? gateways.includes('mesh')
+          : gateways.some((ref) => scope.refs.includes(ref));
       });
     if (!applies) return [];
     const destination = record(array(route.route).map(record)[0]?.destination);
@@ -134,23 +157,49 @@ function routeEntries(
       {
         name: text(route.name) ?? '',
         match,
-        action: { cluster: clusterName(destinationPort, text(destination.subset) || undefined, qualifyHost(host, namespace)) },
+        action: {
+          cluster: clusterName(
+            destinationPort,
+            text(destination.subset) || undefined,
+            qualifyHost(host, namespace),
+          ),
+        },
       },
     ];
   });
 }
 
-function sidecarListeners(ctx: MeshContext, pod: KubeObject, services: MeshService[]): { listeners: ListenerConfig[]; routes: RouteConfig[] } {
+function sidecarListeners(
+  ctx: MeshContext,
+  pod: KubeObject,
+  services: MeshService[],
+): { listeners: ListenerConfig[]; routes: RouteConfig[] } {
   const scope: RouteScope = { kind: 'mesh', sourcePod: pod };
-  const ports = [...new Set(services.flatMap((service) => service.ports.map((port) => port.number)))].sort((a, b) => a - b);
+  const ports = [
+    ...new Set(services.flatMap((service) => service.ports.map((port) => port.number))),
+  ].sort((a, b) => a - b);
   const listeners: ListenerConfig[] = [
-    { name: 'virtualOutbound', port: 15001, chains: [{ serverNames: [], transport: 'any', kind: 'tcp', cluster: 'PassthroughCluster' }] },
-    { name: 'virtualInbound', port: 15006, chains: [{ serverNames: [], transport: 'any', kind: 'tcp', cluster: 'InboundPassthroughCluster' }] },
+    {
+      name: 'virtualOutbound',
+      port: 15001,
+      chains: [{ serverNames: [], transport: 'any', kind: 'tcp', cluster: 'PassthroughCluster' }],
+    },
+    {
+      name: 'virtualInbound',
+      port: 15006,
+      chains: [
+        { serverNames: [], transport: 'any', kind: 'tcp', cluster: 'InboundPassthroughCluster' },
+      ],
+    },
   ];
   const routes: RouteConfig[] = [];
   for (const port of ports) {
     const onPort = services.filter((service) => service.ports.some((p) => p.number === port));
-    const http = onPort.filter((service) => ['http', 'auto'].includes(protocolFamily(service.ports.find((p) => p.number === port)?.protocol ?? 'TCP')));
+    const http = onPort.filter((service) =>
+      ['http', 'auto'].includes(
+        protocolFamily(service.ports.find((p) => p.number === port)?.protocol ?? 'TCP'),
+      ),
+    );
     const chains: FilterChainConfig[] = [];
     for (const service of onPort.filter((candidate) => !http.includes(candidate))) {
       const vs = virtualServicesFor(ctx.view, scope, service.hostname)[0];
@@ -161,24 +210,59 @@ function sidecarListeners(ctx: MeshContext, pod: KubeObject, services: MeshServi
         serverNames: [service.hostname],
         transport: 'any',
         kind: 'tcp',
-        cluster: host && vs
-          ? clusterName(Number(record(destination.port).number) || port, text(destination.subset) || undefined, qualifyHost(host, namespaceOf(vs)))
-          : clusterName(port, undefined, service.hostname),
+        cluster:
+          host && vs
+            ? clusterName(
+                Number(record(destination.port).number) || port,
+                text(destination.subset) || undefined,
+                qualifyHost(host, namespaceOf(vs)),
+              )
+            : clusterName(port, undefined, service.hostname),
       });
     }
     if (http.length > 0) {
-      chains.push({ serverNames: [], transport: 'raw_buffer', kind: 'http', routeConfig: String(port) });
+      chains.push({
+        serverNames: [],
+        transport: 'raw_buffer',
+        kind: 'http',
+        routeConfig: String(port),
+      });
       routes.push({
         name: String(port),
         virtualHosts: [
           ...http.map((service) => ({
             name: `${service.hostname}:${port}`,
             domains: [service.hostname, `${service.hostname}:${port}`],
-            routes: routeEntries(virtualServicesFor(ctx.view, scope, service.hostname)[0], scope, port, clusterName(port, undefined, service.hostname)),
+            routes: routeEntries(
+              virtualServicesFor(ctx.view, scope, service.hostname)[0],
+              scope,
+              port,
+              clusterName(port, undefined, service.hostname),
+            ),
           })),
           ctx.mesh.outboundTrafficPolicy === 'REGISTRY_ONLY'
-            ? { name: 'block_all', domains: ['*'], routes: [{ name: 'block_all', match: { prefix: '/' }, action: { direct_response: { status: 502 } } }] }
-            : { name: 'allow_any', domains: ['*'], routes: [{ name: 'allow_any', match: { prefix: '/' }, action: { cluster: 'PassthroughCluster' } }] },
+            ? {
+                name: 'block_all',
+                domains: ['*'],
+                routes: [
+                  {
+                    name: 'block_all',
+                    match: { prefix: '/' },
+                    action: { direct_response: { status: 502 } },
+                  },
+                ],
+              }
+            : {
+                name: 'allow_any',
+                domains: ['*'],
+                routes: [
+                  {
+                    name: 'allow_any',
+                    match: { prefix: '/' },
+                    action: { cluster: 'PassthroughCluster' },
+                  },
+                ],
+              },
         ],
       });
     }
@@ -187,15 +271,23 @@ function sidecarListeners(ctx: MeshContext, pod: KubeObject, services: MeshServi
   return { listeners, routes };
 }
 
-function gatewayListeners(ctx: MeshContext, pod: KubeObject): { listeners: ListenerConfig[]; routes: RouteConfig[] } {
+function gatewayListeners(
+  ctx: MeshContext,
+  pod: KubeObject,
+): { listeners: ListenerConfig[]; routes: RouteConfig[] } {
   const servers = gatewayServers(ctx.view, pod);
   const byPort = new Map<number, GatewayServer[]>();
-  for (const server of servers) byPort.set(server.listenPort, [...(byPort.get(server.listenPort) ?? []), server]);
+  for (const server of servers)
+    byPort.set(server.listenPort, [...(byPort.get(server.listenPort) ?? []), server]);
   const listeners: ListenerConfig[] = [];
   const routes: RouteConfig[] = [];
   for (const [port, onPort] of [...byPort.entries()].sort(([a], [b]) => a - b)) {
     const chains: FilterChainConfig[] = [];
-    const scope: RouteScope = { kind: 'gateway', refs: [...new Set(onPort.map((server) => server.ref))], gatewayNamespace: namespaceOf(pod) };
+    const scope: RouteScope = {
+      kind: 'gateway',
+      refs: [...new Set(onPort.map((server) => server.ref))],
+      gatewayNamespace: namespaceOf(pod),
+    };
     const http = onPort.filter((server) => protocolFamily(server.protocol) === 'http');
     if (http.length > 0) {
       const name = `http.${port}`;
@@ -204,15 +296,27 @@ function gatewayListeners(ctx: MeshContext, pod: KubeObject): { listeners: Liste
       routes.push({
         name,
         virtualHosts: hosts.map((host) => {
-          const vs = virtualServicesInScope(ctx.view, scope, (vsHost) => vsHost === host || host === '*')[0];
-          return { name: `${host}:${http[0]?.number ?? port}`, domains: [host, `${host}:*`], routes: routeEntries(vs, scope, http[0]?.number ?? port, undefined) };
+          const vs = virtualServicesInScope(
+            ctx.view,
+            scope,
+            (vsHost) => vsHost === host || host === '*',
+          )[0];
+          return {
+            name: `${host}:${http[0]?.number ?? port}`,
+            domains: [host, `${host}:*`],
+            routes: routeEntries(vs, scope, http[0]?.number ?? port, undefined),
+          };
         }),
       });
     }
-    for (const server of onPort.filter((candidate) => candidate.protocol === 'HTTPS' || candidate.protocol === 'TLS')) {
+    for (const server of onPort.filter(
+      (candidate) => candidate.protocol === 'HTTPS' || candidate.protocol === 'TLS',
+    )) {
       const serverNames = server.hosts.map((entry) => entry.host);
       if (server.tlsMode === 'PASSTHROUGH' || server.tlsMode === 'AUTO_PASSTHROUGH') {
-        for (const vs of virtualServicesInScope(ctx.view, scope, (vsHost) => serverNames.some((host) => host === vsHost || host === '*'))) {
+        for (const vs of virtualServicesInScope(ctx.view, scope, (vsHost) =>
+          serverNames.some((host) => host === vsHost || host === '*'),
+        )) {
           for (const raw of array(spec(vs).tls)) {
             const route = record(raw);
             const destination = record(array(route.route).map(record)[0]?.destination);
@@ -222,7 +326,11 @@ function gatewayListeners(ctx: MeshContext, pod: KubeObject): { listeners: Liste
               serverNames: array(route.match).flatMap((match) => strings(record(match).sniHosts)),
               transport: 'tls',
               kind: 'tcp',
-              cluster: clusterName(Number(record(destination.port).number) || server.number, text(destination.subset) || undefined, qualifyHost(host, namespaceOf(vs))),
+              cluster: clusterName(
+                Number(record(destination.port).number) || server.number,
+                text(destination.subset) || undefined,
+                qualifyHost(host, namespaceOf(vs)),
+              ),
             });
           }
         }
@@ -234,7 +342,9 @@ function gatewayListeners(ctx: MeshContext, pod: KubeObject): { listeners: Liste
         kind: server.protocol === 'HTTPS' ? 'http' : 'tcp',
         terminatesTls: server.tlsMode ?? 'SIMPLE',
         ...(server.protocol === 'HTTPS'
-          ? { routeConfig: `https.${server.number}.${server.gateway.metadata.name}.${namespaceOf(server.gateway)}` }
+          ? {
+              routeConfig: `https.${server.number}.${server.gateway.metadata.name}.${namespaceOf(server.gateway)}`,
+            }
           : {}),
       });
     }
@@ -247,7 +357,9 @@ function gatewayListeners(ctx: MeshContext, pod: KubeObject): { listeners: Liste
 export function proxyConfig(ctx: MeshContext, pod: KubeObject): ProxyConfig {
   const gateway = isGatewayPod(pod);
   const services = visibleServices(ctx.view, namespaceOf(pod));
-  const { listeners, routes } = gateway ? gatewayListeners(ctx, pod) : sidecarListeners(ctx, pod, services);
+  const { listeners, routes } = gateway
+    ? gatewayListeners(ctx, pod)
+    : sidecarListeners(ctx, pod, services);
   return {
     clusters: [...outboundClusters(ctx, pod, services), ...staticClusters(gateway)],
     listeners,
@@ -270,7 +382,9 @@ export function transportSocket(cluster: ClusterConfig): Record<string, unknown>
           ? {
               alpn_protocols: ['istio-peer-exchange', 'istio'],
               tls_certificate_sds_secret_configs: [{ name: 'default' }],
-              combined_validation_context: { validation_context_sds_secret_config: { name: 'ROOTCA' } },
+              combined_validation_context: {
+                validation_context_sds_secret_config: { name: 'ROOTCA' },
+              },
             }
           : {},
     },

@@ -10,6 +10,7 @@ import type { MeshContext } from './context.ts';
 import {
   array,
   integer,
+  isGatewayPod,
   isReady,
   labelsOf,
   mapSelects,
@@ -57,7 +58,11 @@ export function clusterName(port: number, subset: string | undefined, host: stri
 }
 
 /** The DestinationRule `proxy` applies to `service`, following Istio's lookup path. */
-export function destinationRuleFor(ctx: MeshContext, proxy: KubeObject, service: MeshService): KubeObject | undefined {
+export function destinationRuleFor(
+  ctx: MeshContext,
+  proxy: KubeObject,
+  service: MeshService,
+): KubeObject | undefined {
   return findDestinationRule(ctx.view, service.hostname, {
     proxyNamespace: namespaceOf(proxy),
     serviceNamespace: service.namespace,
@@ -81,7 +86,8 @@ export function resolveCluster(
   const port = portOf(service, portNumber);
   if (!port) return { ok: false, name };
   const rule = destinationRuleFor(ctx, proxy, service);
-  if (destination.subset && (!rule || !subsetOf(rule, destination.subset))) return { ok: false, name };
+  if (destination.subset && (!rule || !subsetOf(rule, destination.subset)))
+    return { ok: false, name };
   return { ok: true, cluster: { name, service, port, subset: destination.subset, rule } };
 }
 
@@ -110,7 +116,10 @@ export function endpointsOf(
     if (Object.keys(selector).length === 0) return [];
     return ctx.view
       .list('Pod', service.namespace)
-      .filter((pod) => isReady(pod) && mapSelects(selector, labelsOf(pod)) && mapSelects(wanted, labelsOf(pod)))
+      .filter(
+        (pod) =>
+          isReady(pod) && mapSelects(selector, labelsOf(pod)) && mapSelects(wanted, labelsOf(pod)),
+      )
       .flatMap((pod) => {
         const target = resolveTargetPort(pod, port.targetPort);
         return target === undefined ? [] : [{ address: { ip: podIp(pod), port: target }, pod }];
@@ -151,7 +160,10 @@ export type UpstreamWrap =
   | { kind: 'simple'; sni: string; acceptPrivate: boolean };
 
 /** The TLS a proxy originates to an endpoint: the DestinationRule's mode, else auto mTLS. */
-export function upstreamWrap(cluster: UpstreamCluster, endpoint: Endpoint | undefined): UpstreamWrap {
+export function upstreamWrap(
+  cluster: UpstreamCluster,
+  endpoint: Endpoint | undefined,
+): UpstreamWrap {
   const settings = upstreamTlsSettings(cluster.rule, cluster.subset, cluster.port.number);
   const defaultSni = `outbound_.${cluster.port.number}_.${cluster.subset ?? ''}_.${cluster.service.hostname}`;
   switch (settings?.mode) {
@@ -168,7 +180,10 @@ export function upstreamWrap(cluster: UpstreamCluster, endpoint: Endpoint | unde
       return { kind: 'plain' };
     default:
       // Auto mTLS: endpoints whose pods carry the injector's tlsMode label get Istio mTLS.
-      return endpoint?.pod && labelsOf(endpoint.pod)['security.istio.io/tlsMode'] === 'istio'
+      // Gateways are deployed, not injected, so they never carry it (even if a store adds it).
+      return endpoint?.pod &&
+        !isGatewayPod(endpoint.pod) &&
+        labelsOf(endpoint.pod)['security.istio.io/tlsMode'] === 'istio'
         ? { kind: 'istio', sni: defaultSni }
         : { kind: 'plain' };
   }
@@ -210,13 +225,19 @@ export interface UpstreamResult {
 }
 
 const TLS_ERRORS = {
-  verify: 'TLS_error:|268435581:SSL_routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED:TLS_error_end',
+  verify:
+    'TLS_error:|268435581:SSL_routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED:TLS_error_end',
   version: 'TLS_error:|268435703:SSL_routines:OPENSSL_internal:WRONG_VERSION_NUMBER:TLS_error_end',
   reset: 'TLS_error:_Connection_reset_by_peer',
   closed: 'TLS_error:_Connection_closed_by_peer',
 };
 
-function connectFailure(http: boolean, reason: string, transport: string | undefined, delayMs: number): UpstreamFailure {
+function connectFailure(
+  http: boolean,
+  reason: string,
+  transport: string | undefined,
+  delayMs: number,
+): UpstreamFailure {
   const retried = http ? 'retried and the latest reset reason: ' : 'reset reason: ';
   return {
     flags: http ? 'URX,UF' : 'UF',
@@ -262,11 +283,23 @@ export function exchange(
   const raw = connect(ctx, proxy, localPort, address, wrap(payload, how));
   if (raw.kind === 'timeout' && options.fresh) {
     const attempts = options.http ? 3 : 1;
-    return { failure: connectFailure(options.http, 'connection timeout', undefined, options.connectTimeoutMs * attempts) };
+    return {
+      failure: connectFailure(
+        options.http,
+        'connection timeout',
+        undefined,
+        options.connectTimeoutMs * attempts,
+      ),
+    };
   }
   if (raw.kind === 'refused') {
     return {
-      failure: connectFailure(options.http, 'remote connection failure', 'delayed_connect_error:_Connection_refused', 0),
+      failure: connectFailure(
+        options.http,
+        'remote connection failure',
+        'delayed_connect_error:_Connection_refused',
+        0,
+      ),
     };
   }
   let reply: Reply = raw;
@@ -277,7 +310,9 @@ export function exchange(
     });
     if (raw.kind === 'tls') {
       const accepted =
-        how.kind === 'istio' ? raw.server.trust === 'mesh' : raw.server.trust === 'public' || how.acceptPrivate;
+        how.kind === 'istio'
+          ? raw.server.trust === 'mesh'
+          : raw.server.trust === 'public' || how.acceptPrivate;
       if (!accepted) return tlsFailure(TLS_ERRORS.verify);
       upstreamIdentity = raw.server;
       reply = raw.inner ?? { kind: 'closed' };
@@ -291,7 +326,14 @@ export function exchange(
   }
   if (options.http) {
     if (reply.kind === 'timeout') {
-      return { failure: { ...terminationFailure(), flags: 'UT', details: 'response_timeout', delayMs: Infinity } };
+      return {
+        failure: {
+          ...terminationFailure(),
+          flags: 'UT',
+          details: 'response_timeout',
+          delayMs: Infinity,
+        },
+      };
     }
     if (reply.kind !== 'http') return { failure: terminationFailure() };
   }

@@ -5,6 +5,7 @@
  */
 import type { ClusterView, KubeObject } from '../types.ts';
 import {
+  annotationsOf,
   array,
   integer,
   istioObjects,
@@ -89,7 +90,8 @@ export function exportedTo(exportTo: unknown, ownNamespace: string, namespace: s
   const entries = strings(exportTo);
   if (entries.length === 0) return true;
   return entries.some(
-    (entry) => entry === '*' || entry === namespace || (entry === '.' && ownNamespace === namespace),
+    (entry) =>
+      entry === '*' || entry === namespace || (entry === '.' && ownNamespace === namespace),
   );
 }
 
@@ -145,15 +147,12 @@ function fromServiceEntry(entry: KubeObject): MeshService[] {
 export function visibleServices(view: ClusterView, namespace: string): MeshService[] {
   const services = view
     .list('Service')
-    .filter((svc) =>
-      exportedTo(
-        record(svc.metadata.annotations)['networking.istio.io/exportTo']
-          ? String(record(svc.metadata.annotations)['networking.istio.io/exportTo']).split(',')
-          : [],
-        namespaceOf(svc),
-        namespace,
-      ),
-    )
+    .filter((svc) => {
+      // Services are exported with an annotation, a comma-separated list like ServiceEntry's exportTo.
+      const annotation = annotationsOf(svc)['networking.istio.io/exportTo'];
+      const exportTo = annotation ? annotation.split(',').map((entry) => entry.trim()) : [];
+      return exportedTo(exportTo, namespaceOf(svc), namespace);
+    })
     .map(fromKubeService);
   const entries = istioObjects(view, 'ServiceEntry')
     .filter((entry) => exportedTo(spec(entry).exportTo, namespaceOf(entry), namespace))
@@ -244,7 +243,9 @@ export function upstreamTlsSettings(
 
 /** Connect timeout from `trafficPolicy.connectionPool.tcp.connectTimeout`, Istio's default 10 s. */
 export function connectTimeoutMs(rule: KubeObject | undefined): number {
-  const raw = text(record(record(record(spec(rule).trafficPolicy).connectionPool).tcp).connectTimeout);
+  const raw = text(
+    record(record(record(spec(rule).trafficPolicy).connectionPool).tcp).connectTimeout,
+  );
   const match = raw ? /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(raw) : null;
   if (!match) return 10_000;
   const value = Number(match[1]);
@@ -259,7 +260,12 @@ export function connectTimeoutMs(rule: KubeObject | undefined): number {
 export function findDestinationRule(
   view: ClusterView,
   host: string,
-  lookup: { proxyNamespace: string; serviceNamespace: string; rootNamespace: string; anywhere: boolean },
+  lookup: {
+    proxyNamespace: string;
+    serviceNamespace: string;
+    rootNamespace: string;
+    anywhere: boolean;
+  },
 ): KubeObject | undefined {
   const rules = istioObjects(view, 'DestinationRule');
   const ruleFor = (namespace: string, requireExport: boolean): KubeObject | undefined => {
@@ -311,12 +317,10 @@ export interface GatewayServer {
 /** Servers of every Gateway (any namespace) whose `selector` matches the pod's labels. */
 export function gatewayServers(view: ClusterView, pod: KubeObject): GatewayServer[] {
   const podLabels = labelsOf(pod);
-  const selectingServices = view
-    .list('Service')
-    .filter((svc) => {
-      const selector = stringMap(spec(svc).selector);
-      return Object.keys(selector).length > 0 && mapSelects(selector, podLabels);
-    });
+  const selectingServices = view.list('Service').filter((svc) => {
+    const selector = stringMap(spec(svc).selector);
+    return Object.keys(selector).length > 0 && mapSelects(selector, podLabels);
+  });
   const listenPortFor = (number: number): number => {
     for (const svc of selectingServices) {
       const port = servicePorts(svc).find((candidate) => candidate.port === number);
@@ -358,7 +362,11 @@ export function gatewayServers(view: ClusterView, pod: KubeObject): GatewayServe
 }
 
 /** Whether a server's hosts admit `host` from a VirtualService in `vsNamespace` (any, if undefined). */
-export function serverAdmits(server: GatewayServer, host: string | undefined, vsNamespace?: string): boolean {
+export function serverAdmits(
+  server: GatewayServer,
+  host: string | undefined,
+  vsNamespace?: string,
+): boolean {
   return server.hosts.some(
     (entry) =>
       (host === undefined ? entry.host === '*' : hostMatches(entry.host, host)) &&
@@ -368,5 +376,7 @@ export function serverAdmits(server: GatewayServer, host: string | undefined, vs
 
 /** The `namespace/name` references a VirtualService's `gateways` list denotes (`mesh` stays `mesh`). */
 export function gatewayRefs(names: string[], vsNamespace: string): string[] {
-  return names.map((name) => (name === 'mesh' || name.includes('/') ? name : `${vsNamespace}/${name}`));
+  return names.map((name) =>
+    name === 'mesh' || name.includes('/') ? name : `${vsNamespace}/${name}`,
+  );
 }

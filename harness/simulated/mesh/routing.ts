@@ -50,7 +50,9 @@ function vsGateways(vs: KubeObject): string[] {
 }
 
 function inScope(refs: string[], scope: RouteScope): boolean {
-  return scope.kind === 'mesh' ? refs.includes('mesh') : refs.some((ref) => scope.refs.includes(ref));
+  return scope.kind === 'mesh'
+    ? refs.includes('mesh')
+    : refs.some((ref) => scope.refs.includes(ref));
 }
 
 /**
@@ -64,16 +66,25 @@ export function virtualServicesInScope(
 ): KubeObject[] {
   return istioObjects(view, 'VirtualService').filter((vs) => {
     const namespace = namespaceOf(vs);
-    if (scope.kind === 'mesh' && !exportedTo(spec(vs).exportTo, namespace, namespaceOf(scope.sourcePod))) {
+    if (
+      scope.kind === 'mesh' &&
+      !exportedTo(spec(vs).exportTo, namespace, namespaceOf(scope.sourcePod))
+    ) {
       return false;
     }
     if (!inScope(vsGateways(vs), scope)) return false;
-    return strings(spec(vs).hosts).some((pattern) => acceptHost(qualifyHost(pattern, namespace), namespace));
+    return strings(spec(vs).hosts).some((pattern) =>
+      acceptHost(qualifyHost(pattern, namespace), namespace),
+    );
   });
 }
 
 /** VirtualServices bound to the scope whose hosts include `host`, oldest first. */
-export function virtualServicesFor(view: ClusterView, scope: RouteScope, host: string): KubeObject[] {
+export function virtualServicesFor(
+  view: ClusterView,
+  scope: RouteScope,
+  host: string,
+): KubeObject[] {
   return virtualServicesInScope(view, scope, (pattern) => hostMatches(pattern, host));
 }
 
@@ -109,7 +120,8 @@ function commonMatch(match: Record<string, unknown>, vs: KubeObject, input: Rout
   const port = integer(match.port);
   if (port !== undefined && port !== input.port) return false;
   const gateways = strings(match.gateways);
-  if (gateways.length > 0 && !inScope(gatewayRefs(gateways, namespaceOf(vs)), input.scope)) return false;
+  if (gateways.length > 0 && !inScope(gatewayRefs(gateways, namespaceOf(vs)), input.scope))
+    return false;
   if (input.scope.kind === 'mesh') {
     const sourceLabels = stringMap(match.sourceLabels);
     if (!mapSelects(sourceLabels, labelsOf(input.scope.sourcePod))) return false;
@@ -130,7 +142,10 @@ function httpMatch(match: Record<string, unknown>, vs: KubeObject, input: RouteI
   const ignoreCase = match.ignoreUriCase === true;
   if (match.uri !== undefined && !stringMatch(match.uri, path, ignoreCase)) return false;
   if (match.method !== undefined && !stringMatch(match.method, request.method)) return false;
-  if (match.authority !== undefined && !stringMatch(match.authority, authorityHost(request.authority))) {
+  if (
+    match.authority !== undefined &&
+    !stringMatch(match.authority, authorityHost(request.authority))
+  ) {
     return false;
   }
   for (const [name, matcher] of Object.entries(record(match.headers))) {
@@ -147,11 +162,16 @@ function tlsMatch(match: Record<string, unknown>, vs: KubeObject, input: RouteIn
   if (input.ignoreSni) return true;
   const sniHosts = strings(match.sniHosts);
   const sni = input.sni;
-  return sniHosts.length === 0 || (sni !== undefined && sniHosts.some((host) => hostMatches(host, sni)));
+  return (
+    sniHosts.length === 0 || (sni !== undefined && sniHosts.some((host) => hostMatches(host, sni)))
+  );
 }
 
 /** The destination with the largest weight (ties: the first), as the bulk of traffic goes. */
-function pickDestination(route: Record<string, unknown>, vs: KubeObject): RouteDestination | undefined {
+function pickDestination(
+  route: Record<string, unknown>,
+  vs: KubeObject,
+): RouteDestination | undefined {
   const candidates = array(route.route).map(record);
   let best: Record<string, unknown> | undefined;
   let bestWeight = -1;

@@ -31,15 +31,17 @@ export function splitShellCommand(script: string): { steps: ShellStep[] } | { er
     const ch = script[i] ?? '';
     if (ch === "'") {
       const end = script.indexOf("'", i + 1);
-      if (end < 0) return { error: "syntax error: unterminated quoted string" };
+      if (end < 0) return { error: 'syntax error: unterminated quoted string' };
       word = (word ?? '') + script.slice(i + 1, end);
       i = end;
     } else if (ch === '"') {
       let j = i + 1;
       let value = '';
       while (j < script.length && script[j] !== '"') {
-        if (script[j] === '\\' && j + 1 < script.length && '"\\$`'.includes(script[j + 1] ?? '')) j++;
-        else if (script[j] === '$' || script[j] === '`') return { error: 'expansions are not supported by the simulated cluster' };
+        if (script[j] === '\\' && j + 1 < script.length && '"\\$`'.includes(script[j + 1] ?? ''))
+          j++;
+        else if (script[j] === '$' || script[j] === '`')
+          return { error: 'expansions are not supported by the simulated cluster' };
         value += script[j] ?? '';
         j++;
       }

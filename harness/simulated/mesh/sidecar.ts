@@ -7,7 +7,7 @@
 import type { KubeObject } from '../types.ts';
 import type { MeshContext } from './context.ts';
 import type { HttpHop, TcpHop } from './forwarding.ts';
-import { closeTcp, forwardHttp, forwardTcp, localHttpReply } from './forwarding.ts';
+import { closeTcp, forwardHttp, forwardTcp, httpCodecError, localHttpReply } from './forwarding.ts';
 import {
   annotationsOf,
   ipInCidr,
@@ -36,12 +36,17 @@ export function sidecarCaptures(pod: KubeObject, dst: Address): boolean {
       .split(',')
       .map((item) => item.trim())
       .filter(Boolean);
-  if (list('traffic.sidecar.istio.io/excludeOutboundPorts').includes(String(dst.port))) return false;
-  if (list('traffic.sidecar.istio.io/excludeOutboundIPRanges').some((cidr) => ipInCidr(dst.ip, cidr))) {
+  if (list('traffic.sidecar.istio.io/excludeOutboundPorts').includes(String(dst.port)))
+    return false;
+  if (
+    list('traffic.sidecar.istio.io/excludeOutboundIPRanges').some((cidr) => ipInCidr(dst.ip, cidr))
+  ) {
     return false;
   }
   const include = list('traffic.sidecar.istio.io/includeOutboundIPRanges');
-  return include.length === 0 || include.includes('*') || include.some((cidr) => ipInCidr(dst.ip, cidr));
+  return (
+    include.length === 0 || include.includes('*') || include.some((cidr) => ipInCidr(dst.ip, cidr))
+  );
 }
 
 /** True when `host` is a Kubernetes Service whose pods are gateway proxies. */
@@ -56,12 +61,20 @@ function isGatewayService(ctx: MeshContext, services: MeshService[], host: strin
 }
 
 /** The `gateway-bypass` fault: routes to the egress gateway are ignored, traffic goes straight out. */
-function bypassed(ctx: MeshContext, services: MeshService[], route: MatchedRoute | undefined): boolean {
+function bypassed(
+  ctx: MeshContext,
+  services: MeshService[],
+  route: MatchedRoute | undefined,
+): boolean {
   const destination = route?.destination;
   return (
-    ctx.fault('gateway-bypass') && destination !== undefined && isGatewayService(ctx, services, destination.host)
+    ctx.fault('gateway-bypass') &&
+    destination !== undefined &&
+    isGatewayService(ctx, services, destination.host)
   );
 }
+
+const NO_REQUEST: HttpRequest = { method: '-', path: '-', authority: '-', protocol: 'HTTP/1.1', headers: {}, body: '' };
 
 interface Outbound {
   ctx: MeshContext;
@@ -88,7 +101,11 @@ function httpHop(out: Outbound, request: HttpRequest, routeName: string): HttpHo
 function routeHttp(out: Outbound, service: MeshService, request: HttpRequest): Reply {
   const { ctx, client, dst, services } = out;
   const host = service.hostname.includes('*') ? authorityHost(request.authority) : service.hostname;
-  const defaultDestination: RouteDestination = { host: service.hostname, port: dst.port, subset: undefined };
+  const defaultDestination: RouteDestination = {
+    host: service.hostname,
+    port: dst.port,
+    subset: undefined,
+  };
   // A sidecar uses one VirtualService per host: the oldest.
   const virtualService = virtualServicesFor(ctx.view, { kind: 'mesh', sourcePod: client }, host)[0];
   let destination = defaultDestination;
@@ -100,7 +117,12 @@ function routeHttp(out: Outbound, service: MeshService, request: HttpRequest): R
       request,
     });
     if (!route) {
-      return localHttpReply(ctx, httpHop(out, request, ''), { status: 404, flags: 'NR', details: 'route_not_found', body: '' });
+      return localHttpReply(ctx, httpHop(out, request, ''), {
+        status: 404,
+        flags: 'NR',
+        details: 'route_not_found',
+        body: '',
+      });
     }
     if (route.local) {
       return localHttpReply(ctx, httpHop(out, request, route.routeName), {
@@ -112,7 +134,12 @@ function routeHttp(out: Outbound, service: MeshService, request: HttpRequest): R
     }
     if (!bypassed(ctx, services, route)) {
       if (!route.destination) {
-        return localHttpReply(ctx, httpHop(out, request, route.routeName), { status: 404, flags: 'NR', details: 'route_not_found', body: '' });
+        return localHttpReply(ctx, httpHop(out, request, route.routeName), {
+          status: 404,
+          flags: 'NR',
+          details: 'route_not_found',
+          body: '',
+        });
       }
       destination = route.destination;
       routeName = route.routeName;
@@ -126,25 +153,45 @@ function routeHttp(out: Outbound, service: MeshService, request: HttpRequest): R
 }
 
 function tcpHop(out: Outbound, sni: string | undefined): TcpHop {
-  return { proxy: out.client, downstreamLocal: out.dst, downstreamRemote: out.downstreamRemote, sni, mtls: false };
+  return {
+    proxy: out.client,
+    downstreamLocal: out.dst,
+    downstreamRemote: out.downstreamRemote,
+    sni,
+    mtls: false,
+  };
 }
 
-function routeTcp(out: Outbound, service: MeshService, payload: Payload, sni: string | undefined): Reply {
+function routeTcp(
+  out: Outbound,
+  service: MeshService,
+  payload: Payload,
+  sni: string | undefined,
+): Reply {
   const { ctx, client, dst, services } = out;
   const host = service.hostname.includes('*') && sni ? sni : service.hostname;
   const virtualService = virtualServicesFor(ctx.view, { kind: 'mesh', sourcePod: client }, host)[0];
   const route = virtualService
-    ? matchTlsOrTcpRoute([virtualService], { scope: { kind: 'mesh', sourcePod: client }, port: dst.port, sni })
+    ? matchTlsOrTcpRoute([virtualService], {
+        scope: { kind: 'mesh', sourcePod: client },
+        port: dst.port,
+        sni,
+      })
     : undefined;
   const destination =
     route?.destination && !bypassed(ctx, services, route)
       ? route.destination
       : { host: service.hostname, port: dst.port, subset: undefined };
-  return forwardTcp(ctx, tcpHop(out, sni), {
-    kind: 'cluster',
-    lookup: resolveCluster(ctx, client, destination, dst.port),
-    originalDestination: dst,
-  }, payload);
+  return forwardTcp(
+    ctx,
+    tcpHop(out, sni),
+    {
+      kind: 'cluster',
+      lookup: resolveCluster(ctx, client, destination, dst.port),
+      originalDestination: dst,
+    },
+    payload,
+  );
 }
 
 /** Traffic to a destination the registry does not know: PassthroughCluster or BlackHoleCluster. */
@@ -153,18 +200,28 @@ function unknownDestination(out: Outbound, payload: Payload, httpListener: boole
   const blocked = ctx.mesh.outboundTrafficPolicy === 'REGISTRY_ONLY';
   if (payload.kind === 'http' && httpListener) {
     if (blocked) {
-      return localHttpReply(ctx, httpHop(out, payload.request, 'block_all'), { status: 502, details: 'direct_response', body: '' });
+      return localHttpReply(ctx, httpHop(out, payload.request, 'block_all'), {
+        status: 502,
+        details: 'direct_response',
+        body: '',
+      });
     }
-    return forwardHttp(ctx, httpHop(out, payload.request, 'allow_any'), { kind: 'passthrough', address: dst });
+    return forwardHttp(ctx, httpHop(out, payload.request, 'allow_any'), {
+      kind: 'passthrough',
+      address: dst,
+    });
   }
   const sni = payload.kind === 'tls' ? payload.sni : undefined;
-  if (blocked) return closeTcp(ctx, tcpHop(out, sni), { flags: 'UH', upstreamCluster: 'BlackHoleCluster' });
+  if (blocked)
+    return closeTcp(ctx, tcpHop(out, sni), { flags: 'UH', upstreamCluster: 'BlackHoleCluster' });
   return forwardTcp(ctx, tcpHop(out, sni), { kind: 'passthrough', address: dst }, payload);
 }
 
 /** Whether some visible service has an HTTP port `port` (so Envoy has a 0.0.0.0:port HTTP listener). */
 function hasHttpListener(services: MeshService[], port: number): boolean {
-  return services.some((service) => protocolFamily(portOf(service, port)?.protocol ?? 'TCP') === 'http');
+  return services.some(
+    (service) => protocolFamily(portOf(service, port)?.protocol ?? 'TCP') === 'http',
+  );
 }
 
 /**
@@ -187,15 +244,20 @@ export function sidecarOutbound(
     downstreamRemote: { ip: podIp(client), port: downstreamPort },
     services,
   };
-  const byAddress = services.find((service) => service.addresses.includes(dst.ip) && portOf(service, dst.port));
-  const addressFamily = byAddress ? protocolFamily(portOf(byAddress, dst.port)?.protocol ?? 'TCP') : undefined;
+  const byAddress = services.find(
+    (service) => service.addresses.includes(dst.ip) && portOf(service, dst.port),
+  );
+  const addressFamily = byAddress
+    ? protocolFamily(portOf(byAddress, dst.port)?.protocol ?? 'TCP')
+    : undefined;
 
   if (payload.kind === 'http') {
     const host = authorityHost(payload.request.authority);
     const byName = serviceForHost(services, host);
     const namedPort = byName ? portOf(byName, dst.port) : undefined;
     const namedFamily = namedPort ? protocolFamily(namedPort.protocol) : undefined;
-    if (byName && (namedFamily === 'http' || namedFamily === 'auto')) return routeHttp(out, byName, payload.request);
+    if (byName && (namedFamily === 'http' || namedFamily === 'auto'))
+      return routeHttp(out, byName, payload.request);
     if (byAddress && (addressFamily === 'tcp' || addressFamily === 'tls')) {
       return routeTcp(out, byAddress, payload, undefined);
     }
@@ -207,15 +269,12 @@ export function sidecarOutbound(
   const byName = sni ? serviceForHost(services, sni) : undefined;
   const namedPort = byName ? portOf(byName, dst.port) : undefined;
   const namedFamily = namedPort ? protocolFamily(namedPort.protocol) : undefined;
-  if (byName && (namedFamily === 'tls' || namedFamily === 'tcp')) return routeTcp(out, byName, payload, sni);
+  if (byName && (namedFamily === 'tls' || namedFamily === 'tcp'))
+    return routeTcp(out, byName, payload, sni);
   if (byName && namedFamily === 'http') {
-    // The HTTP listener for that port reads a ClientHello: a codec error, answered in plain text.
-    return localHttpReply(ctx, httpHop(out, { method: '-', path: '-', authority: '-', protocol: 'HTTP/1.1', headers: {}, body: '' }, ''), {
-      status: 400,
-      flags: 'DPE',
-      details: 'http1.codec_error:HPE_INVALID_METHOD',
-      body: '',
-    });
+    // The HTTP listener for that port reads a ClientHello.
+    const { request: _request, routeName: _routeName, ...hop } = httpHop(out, NO_REQUEST, '');
+    return httpCodecError(ctx, hop);
   }
   if (byAddress && addressFamily !== 'http') return routeTcp(out, byAddress, payload, sni);
   return unknownDestination(out, payload, false);

@@ -7,8 +7,22 @@ import type { StatsMatcher } from './mesh-config.ts';
 
 /** Stats Istio's bootstrap keeps whatever the mesh config says. */
 export const ALWAYS_INCLUDED: StatsMatcher = {
-  prefixes: ['reporter=', 'cluster_manager', 'listener_manager', 'server', 'cluster.xds-grpc', 'wasm', 'component'],
-  suffixes: ['rbac.allowed', 'rbac.denied', 'shadow_allowed', 'shadow_denied', 'downstream_cx_active'],
+  prefixes: [
+    'reporter=',
+    'cluster_manager',
+    'listener_manager',
+    'server',
+    'cluster.xds-grpc',
+    'wasm',
+    'component',
+  ],
+  suffixes: [
+    'rbac.allowed',
+    'rbac.denied',
+    'shadow_allowed',
+    'shadow_denied',
+    'downstream_cx_active',
+  ],
   regexps: [],
 };
 
@@ -116,7 +130,18 @@ function prometheusName(stat: string): { name: string; labels: [string, string][
   return { name: `envoy_${stat.replace(/[^a-zA-Z0-9_]/g, '_')}`, labels: [] };
 }
 
-const GAUGES = new Set(['membership_healthy', 'membership_total', 'upstream_cx_active', 'upstream_rq_active', 'live', 'state', 'uptime', 'concurrency', 'active_clusters', 'total_listeners_active']);
+const GAUGES = new Set([
+  'membership_healthy',
+  'membership_total',
+  'upstream_cx_active',
+  'upstream_rq_active',
+  'live',
+  'state',
+  'uptime',
+  'concurrency',
+  'active_clusters',
+  'total_listeners_active',
+]);
 
 /** `/stats/prometheus`: Istio metrics first (always kept), then the included Envoy stats. */
 export function renderPrometheus(
@@ -126,7 +151,8 @@ export function renderPrometheus(
 ): string {
   const out: string[] = [];
   const byName = new Map<string, MetricSeries[]>();
-  for (const series of metrics) byName.set(series.name, [...(byName.get(series.name) ?? []), series]);
+  for (const series of metrics)
+    byName.set(series.name, [...(byName.get(series.name) ?? []), series]);
   for (const [name, series] of [...byName.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
     out.push(`# TYPE ${name} counter`);
     for (const item of series) {

@@ -40,7 +40,8 @@ export interface UpstreamEvent {
 export function countUpstream(ctx: MeshContext, pod: KubeObject, event: UpstreamEvent): void {
   if (frozen(ctx, pod)) return;
   const key = proxyKey(pod);
-  const stat = (name: string, delta = 1): void => ctx.state.stats.add(key, `cluster.${event.cluster}.${name}`, delta);
+  const stat = (name: string, delta = 1): void =>
+    ctx.state.stats.add(key, `cluster.${event.cluster}.${name}`, delta);
   if (event.newConnection || event.connectFailed) stat('upstream_cx_total');
   if (event.connectFailed) {
     stat('upstream_cx_connect_fail');
@@ -66,14 +67,21 @@ function sourceLabels(ctx: MeshContext, pod: KubeObject): [string, string][] {
     ['source_canonical_service', canonicalService(pod)],
     ['source_canonical_revision', labelsOf(pod)['service.istio.io/canonical-revision'] ?? 'latest'],
     ['source_workload_namespace', namespace],
-    ['source_principal', `spiffe://${ctx.mesh.trustDomain}/ns/${namespace}/sa/${serviceAccountOf(pod)}`],
+    [
+      'source_principal',
+      `spiffe://${ctx.mesh.trustDomain}/ns/${namespace}/sa/${serviceAccountOf(pod)}`,
+    ],
     ['source_app', labelsOf(pod).app ?? canonicalService(pod)],
     ['source_version', labelsOf(pod).version ?? 'unknown'],
     ['source_cluster', 'Kubernetes'],
   ];
 }
 
-function destinationLabels(service: MeshService | undefined, host: string, mtls: boolean): [string, string][] {
+function destinationLabels(
+  service: MeshService | undefined,
+  host: string,
+  mtls: boolean,
+): [string, string][] {
   const name = service?.source === 'Service' ? service.object.metadata.name : host;
   return [
     ['destination_workload', 'unknown'],
@@ -95,7 +103,13 @@ function destinationLabels(service: MeshService | undefined, host: string, mtls:
 export function recordRequestMetric(
   ctx: MeshContext,
   pod: KubeObject,
-  request: { service: MeshService | undefined; host: string; status: number; flags: string; mtls: boolean },
+  request: {
+    service: MeshService | undefined;
+    host: string;
+    status: number;
+    flags: string;
+    mtls: boolean;
+  },
 ): void {
   if (frozen(ctx, pod)) return;
   const labels: [string, string][] = [
@@ -113,7 +127,14 @@ export function recordRequestMetric(
 export function recordTcpMetric(
   ctx: MeshContext,
   pod: KubeObject,
-  connection: { service: MeshService | undefined; host: string; flags: string; mtls: boolean; sent: number; received: number },
+  connection: {
+    service: MeshService | undefined;
+    host: string;
+    flags: string;
+    mtls: boolean;
+    sent: number;
+    received: number;
+  },
 ): void {
   if (frozen(ctx, pod)) return;
   const labels: [string, string][] = [

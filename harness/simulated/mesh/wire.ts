@@ -151,7 +151,10 @@ export function replyBytes(reply: Reply | undefined): number {
     case 'http':
       return responseSize(reply.response);
     case 'tls': {
-      const chain = reply.server.chain.reduce((sum, cert) => sum + Math.round((cert.pem?.length ?? 1200) * 0.72), 0);
+      const chain = reply.server.chain.reduce(
+        (sum, cert) => sum + Math.round((cert.pem?.length ?? 1200) * 0.72),
+        0,
+      );
       return 200 + chain + 300 + replyBytes(reply.inner);
     }
     default:

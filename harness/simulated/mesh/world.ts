@@ -4,7 +4,17 @@
  */
 import type { ClusterView, KubeObject, SimExternalHost } from '../types.ts';
 import { externalIdentity } from './certs.ts';
-import { array, integer, isIpLiteral, namespaceOf, podIp, record, serviceIp, spec, text } from './k8s.ts';
+import {
+  array,
+  integer,
+  isIpLiteral,
+  namespaceOf,
+  podIp,
+  record,
+  serviceIp,
+  spec,
+  text,
+} from './k8s.ts';
 import type { HttpRequest, HttpResponse, Payload, Reply } from './wire.ts';
 import { httpDate, reasonPhrase } from './wire.ts';
 
@@ -110,15 +120,20 @@ export function serviceNamespaceHost(service: KubeObject): string {
   return `${service.metadata.name}.${namespaceOf(service)}.svc.${CLUSTER_DOMAIN}`;
 }
 
-function localAnswer(host: SimExternalHost, request: HttpRequest, scheme: string, now: Date): HttpResponse {
-  const body =
-    request.method === 'HEAD'
-      ? ''
-      : `egress-conformance external host ${host.name}: ${request.method} ${request.path} over ${scheme}\n`;
-  const length = request.method === 'HEAD'
-    ? `egress-conformance external host ${host.name}: HEAD ${request.path} over ${scheme}\n`.length
-    : body.length;
-  return {
+/** A HEAD answer: the GET answer's headers (content-length included) without the body. */
+function headOnly(request: HttpRequest, response: HttpResponse): HttpResponse {
+  return request.method === 'HEAD' ? { ...response, body: '' } : response;
+}
+
+function localAnswer(
+  host: SimExternalHost,
+  request: HttpRequest,
+  scheme: string,
+  now: Date,
+): HttpResponse {
+  const method = request.method === 'HEAD' ? 'GET' : request.method;
+  const body = `egress-conformance external host ${host.name}: ${method} ${request.path} over ${scheme}\n`;
+  return headOnly(request, {
     protocol: 'HTTP/1.1',
     status: 200,
     reason: 'OK',
@@ -126,13 +141,18 @@ function localAnswer(host: SimExternalHost, request: HttpRequest, scheme: string
       [HOST_HEADER, host.name],
       ['content-type', 'text/plain; charset=utf-8'],
       ['date', httpDate(now)],
-      ['content-length', String(length)],
+      ['content-length', String(body.length)],
     ],
     body,
-  };
+  });
 }
 
-function internetAnswer(host: SimExternalHost, request: HttpRequest, scheme: string, now: Date): HttpResponse {
+function internetAnswer(
+  host: SimExternalHost,
+  request: HttpRequest,
+  scheme: string,
+  now: Date,
+): HttpResponse {
   if (scheme === 'http') {
     // edition.cnn.com upgrades every plain-HTTP request to HTTPS.
     return {
@@ -152,11 +172,8 @@ function internetAnswer(host: SimExternalHost, request: HttpRequest, scheme: str
       body: '',
     };
   }
-  const body =
-    request.method === 'HEAD'
-      ? ''
-      : `<!DOCTYPE html><html lang="en"><head><title>${host.name}${request.path}</title></head><body>${host.name}</body></html>\n`;
-  return {
+  const body = `<!DOCTYPE html><html lang="en"><head><title>${host.name}${request.path}</title></head><body>${host.name}</body></html>\n`;
+  return headOnly(request, {
     protocol: 'HTTP/2',
     status: 200,
     reason: '',
@@ -169,14 +186,20 @@ function internetAnswer(host: SimExternalHost, request: HttpRequest, scheme: str
       ['content-length', String(body.length)],
     ],
     body,
-  };
+  });
 }
 
 /** How an external host answers whatever arrives on `port`. */
-export function externalServe(host: SimExternalHost, port: number, payload: Payload, now: Date): Reply {
+export function externalServe(
+  host: SimExternalHost,
+  port: number,
+  payload: Payload,
+  now: Date,
+): Reply {
   const answer = host.mode === 'internet' ? internetAnswer : localAnswer;
   if (port === 80) {
-    if (payload.kind === 'http') return { kind: 'http', response: answer(host, payload.request, 'http', now) };
+    if (payload.kind === 'http')
+      return { kind: 'http', response: answer(host, payload.request, 'http', now) };
     // A ClientHello is not HTTP: the server answers 400 in plain text and closes.
     return {
       kind: 'http',
@@ -184,7 +207,10 @@ export function externalServe(host: SimExternalHost, port: number, payload: Payl
         protocol: 'HTTP/1.1',
         status: 400,
         reason: 'Bad Request',
-        headers: [['connection', 'close'], ['content-length', '0']],
+        headers: [
+          ['connection', 'close'],
+          ['content-length', '0'],
+        ],
         body: '',
       },
     };
@@ -196,17 +222,13 @@ export function externalServe(host: SimExternalHost, port: number, payload: Payl
     const inner = payload.inner;
     if (!inner) return { kind: 'tls', server, inner: undefined };
     if (inner.kind !== 'http') return { kind: 'tls', server, inner: { kind: 'closed' } };
-    const request = inner.request;
-    const response = answer(host, request, 'https', now);
-    const offersH2 = payload.alpn.includes('h2');
-    return {
-      kind: 'tls',
-      server,
-      inner: {
-        kind: 'http',
-        response: { ...response, protocol: offersH2 && response.protocol === 'HTTP/2' ? 'HTTP/2' : 'HTTP/1.1', reason: offersH2 && response.protocol === 'HTTP/2' ? '' : reasonPhrase(response.status) },
-      },
-    };
+    const response = answer(host, inner.request, 'https', now);
+    // The host speaks HTTP/2 only if the client offered it in ALPN.
+    const http2 = response.protocol === 'HTTP/2' && payload.alpn.includes('h2');
+    const negotiated: HttpResponse = http2
+      ? response
+      : { ...response, protocol: 'HTTP/1.1', reason: reasonPhrase(response.status) };
+    return { kind: 'tls', server, inner: { kind: 'http', response: negotiated } };
   }
   return { kind: 'refused' };
 }

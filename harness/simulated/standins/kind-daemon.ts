@@ -8,6 +8,7 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startSimulatedCluster, readSimOptions } from '../cluster.ts';
+import { createMeshModel } from '../mesh/model.ts';
 import { KIND_COREFILE, asKindKubeconfig, worldHostsFromEnv } from './kind-world.ts';
 import { CLUSTER_FILES } from './state.ts';
 
@@ -23,10 +24,7 @@ async function main(): Promise<void> {
     externalHosts,
     dir: directory,
     kubernetesVersion,
-    createExecHandler: () => ({
-      exec: () => Promise.resolve({ stdout: '', stderr: '', exitCode: 126 }),
-    }),
-    _x: ({ view, logs }: any) =>
+    createExecHandler: ({ view, logs }) =>
       createMeshModel({ view, logs, options: { ...options, externalHosts } }),
   });
   cluster.store.create({
