@@ -19,6 +19,9 @@ describe('certificates', () => {
     expect(x509.checkIP('127.0.0.1')).toBe('127.0.0.1');
     expect(x509.checkHost('localhost')).toBe('localhost');
     expect(new X509Certificate(ca.certPem).ca).toBe(true);
+    const caX509 = new X509Certificate(ca.certPem);
+    expect(x509.verify(caX509.publicKey)).toBe(true);
+    expect(caX509.verify(caX509.publicKey)).toBe(true);
 
     const server = tls.createServer({ cert: leaf.certPem, key: leaf.keyPem }, (socket) => {
       socket.end('hello');

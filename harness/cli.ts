@@ -68,6 +68,8 @@ const FLAGS = {
   'existing-cluster-ok': { type: 'boolean', default: false },
   'client-image': { type: 'string', default: CLIENT_IMAGE },
   manifests: { type: 'string' },
+  'istio-revision': { type: 'string' },
+  'gateway-label': { type: 'string' },
 } as const;
 
 /** The parsed command line. */
@@ -94,6 +96,8 @@ export interface CliOptions {
   existingClusterOk: boolean;
   clientImage: string;
   manifestsDir: string;
+  istioRevision: string | undefined;
+  gatewaySelector: { key: string; value: string } | undefined;
 }
 
 /** Parses argv (without node and script); throws {@link UsageError} naming the valid choices. */
@@ -176,7 +180,11 @@ export function parseCli(argv: readonly string[]): CliOptions {
     context: values.context as string | undefined,
     existingClusterOk: Boolean(values['existing-cluster-ok']),
     clientImage: values['client-image'] as string,
-    manifestsDir: path.resolve((values.manifests as string | undefined) ?? path.join(PROJECT_ROOT, 'manifests')),
+    istioRevision: values['istio-revision'] as string | undefined,
+    gatewaySelector: parseLabel(values['gateway-label'] as string | undefined),
+    manifestsDir: path.resolve(
+      (values.manifests as string | undefined) ?? path.join(PROJECT_ROOT, 'manifests'),
+    ),
   };
 }
 
@@ -188,6 +196,15 @@ function parseExternal(value: string | undefined): CliOptions['external'] {
   throw new UsageError(
     `unknown --external "${value}"; valid values: local, internet, host:<dns-name>`,
   );
+}
+
+function parseLabel(value: string | undefined): CliOptions['gatewaySelector'] {
+  if (value === undefined) return undefined;
+  const match = /^([\w./-]+)=([\w.-]+)$/.exec(value);
+  if (!match?.[1] || !match[2]) {
+    throw new UsageError(`bad --gateway-label "${value}"; use key=value, e.g. istio=egressgateway`);
+  }
+  return { key: match[1], value: match[2] };
 }
 
 function parseTimeouts(entries: readonly string[]): Partial<TimeoutConfig> {
@@ -241,6 +258,8 @@ Flags (default in brackets):
   --context NAME              kubeconfig context for --cluster existing [current context]
   --existing-cluster-ok       allow running against an existing cluster (it creates namespaces there) [off]
   --client-image IMAGE        curl client image [${CLIENT_IMAGE}]
+  --istio-revision REV        existing clusters: the Istio revision to test [the default revision]
+  --gateway-label KEY=VALUE   existing clusters: the label selecting the egress gateway pods [istio=egressgateway]
   --manifests DIR             manifests to apply instead of the bundled ones (same layout) [manifests/]
   -h, --help                  this text
 
@@ -263,6 +282,7 @@ async function createProvider(
   runId: string,
   runDir: string,
   log: (line: string) => void,
+  signal: AbortSignal,
 ): Promise<ClusterProvider> {
   switch (options.cluster) {
     case 'simulated': {
@@ -284,6 +304,7 @@ async function createProvider(
         external: options.external ?? { mode: 'local' },
         timeouts: resolveTimeouts(options.timeoutOverrides),
         log,
+        signal,
       });
     }
     case 'existing': {
@@ -295,6 +316,8 @@ async function createProvider(
         context: options.context,
         existingClusterOk: options.existingClusterOk,
         external: options.external,
+        ...(options.istioRevision ? { revision: options.istioRevision } : {}),
+        ...(options.gatewaySelector ? { gatewaySelector: options.gatewaySelector } : {}),
         timeouts: resolveTimeouts(options.timeoutOverrides),
         log,
       });
@@ -348,7 +371,7 @@ export async function main(
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
   try {
-    provider = await createProvider(options, runId, runDir, say);
+    provider = await createProvider(options, runId, runDir, say, abortRun.signal);
     progress('preflight', 'start');
     await provider.preflight();
     progress('preflight', 'done');

@@ -313,6 +313,7 @@ describe('collectDiagnostics on the simulated cluster', () => {
       'listeners',
       'config_dump?resource=dynamic_route_configs',
       'stats',
+      'certs',
     ]);
   });
 });

@@ -43,6 +43,8 @@ export const ENVOY_DUMPS = [
   // Envoy's admin API has no `routes` endpoint; the route tables are this part of config_dump.
   { file: 'routes.json', path: 'config_dump?resource=dynamic_route_configs' },
   { file: 'stats.txt', path: 'stats' },
+  // The workload certificate's SANs: what the B2 troubleshooting step of the task checks.
+  { file: 'certs.json', path: 'certs' },
 ] as const;
 
 const DEFAULT_WINDOW_MS = 10 * 60_000;

@@ -9,6 +9,7 @@ import { EnvironmentError } from './errors.ts';
 import { connect } from './k8s/client.ts';
 import {
   RUN_ACCESS_REQUIREMENTS,
+  describeAccess,
   checkAccess,
   checkContainerEngine,
   checkNodeVersion,
@@ -170,5 +171,35 @@ describe('checkAccess', () => {
   it('passes when everything asked is allowed', async () => {
     denied.clear();
     await expect(checkAccess(connect({ kubeconfigPath }))).resolves.toBeUndefined();
+  });
+});
+
+describe('the shipped least-privilege ClusterRole', () => {
+  it('grants every permission the preflight asks for', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { parseAllDocuments } = await import('yaml');
+    const text = await readFile(
+      new URL('../ci/rbac/egress-conformance-rbac.yaml', import.meta.url),
+      'utf8',
+    );
+    const role = parseAllDocuments(text)
+      .map(
+        (document) =>
+          document.toJSON() as {
+            kind?: string;
+            rules?: { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+          },
+      )
+      .find((object) => object?.kind === 'ClusterRole');
+    const missing = RUN_ACCESS_REQUIREMENTS.filter(
+      ({ verb, group, resource, subresource }) =>
+        !(role?.rules ?? []).some(
+          (rule) =>
+            rule.apiGroups.includes(group) &&
+            rule.resources.includes(subresource ? `${resource}/${subresource}` : resource) &&
+            rule.verbs.includes(verb),
+        ),
+    ).map(describeAccess);
+    expect(missing).toEqual([]);
   });
 });

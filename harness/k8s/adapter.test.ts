@@ -110,7 +110,9 @@ describe('Kubernetes adapter on the simulated API server', () => {
     };
     const [first] = await applyObjects(kube, [serviceEntry]);
     const [second] = await applyObjects(kube, [serviceEntry]);
-    expect(second?.metadata?.uid).toBe(first?.metadata?.uid);
+    expect((second?.metadata as { uid?: string }).uid).toBe(
+      (first?.metadata as { uid?: string }).uid,
+    );
     expect(await readObject(kube, serviceEntry)).toBeDefined();
     await deleteAndWait(kube, serviceEntry, { timeoutMs: 5000 });
     expect(await readObject(kube, serviceEntry)).toBeUndefined();
@@ -128,7 +130,9 @@ describe('Kubernetes adapter on the simulated API server', () => {
           spec: { http: [] },
         },
       ]),
-    ).rejects.toThrow(/Applying VirtualService egc-adapt-a\/no-hosts failed: HTTP 422 Invalid: .*hosts/);
+    ).rejects.toThrow(
+      /Applying VirtualService egc-adapt-a\/no-hosts failed: HTTP 422 Invalid: .*hosts/,
+    );
   });
 
   it('reads a missing object as undefined (404)', async () => {

@@ -123,7 +123,7 @@ export function createKindProvider({
   let localHosts: LocalExternalHosts | undefined;
   let releasing: Promise<void> | undefined;
 
-  // Every kind command but the final delete is cancelled by release(), so a cleanup never waits behind it.
+  // One options object per kind command; only the final delete escapes the cancellation.
   const kind = ({
     args,
     fix,

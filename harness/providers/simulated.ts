@@ -12,9 +12,7 @@ import { certificateSummary, createCertificateAuthority, issueCertificate } from
 import { EnvironmentError } from '../errors.ts';
 import { connect } from '../k8s/client.ts';
 import { detectIstio } from '../istio/detect.ts';
-
-/** The made-up domain of local external hosts (RFC 2606 reserves `.test`). */
-export const LOCAL_HOST_DOMAIN = 'egress-conformance.test';
+import { localHostName } from '../external/local.ts';
 
 /** Creates the simulated provider; EGRESS_SIM_* variables configure the model. */
 export function createSimulatedProvider({
@@ -56,7 +54,7 @@ export function createSimulatedProvider({
       const externalHosts: Record<string, ExternalHost> = {};
       const simHosts: SimExternalHost[] = [];
       suites.forEach((suite, index) => {
-        const name = `${suite}.${LOCAL_HOST_DOMAIN}`;
+        const name = localHostName(suite);
         const leaf = issueCertificate(ca, { commonName: name, dnsNames: [name] });
         const summary = certificateSummary(leaf.certPem);
         simHosts.push({

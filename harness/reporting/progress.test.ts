@@ -68,6 +68,19 @@ describe('progress', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it('prints other lines of the run above the pending line, not into it', () => {
+    const out = recorder();
+    const progress = createProgress(out, { interactive: true });
+    progress('cluster create', 'start');
+    vi.advanceTimersByTime(3000);
+    progress.log('Creating cluster "egress-conformance" ...');
+    expect(
+      out
+        .text()
+        .endsWith('\r\x1b[2KCreating cluster "egress-conformance" ...\n… cluster create (3s)'),
+    ).toBe(true);
+  });
+
   it('stop() clears its timer', () => {
     const progress = createProgress(recorder(), { interactive: true });
     progress('cluster create', 'start');

@@ -18,8 +18,13 @@ export interface ProgressOptions {
   tickMs?: number;
 }
 
-/** A {@link Progress} that can also be stopped (clears its timers and its pending line). */
-export type ProgressReporter = Progress & { stop(): void };
+/** A {@link Progress} that can also print other lines around its pending line, and stop. */
+export type ProgressReporter = Progress & {
+  /** Prints a line of the run's log without tearing the pending line on a terminal. */
+  log(line: string): void;
+  /** Clears the pending line and the timer. */
+  stop(): void;
+};
 
 const DEFAULT_TICK_MS = { interactive: 1000, log: 10_000 } as const;
 /** Erase the terminal line and return to its start. */
@@ -69,6 +74,13 @@ export function createProgress(
     }
   };
 
+  const redrawPendingLine = (): void => {
+    if (interactive && pending.size > 0) {
+      out.write(pendingText());
+      lineShown = true;
+    }
+  };
+
   const progress: Progress = (step, state, detail) => {
     const tail = detail ? ` (${detail})` : '';
     clearPendingLine();
@@ -85,12 +97,14 @@ export function createProgress(
       out.write(`${clock()} ${step}: ${state}${took}${tail}\n`);
     }
     syncTimer();
-    if (interactive && pending.size > 0) {
-      out.write(pendingText());
-      lineShown = true;
-    }
+    redrawPendingLine();
   };
   return Object.assign(progress, {
+    log(line: string): void {
+      clearPendingLine();
+      out.write(`${line}\n`);
+      redrawPendingLine();
+    },
     stop(): void {
       clearPendingLine();
       pending.clear();

@@ -16,6 +16,7 @@ import {
 } from './testing.ts';
 
 const HOST = 'changes.egress-conformance.test';
+const GATEWAY_HOST_FQDN = 'istio-egressgateway.istio-system.svc.cluster.local';
 
 let host: SimExternalHost;
 let unregistered: SimExternalHost;
@@ -246,5 +247,53 @@ describe('configuration drives the outcome', () => {
       };
     });
     expect(await gatewayStat(s.world, counter)).toBe(1);
+  });
+
+  it('TLS sent to an HTTP port meets the HTTP codec: 400 DPE, and curl reports a wrong version number', async () => {
+    const s = httpGateway(host);
+    const viaSidecar = await curl(s.world, s.client, {
+      url: `https://${HOST}:80/`,
+      maxTimeSeconds: 5,
+      insecure: true,
+    });
+    expect(viaSidecar.exitCode).toBe(35);
+    expect(viaSidecar.error).toBe(
+      'OpenSSL/3.3.2: error:0A00010B:SSL routines::wrong version number',
+    );
+    const atGateway = await curl(s.world, s.plain, {
+      url: `https://${HOST}/`,
+      maxTimeSeconds: 5,
+      insecure: true,
+      resolve: [`${HOST}:443:10.96.0.50`],
+    });
+    // The B1 Gateway has no server on 443: no listener, connection refused.
+    expect(atGateway.exitCode).toBe(7);
+    const onPort80 = await curl(s.world, s.plain, {
+      url: `https://${HOST}:80/`,
+      maxTimeSeconds: 5,
+      insecure: true,
+      resolve: [`${HOST}:80:10.96.0.50`],
+    });
+    expect(onPort80.exitCode).toBe(35);
+    expect(parseLogLine(gatewayLog(s.world).at(-1) ?? '')).toMatchObject({
+      method: '-',
+      code: 400,
+      flags: 'DPE',
+    });
+  });
+
+  it('a client without sidecar can use the plain-HTTP gateway server directly with a Host header', async () => {
+    const s = httpGateway(host);
+    const result = await curl(s.world, s.plain, {
+      url: `http://${GATEWAY_HOST_FQDN}/direct`,
+      maxTimeSeconds: 5,
+      headers: { Host: HOST },
+    });
+    expect(result.headers['x-egress-conformance-host']).toBe(HOST);
+    expect(parseLogLine(gatewayLog(s.world)[0] ?? '')).toMatchObject({
+      path: '/direct',
+      protocol: 'HTTP/1.1',
+      upstreamCluster: `outbound|80||${HOST}`,
+    });
   });
 });

@@ -292,25 +292,24 @@ export function forwardHttp(ctx: MeshContext, hop: HttpHop, target: HttpTarget):
   return { kind: 'http', response, delayMs };
 }
 
+/** The request the HTTP codec logs for bytes that are not HTTP (`"- - HTTP/1.1"`). */
+export const NOT_HTTP: HttpRequest = {
+  method: '-',
+  path: '-',
+  authority: '-',
+  protocol: 'HTTP/1.1',
+  headers: {},
+  body: '',
+};
+
 /**
  * The HTTP/1 codec read bytes that are not HTTP (a ClientHello): Envoy answers 400 in
  * plain text, logs `DPE`, and closes.
  */
-export function httpCodecError(
-  ctx: MeshContext,
-  hop: Omit<HttpHop, 'request' | 'routeName'>,
-): Reply {
-  const request: HttpRequest = {
-    method: '-',
-    path: '-',
-    authority: '-',
-    protocol: 'HTTP/1.1',
-    headers: {},
-    body: '',
-  };
+export function httpCodecError(ctx: MeshContext, hop: HttpHop): Reply {
   return localHttpReply(
     ctx,
-    { ...hop, request, routeName: '' },
+    { ...hop, request: NOT_HTTP, routeName: '' },
     {
       status: 400,
       flags: 'DPE',

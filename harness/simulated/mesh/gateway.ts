@@ -8,7 +8,14 @@ import type { KubeObject } from '../types.ts';
 import type { ServerIdentity } from './certs.ts';
 import type { MeshContext } from './context.ts';
 import type { HttpHop, TcpHop } from './forwarding.ts';
-import { closeTcp, forwardHttp, forwardTcp, httpCodecError, localHttpReply } from './forwarding.ts';
+import {
+  closeTcp,
+  forwardHttp,
+  forwardTcp,
+  httpCodecError,
+  localHttpReply,
+  NOT_HTTP,
+} from './forwarding.ts';
 import { namespaceOf, serviceAccountOf } from './k8s.ts';
 import type { Exchange } from './proxy.ts';
 import { resolveCluster } from './proxy.ts';
@@ -23,16 +30,6 @@ import {
 } from './routing.ts';
 import type { Address, HttpRequest, Payload, Reply } from './wire.ts';
 import { authorityHost } from './wire.ts';
-
-/** What the HTTP codec makes of bytes that are not a request. */
-const NO_REQUEST: HttpRequest = {
-  method: '-',
-  path: '-',
-  authority: '-',
-  protocol: 'HTTP/1.1',
-  headers: {},
-  body: '',
-};
 
 /** The two ends of the downstream connection. */
 export interface DownstreamConnection {
@@ -306,7 +303,7 @@ export function gatewayInbound(
   if (!server) {
     if (httpServers.length > 0) {
       // The HTTP codec reads a ClientHello: 400, in plain text.
-      return httpCodecError(ctx, httpHop(inbound, NO_REQUEST, undefined, '', false));
+      return httpCodecError(ctx, httpHop(inbound, NOT_HTTP, undefined, '', false));
     }
     if (tcpServers.length > 0) return serveTcp(inbound, tcpServers, payload, sni, false);
     return closeTcp(ctx, tcpHop(inbound, sni, false), {
@@ -333,7 +330,7 @@ export function gatewayInbound(
     );
     if (server.protocol === 'HTTPS') {
       if (inner.kind !== 'http') {
-        const codecError = httpCodecError(ctx, httpHop(inbound, NO_REQUEST, sni, '', true));
+        const codecError = httpCodecError(ctx, httpHop(inbound, NOT_HTTP, sni, '', true));
         return { kind: 'tls', server: identity, inner: codecError };
       }
       return {

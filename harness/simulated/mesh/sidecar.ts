@@ -7,7 +7,14 @@
 import type { KubeObject } from '../types.ts';
 import type { MeshContext } from './context.ts';
 import type { HttpHop, TcpHop } from './forwarding.ts';
-import { closeTcp, forwardHttp, forwardTcp, httpCodecError, localHttpReply } from './forwarding.ts';
+import {
+  closeTcp,
+  forwardHttp,
+  forwardTcp,
+  httpCodecError,
+  localHttpReply,
+  NOT_HTTP,
+} from './forwarding.ts';
 import {
   annotationsOf,
   ipInCidr,
@@ -73,8 +80,6 @@ function bypassed(
     isGatewayService(ctx, services, destination.host)
   );
 }
-
-const NO_REQUEST: HttpRequest = { method: '-', path: '-', authority: '-', protocol: 'HTTP/1.1', headers: {}, body: '' };
 
 interface Outbound {
   ctx: MeshContext;
@@ -273,8 +278,7 @@ export function sidecarOutbound(
     return routeTcp(out, byName, payload, sni);
   if (byName && namedFamily === 'http') {
     // The HTTP listener for that port reads a ClientHello.
-    const { request: _request, routeName: _routeName, ...hop } = httpHop(out, NO_REQUEST, '');
-    return httpCodecError(ctx, hop);
+    return httpCodecError(ctx, httpHop(out, NOT_HTTP, ''));
   }
   if (byAddress && addressFamily !== 'http') return routeTcp(out, byAddress, payload, sni);
   return unknownDestination(out, payload, false);
