@@ -32,6 +32,27 @@ export function resolveOverride(entries: string[], host: string, port: number): 
   return undefined;
 }
 
+/**
+ * Applies `--connect-to HOST1:PORT1:HOST2:PORT2` (empty parts match anything / keep the
+ * original): where curl actually connects for a URL's host and port.
+ */
+export function connectToOverride(
+  entries: string[],
+  host: string,
+  port: number,
+): { host: string; port: number } | undefined {
+  for (const entry of entries) {
+    const parts = /^(\[[^\]]*\]|[^:]*):(\d*):(\[[^\]]*\]|[^:]*):(\d*)$/.exec(entry);
+    if (!parts) continue;
+    const [, fromHost = '', fromPort = '', toHost = '', toPort = ''] = parts;
+    const bare = (value: string): string => value.replace(/^\[|\]$/g, '');
+    if (fromHost && bare(fromHost).toLowerCase() !== host.toLowerCase()) continue;
+    if (fromPort && Number(fromPort) !== port) continue;
+    return { host: toHost ? bare(toHost) : host, port: toPort ? Number(toPort) : port };
+  }
+  return undefined;
+}
+
 /** Resolves `host` as a process in the pod would. */
 export function resolveFromPod(ctx: MeshContext, pod: KubeObject, host: string): Resolution {
   if (isIpLiteral(host)) return { ok: true, ip: host };

@@ -19,6 +19,8 @@ export interface CurlOptions {
   method: string | undefined;
   insecure: boolean;
   resolve: string[];
+  /** `--connect-to HOST1:PORT1:HOST2:PORT2` entries. */
+  connectTo: string[];
   headers: string[];
   writeOut: string | undefined;
   output: string | undefined;
@@ -249,6 +251,9 @@ function apply(
     case 'resolve':
       if (value !== undefined) options.resolve.push(value);
       break;
+    case 'connect-to':
+      if (value !== undefined) options.connectTo.push(value);
+      break;
     case 'header':
       if (value !== undefined) options.headers.push(value);
       break;
@@ -292,6 +297,7 @@ export function parseCurlArgs(args: string[]): CurlOptions | CurlUsageError {
     method: undefined,
     insecure: false,
     resolve: [],
+    connectTo: [],
     headers: [],
     writeOut: undefined,
     output: undefined,

@@ -8,7 +8,7 @@ import { CLIENT_IMAGE } from '../../versions.ts';
 import type { ExecResult, KubeObject } from '../types.ts';
 import type { ServerIdentity } from './certs.ts';
 import { VERIFY_TEXT, certificateNamesHost, renderCurlCertinfo, verifyResult } from './certs.ts';
-import { openFromPod, resolveFromPod, resolveOverride } from './client.ts';
+import { connectToOverride, openFromPod, resolveFromPod, resolveOverride } from './client.ts';
 import type { MeshContext } from './context.ts';
 import type { CurlOptions, TransferInfo } from './curl-cli.ts';
 import { parseCurlArgs, renderWriteOut } from './curl-cli.ts';
@@ -273,11 +273,15 @@ function transfer(
   hop.scheme = scheme;
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const port = url.port ? Number(url.port) : scheme === 'https' ? 443 : 80;
-  const override = resolveOverride(options.resolve, host, port);
-  const resolved = override ? { ok: true as const, ip: override } : resolveFromPod(ctx, pod, host);
+  // --connect-to changes where curl connects, never the SNI or Host it sends.
+  const target = connectToOverride(options.connectTo, host, port) ?? { host, port };
+  const override = resolveOverride(options.resolve, target.host, target.port);
+  const resolved = override
+    ? { ok: true as const, ip: override }
+    : resolveFromPod(ctx, pod, target.host);
   if (!resolved.ok) {
     hop.exitCode = 6;
-    hop.error = `Could not resolve host: ${host}`;
+    hop.error = `Could not resolve host: ${target.host}`;
     return hop;
   }
   const request = buildRequest(options, url, host, port, version, method);
@@ -292,7 +296,7 @@ function transfer(
         inner: { kind: 'http', request },
       }
     : { kind: 'http', request };
-  hop.remote = { ip: resolved.ip, port };
+  hop.remote = { ip: resolved.ip, port: target.port };
   hop.connects = 1;
   const connection = openFromPod(ctx, pod, container, hop.remote, payload);
   hop.localPort = connection.localPort;

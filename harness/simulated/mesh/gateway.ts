@@ -21,7 +21,7 @@ import type { Exchange } from './proxy.ts';
 import { resolveCluster } from './proxy.ts';
 import type { GatewayServer } from './registry.ts';
 import { gatewayServers, hostMatches, protocolFamily, serverAdmits } from './registry.ts';
-import type { RouteDestination, RouteScope } from './routing.ts';
+import type { MatchedRoute, RouteDestination, RouteScope } from './routing.ts';
 import {
   matchHttpRoute,
   matchTcpRoute,
@@ -207,6 +207,37 @@ function serveTcp(
   );
 }
 
+/** Labels two host names share at their end (`a.b.c` and `x.b.c` share 2). */
+function sharedSuffix(a: string, b: string): number {
+  const left = a.toLowerCase().split('.').reverse();
+  const right = b.toLowerCase().split('.').reverse();
+  let count = 0;
+  while (count < left.length && left[count] === right[count]) count++;
+  return count;
+}
+
+/**
+ * The `sni-ignored` fault: a connection whose SNI no route matches is still routed, by
+ * the tls route of the bound VirtualService whose host looks most like the SNI (on a
+ * gateway serving one host: that host, whatever the SNI).
+ */
+function routeIgnoringSni(
+  inbound: Inbound,
+  servers: GatewayServer[],
+  sni: string | undefined,
+  port: number,
+): MatchedRoute | undefined {
+  const scope = scopeOf(inbound, servers);
+  let best: { route: MatchedRoute; score: number } | undefined;
+  for (const vs of boundVirtualServices(inbound, servers, undefined, true)) {
+    const route = matchTlsOrTcpRoute([vs], { scope, port, sni, ignoreSni: true });
+    if (!route?.destination) continue;
+    const score = sni ? sharedSuffix(sni, route.destination.host) : 0;
+    if (!best || score > best.score) best = { route, score };
+  }
+  return best?.route;
+}
+
 /** PASSTHROUGH: route the client's TLS by SNI with `tls` routes, without touching it. */
 function servePassthrough(
   inbound: Inbound,
@@ -215,10 +246,11 @@ function servePassthrough(
 ): Reply {
   const { ctx, gateway } = inbound;
   const sni = payload.sni;
-  const ignoreSni = ctx.fault('sni-ignored');
   const port = servers[0]?.number ?? inbound.connection.local.port;
-  const vss = boundVirtualServices(inbound, servers, sni, ignoreSni);
-  const route = matchTlsOrTcpRoute(vss, { scope: scopeOf(inbound, servers), port, sni, ignoreSni });
+  const scope = scopeOf(inbound, servers);
+  const route =
+    matchTlsOrTcpRoute(boundVirtualServices(inbound, servers, sni), { scope, port, sni }) ??
+    (ctx.fault('sni-ignored') ? routeIgnoringSni(inbound, servers, sni, port) : undefined);
   if (!route?.destination) {
     return closeTcp(ctx, tcpHop(inbound, sni, false), {
       flags: 'NR',

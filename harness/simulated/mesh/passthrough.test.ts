@@ -127,4 +127,28 @@ describe('B3 passthrough', () => {
       sni: other.name,
     });
   });
+
+  it('offers the gateway another SNI with --connect-to, and the gateway does not route it', async () => {
+    const { world, plain } = passthrough(host);
+    const name = `other-sni.${HOST}`;
+    const right = await curl(world, plain, {
+      url: `https://${HOST}/`,
+      maxTimeSeconds: 5,
+      insecure: true,
+      connectTo: [`${HOST}:443:${GATEWAY_HOST}:443`],
+    });
+    expect(right.headers['x-egress-conformance-host']).toBe(HOST);
+    expect(right.remoteIp).toBe('10.96.0.50');
+    const wrong = await curl(world, plain, {
+      url: `https://${name}/`,
+      maxTimeSeconds: 5,
+      insecure: true,
+      connectTo: [`${name}:443:${GATEWAY_HOST}:443`],
+    });
+    expect(wrong.exitCode).toBe(35);
+    expect(gatewayLog(world).map(parseLogLine)).toMatchObject([
+      { sni: HOST, upstreamCluster: `outbound|443||${HOST}` },
+      { sni: name, flags: 'NR' },
+    ]);
+  });
 });
