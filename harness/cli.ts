@@ -5,7 +5,15 @@
  */
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
+import {
+  createRunReport,
+  recordSetupFailure,
+  trackSteps,
+  writeConformanceReports,
+} from './reporting/conformance-report.ts';
+import { keptResourcesLines, writeSummary } from './reporting/summary.ts';
+import { createProgress, isInteractive } from './reporting/progress.ts';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -68,6 +76,7 @@ const FLAGS = {
   'existing-cluster-ok': { type: 'boolean', default: false },
   'client-image': { type: 'string', default: CLIENT_IMAGE },
   manifests: { type: 'string' },
+  parallel: { type: 'string' },
   'istio-revision': { type: 'string' },
   'gateway-label': { type: 'string' },
 } as const;
@@ -96,6 +105,8 @@ export interface CliOptions {
   existingClusterOk: boolean;
   clientImage: string;
   manifestsDir: string;
+  /** How many suites run at once. */
+  parallel: number | undefined;
   istioRevision: string | undefined;
   gatewaySelector: { key: string; value: string } | undefined;
 }
@@ -180,6 +191,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
     context: values.context as string | undefined,
     existingClusterOk: Boolean(values['existing-cluster-ok']),
     clientImage: values['client-image'] as string,
+    parallel: parsePositive('--parallel', values.parallel as string | undefined),
     istioRevision: values['istio-revision'] as string | undefined,
     gatewaySelector: parseLabel(values['gateway-label'] as string | undefined),
     manifestsDir: path.resolve(
@@ -196,6 +208,13 @@ function parseExternal(value: string | undefined): CliOptions['external'] {
   throw new UsageError(
     `unknown --external "${value}"; valid values: local, internet, host:<dns-name>`,
   );
+}
+
+function parsePositive(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[1-9]\d*$/.test(value))
+    throw new UsageError(`${flag} takes a whole number >= 1, got "${value}"`);
+  return Number(value);
 }
 
 function parseLabel(value: string | undefined): CliOptions['gatewaySelector'] {
@@ -258,6 +277,7 @@ Flags (default in brackets):
   --context NAME              kubeconfig context for --cluster existing [current context]
   --existing-cluster-ok       allow running against an existing cluster (it creates namespaces there) [off]
   --client-image IMAGE        curl client image [${CLIENT_IMAGE}]
+  --parallel N                how many suites run at once [all selected]
   --istio-revision REV        existing clusters: the Istio revision to test [the default revision]
   --gateway-label KEY=VALUE   existing clusters: the label selecting the egress gateway pods [istio=egressgateway]
   --manifests DIR             manifests to apply instead of the bundled ones (same layout) [manifests/]
@@ -353,10 +373,23 @@ export async function main(
   const runDir = path.resolve('.runs', runId);
   await mkdir(runDir, { recursive: true });
   await mkdir(reportsDir, { recursive: true });
-  const progress: Progress = (step, state, detail) => {
-    const tail = detail ? ` (${detail})` : '';
-    say(`[${new Date().toISOString().slice(11, 19)}] ${step}: ${state}${tail}`);
-  };
+  const report = createRunReport({
+    runId,
+    argv,
+    requested: {
+      clusterKind: options.cluster,
+      suites: options.suites,
+      mtlsModes: options.mtlsModes,
+      external: options.external,
+      istioVersion: options.istioVersion,
+      keepOnFailure: options.keepOnFailure,
+    },
+  });
+  report.junitFile = path.relative(reportsDir, path.resolve(options.junit));
+  const reporter = createProgress(io.out, {
+    interactive: isInteractive(io.out as { isTTY?: boolean }),
+  });
+  const progress: Progress = trackSteps(report, reporter);
 
   let provider: ClusterProvider | undefined;
   let interrupted = false;
@@ -364,6 +397,7 @@ export async function main(
   const onSigint = (): void => {
     if (interrupted) return;
     interrupted = true;
+    report.interrupted = true;
     complain('interrupted: cleaning up what this run created (Ctrl-C again is ignored until done)');
     abortRun.abort();
   };
@@ -382,6 +416,8 @@ export async function main(
       'done',
       `${target.kind}${target.simulated ? ' (SIMULATED)' : ''}, Istio ${target.istio.version}`,
     );
+    report.target = target;
+    report.requiredObservations = REQUIRED_CONSECUTIVE_OBSERVATIONS;
     if (abortRun.signal.aborted) return 130;
     const timeouts = resolveTimeouts(provider.timeoutDefaults ?? {}, options.timeoutOverrides);
     const run: RunContext = {
@@ -400,10 +436,12 @@ export async function main(
       run,
       suites: options.suites.map((name) => findSuite(name)).filter((s) => s !== undefined),
       junitPath: path.resolve(options.junit),
+      parallel: options.parallel,
       signal: abortRun.signal,
       argv,
       log: say,
     });
+    report.cases = outcome.cases;
     if (interrupted) return 130;
     if (outcome.failed > 0 && options.keepOnFailure) keepCluster = true;
     say(
@@ -416,6 +454,7 @@ export async function main(
     }
     return outcome.failed > 0 ? EXIT_CONFORMANCE_FAILURE : EXIT_PASSED;
   } catch (error) {
+    if (!report.cases) recordSetupFailure(report, error);
     if (error instanceof EnvironmentError) {
       complain(error.message);
       return EXIT_ENVIRONMENT_ERROR;
@@ -431,6 +470,22 @@ export async function main(
       } catch (error) {
         complain(`cleanup failed: ${error instanceof Error ? error.message : String(error)}`);
       }
+    }
+    try {
+      report.finishedAt = new Date();
+      report.clusterKept = keepCluster;
+      await writeConformanceReports(reportsDir, report);
+      await writeSummary(reportsDir, report);
+      for (const line of keptResourcesLines(report)) say(line);
+    } catch (error) {
+      complain(
+        `writing the reports failed: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+    reporter.stop();
+    if (!keepCluster) {
+      // The run directory holds the kubeconfig (credentials): keep it only with the cluster.
+      await rm(runDir, { recursive: true, force: true });
     }
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);

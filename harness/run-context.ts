@@ -25,6 +25,8 @@ export interface RunContext {
   reportsDir: string;
   /** Absolute path of the manifests the suites apply (`--manifests`, default: the bundled ones). */
   manifestsDir: string;
+  /** The istioctl binary the provider resolved, for `istioctl analyze` in diagnostics. */
+  istioctlPath?: string;
 }
 
 declare module 'vitest' {

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { startVitest } from 'vitest/node';
 import type { RunContext } from './run-context.ts';
 import type { SuiteInfo } from './suites.ts';
+import { redactSecrets, secretsFromKubeconfig } from './reporting/redact.ts';
 import { CollectingReporter, renderJUnit, writeJUnit, type CaseResult } from './reporting/junit.ts';
 
 /** Counts of a finished run, plus the cases for the other reports. */
@@ -24,6 +25,7 @@ export async function runSuites({
   run,
   suites,
   junitPath,
+  parallel,
   signal,
   log,
 }: {
@@ -31,6 +33,8 @@ export async function runSuites({
   run: RunContext;
   suites: readonly SuiteInfo[];
   junitPath: string;
+  /** Suites at once; all of them unless limited. */
+  parallel?: number | undefined;
   signal: AbortSignal;
   argv: readonly string[];
   log: (line: string) => void;
@@ -59,8 +63,8 @@ export async function runSuites({
       hookTimeout,
       teardownTimeout: timeouts.deletion,
       pool: 'forks',
-      fileParallelism: true,
-      maxWorkers: Math.max(1, suites.length),
+      maxWorkers: Math.max(1, Math.min(parallel ?? suites.length, suites.length)),
+      fileParallelism: (parallel ?? suites.length) > 1,
       passWithNoTests: false,
       // Reruns would hide exactly the flakiness the reports must show.
       retry: 0,
@@ -89,7 +93,9 @@ export async function runSuites({
       meta: {},
     });
   }
-  await writeJUnit(junitPath, renderJUnit(run, cases, startedAt));
+  // Error messages can quote API responses; nothing from the kubeconfig may reach a report.
+  const secrets = await secretsFromKubeconfig(run.target.kubeconfigPath);
+  await writeJUnit(junitPath, redactSecrets(renderJUnit(run, cases, startedAt), secrets));
   log(`JUnit report written to ${junitPath}`);
   return {
     passed: cases.filter((entry) => entry.state === 'passed').length,

@@ -455,6 +455,7 @@ declare module 'vitest' {
 function installHooks(env: SuiteEnvironment): void {
   beforeEach((ctx) => {
     convergenceLog.length = 0;
+    const testStartedAt = new Date();
     ctx.task.meta.egress = { ...ctx.task.meta.egress, variant: env.variant };
     ctx.onTestFinished(() => {
       const convergence = convergenceLog.splice(0);
@@ -467,7 +468,10 @@ function installHooks(env: SuiteEnvironment): void {
     });
     ctx.onTestFailed(async () => {
       env.keepNamespaces(env.createdNamespaces);
-      const files = await collectDiagnostics(env, ctx.task.name).catch((error: unknown) => [
+      const files = await collectDiagnostics(env, ctx.task.name, {
+        since: testStartedAt,
+        ...(env.run.istioctlPath ? { istioctl: env.run.istioctlPath } : {}),
+      }).catch((error: unknown) => [
         `diagnostics could not be collected: ${error instanceof Error ? error.message : String(error)}`,
       ]);
       ctx.task.meta.egress = {

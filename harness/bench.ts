@@ -1,0 +1,73 @@
+/**
+ * `npm run bench`: wall time of full simulated runs (all suites, both mTLS modes) under
+ * the configurations issue 4 names. A script that prints figures, not a timed test:
+ * timings on a shared 2-core machine vary too much to assert on.
+ */
+import { execa } from 'execa';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
+
+interface Case {
+  name: string;
+  env: Record<string, string>;
+  args: string[];
+}
+
+const CASES: Case[] = [
+  { name: 'propagation 0 ms, pod start 0 ms', env: {}, args: [] },
+  {
+    name: 'propagation 2000 ms (jitter 0)',
+    env: { EGRESS_SIM_PROPAGATION_MS: '2000', EGRESS_SIM_PROPAGATION_JITTER_MS: '0' },
+    args: [],
+  },
+  {
+    name: 'pod start 3000 ms, sequential',
+    env: { EGRESS_SIM_POD_START_MS: '3000' },
+    args: ['--parallel', '1'],
+  },
+  { name: 'pod start 3000 ms, concurrent', env: { EGRESS_SIM_POD_START_MS: '3000' }, args: [] },
+];
+
+async function timeRun(entry: Case): Promise<{ seconds: number; exitCode: number }> {
+  const reports = await mkdtemp(path.join(tmpdir(), 'egc-bench-'));
+  const started = performance.now();
+  const result = await execa(
+    process.execPath,
+    [
+      CLI,
+      '--cluster',
+      'simulated',
+      '--mtls',
+      'both',
+      '--reports',
+      reports,
+      '--junit',
+      path.join(reports, 'junit.xml'),
+      ...entry.args,
+    ],
+    { reject: false, cwd: reports, env: { ...process.env, ...entry.env } },
+  );
+  const seconds = (performance.now() - started) / 1000;
+  await rm(reports, { recursive: true, force: true });
+  return { seconds, exitCode: result.exitCode ?? -1 };
+}
+
+const results: { name: string; seconds: number; exitCode: number }[] = [];
+for (const entry of CASES) {
+  const { seconds, exitCode } = await timeRun(entry);
+  results.push({ name: entry.name, seconds, exitCode });
+  console.log(`${entry.name.padEnd(36)} ${seconds.toFixed(1).padStart(6)} s  (exit ${exitCode})`);
+}
+const [zero, propagation, sequential, concurrent] = results;
+if (zero && propagation && sequential && concurrent) {
+  console.log('');
+  console.log(`propagation cost over 0 ms: ${(propagation.seconds - zero.seconds).toFixed(1)} s`);
+  console.log(
+    `concurrent / sequential with pod start 3000 ms: ${(concurrent.seconds / sequential.seconds).toFixed(2)}`,
+  );
+}
+process.exitCode = results.every((entry) => entry.exitCode === 0) ? 0 : 1;
