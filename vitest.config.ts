@@ -8,5 +8,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Each simulated conformance run starts its own workers; more than two at once on a
+    // two-core machine turns convergence budgets into a measure of CPU contention.
+    maxConcurrency: 2,
   },
 });

@@ -40,9 +40,10 @@ export function createSimulatedProvider({
     timeoutDefaults: {
       // The model appends log lines synchronously, so a short flush window is exact.
       accessLogFlush: 150,
-      // Propagation is bounded by the configured delay plus jitter; leave headroom.
-      configPropagation: Math.max(3000, Math.ceil(propagationBound * 1.5) + 2000),
-      policyEnforcement: Math.max(3000, Math.ceil(propagationBound * 1.5) + 2000),
+      // Propagation is bounded by the configured delay plus jitter; the headroom is for
+      // a loaded machine (CI runs several simulated runs at once on two cores).
+      configPropagation: Math.max(8000, Math.ceil(propagationBound * 1.5) + 4000),
+      policyEnforcement: Math.max(8000, Math.ceil(propagationBound * 1.5) + 4000),
       podReady: options.podStartMs + 15_000,
       deletion: 15_000,
       pollInterval: 50,

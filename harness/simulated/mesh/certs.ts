@@ -4,7 +4,13 @@
  * by a self-signed mesh root as istiod's default CA does). Rendered as curl's
  * `%{certs}` and openssl's chain listing would print them.
  */
-import { X509Certificate, generateKeyPairSync, randomBytes } from 'node:crypto';
+import {
+  X509Certificate,
+  generateKeyPair,
+  generateKeyPairSync,
+  randomBytes,
+  sign,
+} from 'node:crypto';
 import forge from 'node-forge';
 import type { SimExternalHost } from '../types.ts';
 
@@ -124,22 +130,75 @@ export function externalIdentity(host: SimExternalHost): ServerIdentity {
   };
 }
 
-/** Generated mesh roots and workload certificates, shared by all models of the process: keygen is slow. */
-const ROOTS = new Map<string, { cert: forge.pki.Certificate; key: forge.pki.rsa.PrivateKey }>();
+/** A key pair: the public half for forge's certificate builder, the private half as PEM for Node. */
+interface KeyPair {
+  publicKey: forge.pki.PublicKey;
+  privatePem: string;
+}
+
+interface Root {
+  cert: forge.pki.Certificate;
+  privatePem: string;
+}
+
+/** Generated mesh roots and workload certificates, shared by all models of the process. */
+const ROOTS = new Map<string, Root>();
 const LEAVES = new Map<string, ServerIdentity>();
+/** Keys generated ahead of use on libuv's thread pool, so issuing does not stall the event loop. */
+const SPARE_KEYS: KeyPair[] = [];
+let warming = 0;
+
+function toKeyPair(publicPem: string, privatePem: string): KeyPair {
+  return { publicKey: forge.pki.publicKeyFromPem(publicPem), privatePem };
+}
+
+const KEY_OPTIONS = {
+  modulusLength: 2048,
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+} as const;
+
+function takeKeyPair(): KeyPair {
+  const spare = SPARE_KEYS.pop();
+  if (spare) return spare;
+  // Node's native generation: forge's pure-JS RSA keygen takes seconds.
+  const pair = generateKeyPairSync('rsa', KEY_OPTIONS);
+  return toKeyPair(pair.publicKey, pair.privateKey);
+}
+
+/** Signs with Node's native RSA (forge's pure-JS signing blocks for tens of milliseconds). */
+function signNatively(cert: forge.pki.Certificate, privatePem: string): void {
+  cert.signatureOid = forge.pki.oids.sha256WithRSAEncryption ?? '1.2.840.113549.1.1.11';
+  cert.siginfo.algorithmOid = cert.signatureOid;
+  const builder = forge.pki as unknown as {
+    getTBSCertificate(c: forge.pki.Certificate): forge.asn1.Asn1;
+  };
+  cert.tbsCertificate = builder.getTBSCertificate(cert);
+  const der = Buffer.from(forge.asn1.toDer(cert.tbsCertificate).getBytes(), 'binary');
+  cert.signature = sign('sha256', der, privatePem).toString('binary');
+}
 
 /** Issues the mesh CA and workload certificates, once per trust domain and identity. */
 export class MeshCertificates {
-  private roots = ROOTS;
-  private leaves = LEAVES;
+  /** Starts generating `count` keys in the background for the identities about to be issued. */
+  static warm(count = 3): void {
+    const wanted = count - SPARE_KEYS.length - warming;
+    for (let i = 0; i < wanted; i++) {
+      warming += 1;
+      generateKeyPair('rsa', KEY_OPTIONS, (error, publicPem, privatePem) => {
+        warming -= 1;
+        if (!error) SPARE_KEYS.push(toKeyPair(publicPem, privatePem));
+      });
+    }
+  }
 
   /** The workload identity of a proxy, as istiod's self-signed CA would issue it. */
   identity(trustDomain: string, namespace: string, serviceAccount: string): ServerIdentity {
     const spiffe = `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
-    const cached = this.leaves.get(spiffe);
+    const cached = LEAVES.get(spiffe);
     if (cached) return cached;
     const root = this.root(trustDomain);
-    const leafKeys = forgeKeyPair();
+    const leafKeys = takeKeyPair();
     const leaf = forge.pki.createCertificate();
     leaf.publicKey = leafKeys.publicKey;
     leaf.serialNumber = randomSerial();
@@ -154,7 +213,7 @@ export class MeshCertificates {
       { name: 'extKeyUsage', serverAuth: true, clientAuth: true },
       { name: 'subjectAltName', critical: true, altNames: [{ type: 6, value: spiffe }] },
     ]);
-    leaf.sign(root.key, forge.md.sha256.create());
+    signNatively(leaf, root.privatePem);
     const identity: ServerIdentity = {
       chain: [
         certFromPem(forge.pki.certificateToPem(leaf)),
@@ -163,22 +222,20 @@ export class MeshCertificates {
       trust: 'mesh',
       spiffe,
     };
-    this.leaves.set(spiffe, identity);
+    LEAVES.set(spiffe, identity);
     return identity;
   }
 
-  private root(trustDomain: string): {
-    cert: forge.pki.Certificate;
-    key: forge.pki.rsa.PrivateKey;
-  } {
-    const cached = this.roots.get(trustDomain);
+  private root(trustDomain: string): Root {
+    const cached = ROOTS.get(trustDomain);
     if (cached) return cached;
-    const keys = forgeKeyPair();
+    const keys = takeKeyPair();
     const cert = forge.pki.createCertificate();
     cert.publicKey = keys.publicKey;
     cert.serialNumber = randomSerial();
     cert.validity.notBefore = new Date(Date.now() - 3600_000);
     cert.validity.notAfter = new Date(Date.now() + 10 * 365 * 24 * 3600_000);
+    // istiod's self-signed root names only the trust domain as organisation.
     const name = [{ shortName: 'O', value: trustDomain }];
     cert.setSubject(name);
     cert.setIssuer(name);
@@ -186,9 +243,9 @@ export class MeshCertificates {
       { name: 'basicConstraints', cA: true, critical: true },
       { name: 'keyUsage', keyCertSign: true, digitalSignature: true, critical: true },
     ]);
-    cert.sign(keys.privateKey, forge.md.sha256.create());
-    const root = { cert, key: keys.privateKey };
-    this.roots.set(trustDomain, root);
+    signNatively(cert, keys.privatePem);
+    const root = { cert, privatePem: keys.privatePem };
+    ROOTS.set(trustDomain, root);
     return root;
   }
 }
@@ -198,19 +255,6 @@ function randomSerial(): string {
   const bytes = randomBytes(16);
   bytes[0] = (bytes[0] ?? 0) & 0x7f;
   return bytes.toString('hex');
-}
-
-function forgeKeyPair(): { publicKey: forge.pki.PublicKey; privateKey: forge.pki.rsa.PrivateKey } {
-  // Node's native key generation: forge's pure-JS RSA keygen takes seconds.
-  const pair = generateKeyPairSync('rsa', {
-    modulusLength: 2048,
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-    privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
-  });
-  return {
-    publicKey: forge.pki.publicKeyFromPem(pair.publicKey),
-    privateKey: forge.pki.privateKeyFromPem(pair.privateKey),
-  };
 }
 
 /** OpenSSL's verify result codes and texts that a client can meet here. */

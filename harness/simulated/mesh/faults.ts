@@ -15,10 +15,12 @@ export const FAULT_EFFECTS: Readonly<Record<FaultName, string>> = {
     'gateway.ts: HTTP routed by the gateway to port 80 goes to port 443 of the destination (cluster outbound|443||HOST), in plain text',
   'tls-terminated':
     'gateway.ts: a PASSTHROUGH server terminates the client TLS with the gateway workload certificate and re-originates TLS upstream',
-  'sni-ignored': 'gateway.ts: PASSTHROUGH servers and tls routes match whatever SNI arrives',
+  'sni-ignored':
+    'gateway.ts: TLS whose SNI no PASSTHROUGH route matches is still routed, to the bound tls route whose host looks most like the SNI',
   'plaintext-accepted':
     'gateway.ts: an ISTIO_MUTUAL server accepts plain HTTP/TCP as if it had been unwrapped',
-  'netpol-not-enforced': 'network.ts / curl-transfer.ts: NetworkPolicy is never consulted',
+  'netpol-not-enforced':
+    'network.ts, client.ts, proxy.ts: NetworkPolicy is never consulted (connections and DNS)',
   'counters-frozen': 'telemetry.ts: gateway proxies never change their counters or metrics',
   'dr-lookup-ignored':
     'proxy.ts: DestinationRules are found in any namespace after the lookup path',

@@ -61,8 +61,8 @@ export interface HttpHop {
   mtls: boolean;
 }
 
-/** Where an HTTP request goes: a cluster of the proxy, or the original destination (PassthroughCluster). */
-export type HttpTarget =
+/** Where a request or connection goes: a cluster of the proxy, or the original destination (PassthroughCluster). */
+export type UpstreamTarget =
   | { kind: 'cluster'; lookup: ClusterLookup; originalDestination?: Address }
   | { kind: 'passthrough'; address: Address };
 
@@ -165,6 +165,36 @@ export function localHttpReply(
   return { kind: 'http', response, delayMs };
 }
 
+/** Sends to the target: an endpoint of the cluster, or the original destination (PassthroughCluster). */
+function send(
+  ctx: MeshContext,
+  proxy: KubeObject,
+  target: UpstreamTarget,
+  payload: Payload,
+  http: boolean,
+): Sent {
+  if (target.kind === 'cluster') {
+    if (!target.lookup.ok) throw new Error('send() needs a cluster the proxy has');
+    const cluster = target.lookup.cluster;
+    const endpoints = endpointsOf(ctx, proxy, cluster, target.originalDestination);
+    return sendUpstream(ctx, proxy, cluster, endpoints, payload, { http });
+  }
+  const localPort = ctx.state.nextPort();
+  const how = { kind: 'plain' } as const;
+  return {
+    endpoint: { address: target.address },
+    localPort,
+    newConnection: true,
+    wrap: how,
+    ...exchange(ctx, proxy, localPort, target.address, payload, how, {
+      http,
+      // Istio's default connect timeout applies to PassthroughCluster too.
+      connectTimeoutMs: 10_000,
+      fresh: true,
+    }),
+  };
+}
+
 function upstreamProtocol(
   service: MeshService | undefined,
   portProtocol: string | undefined,
@@ -177,7 +207,7 @@ function upstreamProtocol(
 }
 
 /** Routes the request to its target, logs the entry and counts it; the reply is what the client gets. */
-export function forwardHttp(ctx: MeshContext, hop: HttpHop, target: HttpTarget): Reply {
+export function forwardHttp(ctx: MeshContext, hop: HttpHop, target: UpstreamTarget): Reply {
   if (target.kind === 'cluster' && !target.lookup.ok) {
     return localHttpReply(ctx, hop, {
       status: 503,
@@ -192,38 +222,7 @@ export function forwardHttp(ctx: MeshContext, hop: HttpHop, target: HttpTarget):
     hop,
     upstreamProtocol(cluster?.service, cluster?.port.protocol, hop.request.protocol),
   );
-  const payload: Payload = { kind: 'http', request };
-  let result: Sent;
-  if (cluster) {
-    const endpoints = endpointsOf(
-      ctx,
-      hop.proxy,
-      cluster,
-      target.kind === 'cluster' ? target.originalDestination : undefined,
-    );
-    result = sendUpstream(ctx, hop.proxy, cluster, endpoints, payload, { http: true });
-  } else {
-    const address = (target as { address: Address }).address;
-    const localPort = ctx.state.nextPort();
-    result = {
-      endpoint: { address },
-      localPort,
-      newConnection: true,
-      ...exchange(
-        ctx,
-        hop.proxy,
-        localPort,
-        address,
-        payload,
-        { kind: 'plain' },
-        {
-          http: true,
-          connectTimeoutMs: 10_000,
-          fresh: true,
-        },
-      ),
-    };
-  }
+  const result = send(ctx, hop.proxy, target, { kind: 'http', request }, true);
   const entry = baseEntry(ctx, hop, request.headers);
   const upstreamHost = formatAddress(result.endpoint?.address);
   const upstreamLocal = result.endpoint ? `${podIp(hop.proxy)}:${result.localPort}` : undefined;
@@ -363,7 +362,7 @@ export function closeTcp(
 export function forwardTcp(
   ctx: MeshContext,
   hop: TcpHop,
-  target: HttpTarget,
+  target: UpstreamTarget,
   payload: Payload,
   options: { transform?: (result: Exchange) => Exchange } = {},
 ): Reply {
@@ -376,37 +375,7 @@ export function forwardTcp(
   }
   const cluster = target.kind === 'cluster' && target.lookup.ok ? target.lookup.cluster : undefined;
   const clusterName = cluster?.name ?? 'PassthroughCluster';
-  let result: Sent;
-  if (cluster) {
-    const endpoints = endpointsOf(
-      ctx,
-      hop.proxy,
-      cluster,
-      target.kind === 'cluster' ? target.originalDestination : undefined,
-    );
-    result = sendUpstream(ctx, hop.proxy, cluster, endpoints, payload, { http: false });
-  } else {
-    const address = (target as { address: Address }).address;
-    const localPort = ctx.state.nextPort();
-    result = {
-      endpoint: { address },
-      localPort,
-      newConnection: true,
-      ...exchange(
-        ctx,
-        hop.proxy,
-        localPort,
-        address,
-        payload,
-        { kind: 'plain' },
-        {
-          http: false,
-          connectTimeoutMs: 10_000,
-          fresh: true,
-        },
-      ),
-    };
-  }
+  const result = send(ctx, hop.proxy, target, payload, false);
   const transformed = options.transform ? { ...result, ...options.transform(result) } : result;
   const entry = tcpEntry(ctx, hop);
   const upstreamHost = formatAddress(result.endpoint?.address);

@@ -14,6 +14,7 @@ import type {
   SimOptions,
 } from '../types.ts';
 import type { MeshContext } from './context.ts';
+import { MeshCertificates } from './certs.ts';
 import { MeshState } from './context.ts';
 import { runCurl } from './curl-transfer.ts';
 import { containerNamed } from './k8s.ts';
@@ -107,6 +108,8 @@ export function createMeshModel({
   now = () => new Date(),
 }: MeshModelOptions): ExecHandler {
   const state = new MeshState();
+  // The gateway's workload certificate is issued at first mTLS use; have its keys ready.
+  MeshCertificates.warm();
   return {
     exec(request: ExecRequest): Promise<ExecResult> {
       const { pod, container, command } = request;
