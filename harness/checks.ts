@@ -96,8 +96,8 @@ export async function observeRequest(
   const criteria = match(result);
   const flush = env.run.timeouts.accessLogFlush;
   const started = Date.now();
-  let window: GatewayLog = { entries: [], pods: [], otherLines: 0 };
-  let matched: AccessLogEntry[] = [];
+  let window: GatewayLog;
+  let matched: AccessLogEntry[];
   for (;;) {
     window = await env.gatewayLog(sentAt);
     window.entries = window.entries.filter((entry) => entry.startTime >= sentAt);

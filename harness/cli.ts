@@ -237,7 +237,7 @@ function parseTimeouts(entries: readonly string[]): Partial<TimeoutConfig> {
     }
     overrides[match[1]] = Number(match[2]) * (match[3] === 's' ? 1000 : 1);
   }
-  return overrides as Partial<TimeoutConfig>;
+  return overrides;
 }
 
 /** The `--help` text. */
@@ -387,7 +387,7 @@ export async function main(
   });
   report.junitFile = path.relative(reportsDir, path.resolve(options.junit));
   const reporter = createProgress(io.out, {
-    interactive: isInteractive(io.out as { isTTY?: boolean }),
+    interactive: isInteractive(io.out),
   });
   const progress: Progress = trackSteps(report, reporter);
 

@@ -3,82 +3,9 @@
  * healthy and once per named fault, asserting that exactly the suites certifying the
  * broken behaviour fail, with messages that name it and show the evidence.
  */
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { execa } from 'execa';
 import type { FaultName } from './simulated/types.ts';
-
-const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
-
-/** A test case as read back from the JUnit file. */
-export interface JUnitCase {
-  suite: string;
-  name: string;
-  failure?: string;
-  skipped?: string;
-  properties: Record<string, string>;
-  systemOut?: string;
-}
-
-function unescapeXml(text: string): string {
-  return text
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&quot;/g, '"')
-    .replace(/&amp;/g, '&');
-}
-
-/** Reads our JUnit file back (only the shapes our writer produces). */
-export function parseJUnit(xml: string): JUnitCase[] {
-  const cases: JUnitCase[] = [];
-  for (const suiteMatch of xml.matchAll(/<testsuite name="([^"]*)"[\s\S]*?<\/testsuite>/g)) {
-    const suite = unescapeXml(suiteMatch[1] ?? '');
-    for (const caseMatch of suiteMatch[0].matchAll(/<testcase [^>]*name="([^"]*)"[^>]*>([\s\S]*?)<\/testcase>/g)) {
-      const body = caseMatch[2] ?? '';
-      const properties: Record<string, string> = {};
-      for (const property of body.matchAll(/<property name="([^"]*)" value="([^"]*)"\/>/g)) {
-        properties[unescapeXml(property[1] ?? '')] = unescapeXml(property[2] ?? '');
-      }
-      const failure = /<failure [^>]*>([\s\S]*?)<\/failure>/.exec(body)?.[1];
-      const skipped = /<skipped message="([^"]*)"/.exec(body)?.[1];
-      const systemOut = /<system-out>([\s\S]*?)<\/system-out>/.exec(body)?.[1];
-      cases.push({
-        suite,
-        name: unescapeXml(caseMatch[1] ?? ''),
-        properties,
-        ...(failure !== undefined ? { failure: unescapeXml(failure) } : {}),
-        ...(skipped !== undefined ? { skipped: unescapeXml(skipped) } : {}),
-        ...(systemOut !== undefined ? { systemOut: unescapeXml(systemOut) } : {}),
-      });
-    }
-  }
-  return cases;
-}
-
-/** Runs the CLI against the simulated cluster in a fresh reports folder. */
-export async function runSimulated(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ exitCode: number; stdout: string; stderr: string; reports: string; xml: string; cases: JUnitCase[] }> {
-  const reports = await mkdtemp(path.join(tmpdir(), 'egc-reports-'));
-  const result = await execa(
-    process.execPath,
-    [CLI, '--cluster', 'simulated', '--reports', reports, '--junit', path.join(reports, 'junit.xml'), ...args],
-    { reject: false, env: { ...process.env, ...env }, cwd: reports, timeout: 240_000 },
-  );
-  const xml = await readFile(path.join(reports, 'junit.xml'), 'utf8').catch(() => '');
-  return {
-    exitCode: result.exitCode ?? -1,
-    stdout: String(result.stdout),
-    stderr: String(result.stderr),
-    reports,
-    xml,
-    cases: parseJUnit(xml),
-  };
-}
+import { runSimulated, type JUnitCase } from './testing/e2e.ts';
 
 function failedSuites(cases: readonly JUnitCase[]): string[] {
   return [...new Set(cases.filter((c) => c.failure !== undefined).map((c) => c.suite))].sort();
@@ -92,7 +19,12 @@ describe('simulated conformance run', () => {
     expect(run.xml).toContain('SIMULATED');
     expect(failedSuites(run.cases)).toEqual([]);
     const suites = new Set(run.cases.map((c) => c.suite));
-    expect([...suites].sort()).toEqual(['dr-lookup', 'http-gateway', 'network-policy', 'passthrough']);
+    expect([...suites].sort()).toEqual([
+      'dr-lookup',
+      'http-gateway',
+      'network-policy',
+      'passthrough',
+    ]);
     for (const testCase of run.cases) {
       expect(testCase.properties['cluster.kind']).toBe('simulated');
       expect(testCase.properties['istio.version']).toMatch(/^\d+\.\d+\.\d+/);

@@ -118,7 +118,8 @@ function splitResponse(response: string): { headers: Record<string, string>; bod
     headers = {};
     for (const line of block.split(/\r?\n/).slice(1)) {
       const colon = line.indexOf(':');
-      if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+      if (colon > 0)
+        headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
     }
   }
   return { headers, body: rest };
@@ -151,7 +152,8 @@ export function parseCertChain(text: string): PresentedCertificate[] {
 
 /** One line for failure messages: what the request ended as. */
 export function describeCurlResult(result: CurlResult): string {
-  if (result.exitCode !== 0) return `curl exit ${result.exitCode} (${result.error || 'no message'})`;
+  if (result.exitCode !== 0)
+    return `curl exit ${result.exitCode} (${result.error || 'no message'})`;
   const leaf = result.certificates[0];
   const cert = leaf ? `, certificate subject "${leaf.subject}" issuer "${leaf.issuer}"` : '';
   return `HTTP ${result.status} from ${result.remoteIp || '?'}:${result.remotePort}${cert}`;

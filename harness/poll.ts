@@ -35,7 +35,7 @@ export async function pollUntil<O>({
   hint,
 }: PollOptions<O>): Promise<O> {
   const started = Date.now();
-  let last: { value?: O; error?: unknown } = {};
+  let last: { value?: O; error?: unknown };
   for (;;) {
     try {
       const value = await observe();
@@ -48,7 +48,7 @@ export async function pollUntil<O>({
     if (elapsed >= timeoutMs) {
       const seen =
         'error' in last && last.error !== undefined
-          ? `the last attempt failed: ${last.error instanceof Error ? last.error.message : String(last.error)}`
+          ? `the last attempt failed: ${last.error instanceof Error ? last.error.message : JSON.stringify(last.error)}`
           : `last observed: ${describe(last.value as O)}`;
       throw new WaitTimeoutError(
         `Timed out after ${timeoutMs} ms waiting for ${what}; ${seen}.${hint ? ` Hint: ${hint}.` : ''}`,

@@ -3,7 +3,7 @@
  * context with `provide`, and writes the reports from what the reporter collected.
  */
 import path from 'node:path';
-import { startVitest } from 'vitest/node';
+import { createVitest } from 'vitest/node';
 import type { RunContext } from './run-context.ts';
 import type { SuiteInfo } from './suites.ts';
 import { redactSecrets, secretsFromKubeconfig } from './reporting/redact.ts';
@@ -48,9 +48,9 @@ export async function runSuites({
   const hookTimeout =
     2 * timeouts.podReady + timeouts.deletion + timeouts.configPropagation + 60_000;
   const files = suites.map((suite) => path.join(projectRoot, suite.file));
-  const vitest = await startVitest(
+  const ownListeners = new Set([...process.listeners('SIGINT'), ...process.listeners('SIGTERM')]);
+  const vitest = await createVitest(
     'test',
-    files,
     {
       root: projectRoot,
       config: false,
@@ -72,11 +72,18 @@ export async function runSuites({
     {},
     {},
   );
+  // Vitest's logger exits the process on SIGINT; the CLI must stay alive to clean up.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    for (const listener of process.listeners(signal)) {
+      if (!ownListeners.has(listener)) process.off(signal, listener);
+    }
+  }
   const onAbort = (): void => {
     void vitest.cancelCurrentRun('keyboard-input');
   };
   signal.addEventListener('abort', onAbort, { once: true });
   try {
+    await vitest.start(files);
     await vitest.close();
   } finally {
     signal.removeEventListener('abort', onAbort);

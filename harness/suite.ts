@@ -139,7 +139,7 @@ export class SuiteEnvironment {
       root: this.run.manifestsDir,
     });
     for (const object of objects.reverse()) {
-      await deleteAndWait(this.kube, object as ObjectRef, {
+      await deleteAndWait(this.kube, object, {
         timeoutMs: this.run.timeouts.deletion,
       });
     }

@@ -64,9 +64,7 @@ export const TIMEOUT_DOCS: Record<keyof TimeoutConfig, string> = {
 };
 
 /** Merges overrides over defaults; rejects unknown names and non-positive values. */
-export function resolveTimeouts(
-  ...layers: Partial<Record<string, number>>[]
-): TimeoutConfig {
+export function resolveTimeouts(...layers: Partial<Record<string, number>>[]): TimeoutConfig {
   const result: TimeoutConfig = { ...DEFAULT_TIMEOUTS };
   for (const layer of layers) {
     for (const [name, value] of Object.entries(layer)) {

@@ -56,7 +56,7 @@ export async function readObject<T extends KubernetesObject>(
   ref: ObjectRef,
 ): Promise<T | undefined> {
   try {
-    return await kube.objects.read<T>(ref as T & { metadata: { name: string } });
+    return await kube.objects.read<T>(ref);
   } catch (error) {
     if (isNotFound(error)) return undefined;
     throw error;

@@ -92,7 +92,7 @@ export function createSimulatedProvider({
           install: true,
         },
       });
-      stop = cluster.stop;
+      stop = () => cluster.stop();
       const kube = connect({ kubeconfigPath: cluster.kubeconfigPath });
       const istio = await detectIstio(kube);
       const version = await kube.config

@@ -6,7 +6,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Reporter, TestCase, TestModule, TestSuite } from 'vitest/node';
+import type { Reporter, TestCase, TestModule } from 'vitest/node';
 import type { RunContext } from '../run-context.ts';
 import type { EgressMeta } from '../suite.ts';
 
@@ -49,7 +49,7 @@ export function collectCases(modules: readonly TestModule[]): CaseResult[] {
 function toCase(suite: string, test: TestCase): CaseResult {
   const result = test.result();
   const groups: string[] = [];
-  let parent: TestCase['parent'] | TestSuite['parent'] = test.parent;
+  let parent: TestCase['parent'] = test.parent;
   while (parent.type === 'suite') {
     groups.unshift(parent.name);
     parent = parent.parent;
@@ -183,7 +183,7 @@ export class CollectingReporter implements Reporter {
     unhandledErrors: ReadonlyArray<{ message?: string }>,
   ): void {
     this.cases = collectCases(modules);
-    this.unhandled = unhandledErrors.map((error) => error.message ?? String(error));
+    this.unhandled = unhandledErrors.map((error) => error.message ?? JSON.stringify(error));
   }
 }
 

@@ -1,0 +1,227 @@
+/**
+ * The default `npm run conformance` path (kind), end to end through the CLI, with the
+ * stand-in `docker`, `kind` and `istioctl` first on PATH: create, install, run,
+ * delete; keep and reuse; cleanup after a failing suite and after Ctrl-C; and the
+ * environment errors a user sees first.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { parse } from 'yaml';
+import { CLI, parseJUnit } from './testing/e2e.ts';
+
+const STANDIN_BIN = fileURLToPath(new URL('./simulated/bin', import.meta.url));
+const NODE_BIN = path.dirname(process.execPath);
+
+// Stand-in clusters answer at once; the real-cluster defaults (minutes) would only slow failures down.
+const FAST = [
+  '--timeout',
+  'configPropagation=8000',
+  '--timeout',
+  'policyEnforcement=8000',
+  '--timeout',
+  'accessLogFlush=200',
+  '--timeout',
+  'pollInterval=50',
+  '--timeout',
+  'podReady=20000',
+  '--timeout',
+  'deletion=20000',
+];
+
+let work: string;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  work = await mkdtemp(path.join(tmpdir(), 'egc-kindpath-'));
+  env = {
+    PATH: `${STANDIN_BIN}:${NODE_BIN}:${process.env.PATH ?? ''}`,
+    EGRESS_SIM_STATE_DIR: path.join(work, 'state'),
+    EGRESS_SIM_WORLD_HOSTS: 'edition.cnn.com',
+    XDG_CACHE_HOME: path.join(work, 'cache'),
+    HOME: work,
+  };
+});
+
+afterAll(async () => {
+  for (const name of await clusters()) {
+    await execa('kind', ['delete', 'cluster', '--name', name], {
+      env: { ...process.env, ...env },
+      reject: false,
+    });
+  }
+  await rm(work, { recursive: true, force: true });
+});
+
+async function clusters(): Promise<string[]> {
+  const result = await execa('kind', ['get', 'clusters'], {
+    env: { ...process.env, ...env },
+    reject: false,
+  });
+  return String(result.stdout)
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('No kind clusters'));
+}
+
+async function conformance(args: string[], extraEnv: Record<string, string> = {}) {
+  const reports = await mkdtemp(path.join(work, 'reports-'));
+  const child = execa(
+    process.execPath,
+    [CLI, '--reports', reports, '--junit', path.join(reports, 'junit.xml'), ...args],
+    { reject: false, cwd: work, env: { ...process.env, ...env, ...extraEnv }, timeout: 240_000 },
+  );
+  return { child, reports };
+}
+
+describe('the kind path with stand-in executables', () => {
+  it('creates the cluster, installs Istio, runs the suite and deletes the cluster', async () => {
+    const { child, reports } = await conformance([
+      '--cluster-name',
+      'egc-e2e-default',
+      '--external',
+      'internet',
+      '--suite',
+      'http-gateway',
+      '--mtls',
+      'disabled',
+      ...FAST,
+    ]);
+    const result = await child;
+    expect(result.exitCode, `${String(result.stdout)}\n${String(result.stderr)}`).toBe(0);
+    const cases = parseJUnit(await readFile(path.join(reports, 'junit.xml'), 'utf8'));
+    expect(cases.length).toBeGreaterThan(0);
+    expect(cases.every((c) => c.properties['cluster.kind'] === 'kind')).toBe(true);
+    expect(await clusters()).not.toContain('egc-e2e-default');
+  });
+
+  it('deletes the cluster after a failing suite too', async () => {
+    const { child } = await conformance(
+      [
+        '--cluster-name',
+        'egc-e2e-failing',
+        '--external',
+        'internet',
+        '--suite',
+        'http-gateway',
+        '--mtls',
+        'disabled',
+        ...FAST,
+      ],
+      { EGRESS_SIM_FAULTS: 'gateway-bypass' },
+    );
+    const result = await child;
+    expect(result.exitCode).toBe(1);
+    expect(await clusters()).not.toContain('egc-e2e-failing');
+  });
+
+  it('on Ctrl-C mid-run cleans up everything the run created and exits 130', async () => {
+    const { child } = await conformance(
+      [
+        '--cluster-name',
+        'egc-e2e-sigint',
+        '--external',
+        'internet',
+        '--suite',
+        'network-policy',
+        ...FAST,
+      ],
+      { EGRESS_SIM_POD_START_MS: '3000' },
+    );
+    let output = '';
+    let sent = false;
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      // Interrupt once the suites are running, i.e. after the cluster and Istio exist.
+      if (!sent && /RUN\s/.test(output)) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    });
+    const result = await child;
+    expect(result.exitCode, output).toBe(130);
+    expect(await clusters()).not.toContain('egc-e2e-sigint');
+  });
+
+  it('--keep-cluster keeps it, and --reuse-cluster uses it without installing or deleting it', async () => {
+    const first = await (
+      await conformance([
+        '--cluster-name',
+        'egc-e2e-keep',
+        '--keep-cluster',
+        '--external',
+        'internet',
+        '--suite',
+        'dr-lookup',
+        ...FAST,
+      ])
+    ).child;
+    expect(first.exitCode, String(first.stdout)).toBe(0);
+    expect(await clusters()).toContain('egc-e2e-keep');
+    const second = await (
+      await conformance([
+        '--cluster-name',
+        'egc-e2e-keep',
+        '--reuse-cluster',
+        '--external',
+        'internet',
+        '--suite',
+        'dr-lookup',
+        ...FAST,
+      ])
+    ).child;
+    expect(second.exitCode, String(second.stdout)).toBe(0);
+    // A reused cluster was not created by this run, so this run leaves it.
+    expect(await clusters()).toContain('egc-e2e-keep');
+  });
+});
+
+describe('environment errors before anything is created', () => {
+  it('without a Docker engine, the default run ends within seconds with exit 2 naming Docker, and a report naming the step', async () => {
+    const reports = await mkdtemp(path.join(work, 'reports-'));
+    const started = Date.now();
+    const result = await execa(process.execPath, [CLI, '--reports', reports], {
+      reject: false,
+      cwd: work,
+      // No stand-ins on PATH; a socket that does not exist stands for "no engine".
+      env: { ...process.env, DOCKER_HOST: `unix://${path.join(work, 'no-docker.sock')}` },
+    });
+    expect(result.exitCode).toBe(2);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(String(result.stderr)).toMatch(/Docker/);
+    expect(String(result.stderr)).not.toMatch(/\n\s+at /);
+    const report = parse(await readFile(path.join(reports, 'conformance.yaml'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    expect(JSON.stringify(report)).toMatch(/preflight/);
+  });
+
+  it('refuses an existing cluster without --existing-cluster-ok, saying why', async () => {
+    const kubeconfig = path.join(work, 'kubeconfig');
+    await writeFile(
+      kubeconfig,
+      'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: abc}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n',
+    );
+    const result = await execa(
+      process.execPath,
+      [
+        CLI,
+        '--cluster',
+        'existing',
+        '--kubeconfig',
+        kubeconfig,
+        '--external',
+        'host:egress.example.com',
+        '--reports',
+        path.join(work, 'r-existing'),
+      ],
+      { reject: false, cwd: work },
+    );
+    expect(result.exitCode).toBe(2);
+    expect(String(result.stderr)).toMatch(/--existing-cluster-ok/);
+  });
+});
