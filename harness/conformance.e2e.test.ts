@@ -3,7 +3,11 @@
  * healthy and once per named fault, asserting that exactly the suites certifying the
  * broken behaviour fail, with messages that name it and show the evidence.
  */
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import type { FaultName } from './simulated/types.ts';
 import { runSimulated, type JUnitCase } from './testing/e2e.ts';
 
@@ -66,14 +70,53 @@ describe('simulated conformance run', () => {
     },
   );
 
-  it('gateway-bypass: the failure says the request did not pass through the gateway and shows its log', async () => {
-    const run = await runSimulated(['--suite', 'http-gateway', '--mtls', 'disabled'], {
-      EGRESS_SIM_FAULTS: 'gateway-bypass',
-    });
+  it('gateway-bypass: the failure says the request did not pass through the gateway, shows its log, and leaves diagnostics and reports without secrets', async () => {
+    // --keep-cluster keeps the run directory, so the test can read the kubeconfig's token.
+    const run = await runSimulated(
+      ['--suite', 'http-gateway', '--mtls', 'disabled', '--keep-cluster'],
+      {
+        EGRESS_SIM_FAULTS: 'gateway-bypass',
+      },
+    );
     expect(run.exitCode).toBe(1);
-    const failure = run.cases.find((c) => c.name.startsWith('B1.1-2'))?.failure ?? '';
+    const failed = run.cases.find((c) => c.name.startsWith('B1.1-2'));
+    const failure = failed?.failure ?? '';
     expect(failure).toContain('did not pass through the egress gateway');
     expect(failure).toMatch(/gateway log \(.+\) since /);
+
+    // Diagnostics: referenced from the JUnit case, present on disk.
+    const attachments = [
+      ...(failed?.systemOut ?? '').matchAll(/\[\[ATTACHMENT\|([^\]]+)\]\]/g),
+    ].map((m) => m[1] ?? '');
+    expect(attachments.length).toBeGreaterThan(3);
+    for (const file of attachments)
+      expect(existsSync(path.join(run.reports, file)), file).toBe(true);
+    expect(attachments.some((file) => /gateway/.test(file) && /log/.test(file))).toBe(true);
+    expect(attachments.some((file) => /config_dump/.test(file))).toBe(true);
+
+    // The conformance report records the failure.
+    const report = parse(
+      await readFile(path.join(run.reports, 'conformance.yaml'), 'utf8'),
+    ) as unknown;
+    expect(JSON.stringify(report)).toMatch(/"B1"/);
+    expect(JSON.stringify(report)).toMatch(/failed/);
+    expect(await readFile(path.join(run.reports, 'summary.md'), 'utf8')).toMatch(/FAILED/);
+
+    // No token or private key from the kubeconfig anywhere under reports/.
+    const runDirs = await readdir(path.join(run.reports, '.runs'));
+    const kubeconfig = parse(
+      await readFile(path.join(run.reports, '.runs', runDirs[0] ?? '', 'kubeconfig'), 'utf8'),
+    ) as {
+      users: { user: { token?: string } }[];
+    };
+    const token = kubeconfig.users[0]?.user.token ?? '';
+    expect(token.length).toBeGreaterThan(8);
+    for (const file of await filesBelow(run.reports)) {
+      if (file.includes(`${path.sep}.runs${path.sep}`)) continue;
+      const text = await readFile(file, 'utf8');
+      expect(text.includes(token), file).toBe(false);
+      expect(/PRIVATE KEY-----/.test(text), file).toBe(false);
+    }
   });
 
   it('no-gateway-log: the failure says the evidence is missing, not a bare timeout', async () => {
@@ -86,3 +129,10 @@ describe('simulated conformance run', () => {
     expect(failure).toContain('no access-log entries at all');
   });
 });
+
+async function filesBelow(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true, recursive: true });
+  return entries
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.join(entry.parentPath, entry.name));
+}
