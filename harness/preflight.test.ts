@@ -84,10 +84,11 @@ describe('checkContainerEngine', () => {
 });
 
 describe('host checks', () => {
-  it('rejects a Node without unflagged type stripping', () => {
-    expect(() => checkNodeVersion('22.12.0')).toThrow(
-      /^Node 22\.12\.0 is too old for this harness; install Node 22\.18\.0 or newer/,
+  it('rejects a Node older than package.json engines', () => {
+    expect(() => checkNodeVersion('20.20.2')).toThrow(
+      /^Node 20\.20\.2 is too old for this harness; install Node 22\.12\.0 or newer/,
     );
+    expect(() => checkNodeVersion('22.12.0')).not.toThrow();
     expect(() => checkNodeVersion('24.1.0')).not.toThrow();
   });
 
