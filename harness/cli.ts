@@ -430,6 +430,7 @@ export async function main(
       keepOnFailure: options.keepOnFailure,
       reportsDir,
       manifestsDir: options.manifestsDir,
+      ...(target.istioctlPath ? { istioctlPath: target.istioctlPath } : {}),
     };
     const outcome = await runSuites({
       projectRoot: PROJECT_ROOT,

@@ -379,6 +379,7 @@ export function createKindProvider({
         cni: 'kindnet',
         istio,
         externalHosts: hosts,
+        istioctlPath: tools!.istioctl.path,
       };
     },
 

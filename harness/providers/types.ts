@@ -67,6 +67,8 @@ export interface ClusterTarget {
   istio: IstioInstallation;
   /** One external host per suite, so gateway evidence can be traced to the suite. */
   externalHosts: Record<string, ExternalHost>;
+  /** The istioctl binary the provider used, for `istioctl analyze` in diagnostics. */
+  istioctlPath?: string;
 }
 
 /** Reports progress of a slow step (cluster create, Istio install, namespace deletion). */
