@@ -5,7 +5,7 @@
  * on existing clusters nothing cluster-wide is changed.
  */
 import type { V1Deployment } from '@kubernetes/client-node';
-import { PatchStrategy } from '@kubernetes/client-node';
+import { mergePatch } from '../k8s/objects.ts';
 import { type Kube, apiFailure, errorText } from '../k8s/client.ts';
 import { pollUntil } from '../poll.ts';
 
@@ -105,32 +105,23 @@ async function updateCorefile(kube: Kube, change: (corefile: string) => string):
 
 async function restartCoreDns(kube: Kube, timeoutMs: number): Promise<void> {
   const { namespace, deployment: name } = COREDNS;
-  try {
-    // What `kubectl rollout restart` does: a new template annotation rolls the pods.
-    await kube.objects.patch(
-      {
-        apiVersion: 'apps/v1',
-        kind: 'Deployment',
-        metadata: { name, namespace },
-        spec: {
-          template: {
-            metadata: {
-              annotations: { 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() },
-            },
+  // What `kubectl rollout restart` does: a new template annotation rolls the pods.
+  await mergePatch(
+    kube,
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name, namespace },
+      spec: {
+        template: {
+          metadata: {
+            annotations: { 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() },
           },
         },
-      } as never,
-      undefined,
-      undefined,
-      undefined,
-      undefined,
-      PatchStrategy.MergePatch,
-    );
-  } catch (error) {
-    throw new Error(`Restarting CoreDNS (${namespace}/${name}) failed: ${errorText(error)}`, {
-      cause: error,
-    });
-  }
+      },
+    },
+    'Restarting CoreDNS',
+  );
   await pollUntil({
     what: `the CoreDNS deployment ${namespace}/${name} to finish its restart`,
     timeoutMs,

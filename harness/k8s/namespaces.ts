@@ -1,5 +1,6 @@
 /** Namespaces the run creates, and labels it borrows on namespaces it does not own. */
-import { PatchStrategy, type V1Namespace } from '@kubernetes/client-node';
+import type { V1Namespace } from '@kubernetes/client-node';
+import { mergePatch } from './objects.ts';
 import { type Kube, errorText, isNotFound } from './client.ts';
 import { pollUntil } from '../poll.ts';
 
@@ -108,19 +109,10 @@ async function patchLabels(
   name: string,
   labels: Record<string, string | null>,
 ): Promise<void> {
-  try {
-    // A merge patch touches only these keys: a label another controller added meanwhile survives.
-    await kube.objects.patch(
-      { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } } as never,
-      undefined,
-      undefined,
-      undefined,
-      undefined,
-      PatchStrategy.MergePatch,
-    );
-  } catch (error) {
-    throw new Error(`Patching labels of namespace ${name} failed: ${errorText(error)}`, {
-      cause: error,
-    });
-  }
+  // A merge patch touches only these keys: a label another controller added meanwhile survives.
+  await mergePatch(
+    kube,
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } as { name: string } },
+    'Patching namespace labels',
+  );
 }

@@ -50,6 +50,29 @@ export async function applyObjects<T extends KubernetesObject>(
   return applied;
 }
 
+/**
+ * Merge-patches an object (RFC 7386): only the fields given change, so what another
+ * controller set meanwhile survives. Errors name the object and the purpose.
+ */
+export async function mergePatch(
+  kube: Kube,
+  patch: ObjectRef & Record<string, unknown>,
+  purpose: string,
+): Promise<void> {
+  try {
+    await kube.objects.patch(
+      patch as never,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      PatchStrategy.MergePatch,
+    );
+  } catch (error) {
+    throw new Error(`${purpose} (${refText(patch)}) failed: ${errorText(error)}`, { cause: error });
+  }
+}
+
 /** Reads an object, or undefined when it does not exist. */
 export async function readObject<T extends KubernetesObject>(
   kube: Kube,

@@ -3,6 +3,7 @@
  * every field the mesh model looks at goes through these helpers, so a malformed
  * object degrades to "absent" instead of throwing inside an exec.
  */
+import { matchesLabelSelectorObject } from '../store.ts';
 import { createHash } from 'node:crypto';
 import type { ClusterView, KubeObject } from '../types.ts';
 
@@ -78,33 +79,22 @@ export function mapSelects(selector: Labels, labels: Labels): boolean {
  * empty selector selects everything, as in NetworkPolicy `podSelector: {}`.
  */
 export function labelSelectorMatches(selector: unknown, labels: Labels): boolean {
+  // Config reaches the model unvalidated: normalise it, then use the store's evaluator.
   const sel = record(selector);
-  if (!mapSelects(stringMap(sel.matchLabels), labels)) return false;
-  for (const raw of array(sel.matchExpressions)) {
-    const expression = record(raw);
-    const key = text(expression.key) ?? '';
-    const values = strings(expression.values);
-    const has = Object.hasOwn(labels, key);
-    const value = labels[key];
-    switch (text(expression.operator)) {
-      case 'In':
-        if (!has || value === undefined || !values.includes(value)) return false;
-        break;
-      case 'NotIn':
-        if (has && value !== undefined && values.includes(value)) return false;
-        break;
-      case 'Exists':
-        if (!has) return false;
-        break;
-      case 'DoesNotExist':
-        if (has) return false;
-        break;
-      default:
-        // An unknown operator selects nothing, as the API server would reject it.
-        return false;
-    }
-  }
-  return true;
+  return matchesLabelSelectorObject(
+    {
+      matchLabels: stringMap(sel.matchLabels),
+      matchExpressions: array(sel.matchExpressions).map((raw) => {
+        const expression = record(raw);
+        return {
+          key: text(expression.key) ?? '',
+          operator: text(expression.operator) ?? '',
+          values: strings(expression.values),
+        };
+      }),
+    },
+    labels,
+  );
 }
 
 /** A stable pseudo-random byte from a string, for addresses the store did not assign. */
