@@ -372,7 +372,7 @@ describe('RBAC for the existing-cluster mode', () => {
     const write = ['create', 'delete', 'get', 'list', 'patch'];
     expect(granted).toEqual({
       'core/namespaces': ['create', 'delete', 'get', 'list', 'patch', 'watch'],
-      'core/pods': ['get', 'list'],
+      'core/pods': ['delete', 'get', 'list'],
       'core/pods/log': ['get'],
       'core/pods/exec': ['create', 'get'],
       'core/events': ['list'],

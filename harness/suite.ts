@@ -152,6 +152,7 @@ export class SuiteEnvironment {
       namespace,
       name: 'curl',
       timeoutMs: this.run.timeouts.podReady,
+      intervalMs: this.run.timeouts.pollInterval,
     });
     return clientFromPod(namespace, pods[0]);
   }
@@ -168,12 +169,13 @@ export class SuiteEnvironment {
         kind: 'Pod',
         metadata: { name: client.pod, namespace: client.namespace },
       },
-      { timeoutMs: this.run.timeouts.deletion },
+      { timeoutMs: this.run.timeouts.deletion, intervalMs: this.run.timeouts.pollInterval },
     );
     const pods = await waitForDeploymentReady(this.kube, {
       namespace: client.namespace,
       name: 'curl',
       timeoutMs: this.run.timeouts.podReady,
+      intervalMs: this.run.timeouts.pollInterval,
     });
     return clientFromPod(client.namespace, pods[0]);
   }
@@ -356,6 +358,7 @@ export class SuiteEnvironment {
               name: namespace,
               runId: this.run.runId,
               timeoutMs: this.run.timeouts.deletion,
+              intervalMs: this.run.timeouts.pollInterval,
             });
             deleted.push(namespace);
           } catch (error) {

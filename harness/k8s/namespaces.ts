@@ -35,8 +35,15 @@ export async function deleteNamespaceAndWait(
     name,
     runId,
     timeoutMs,
+    intervalMs = 250,
     onWaiting,
-  }: { name: string; runId: string; timeoutMs: number; onWaiting?: () => void },
+  }: {
+    name: string;
+    runId: string;
+    timeoutMs: number;
+    intervalMs?: number;
+    onWaiting?: () => void;
+  },
 ): Promise<void> {
   let namespace: V1Namespace;
   try {
@@ -59,7 +66,7 @@ export async function deleteNamespaceAndWait(
   await pollUntil({
     what: `namespace ${name} to be deleted`,
     timeoutMs,
-    intervalMs: 250,
+    intervalMs,
     observe: async () => {
       try {
         const current = await kube.core.readNamespace({ name });

@@ -24,13 +24,18 @@ export function isPodReady(pod: V1Pod): boolean {
 /** Waits until the deployment has all its replicas ready and returns its ready pods. */
 export async function waitForDeploymentReady(
   kube: Kube,
-  { namespace, name, timeoutMs }: { namespace: string; name: string; timeoutMs: number },
+  {
+    namespace,
+    name,
+    timeoutMs,
+    intervalMs = 200,
+  }: { namespace: string; name: string; timeoutMs: number; intervalMs?: number },
 ): Promise<V1Pod[]> {
   let pods: V1Pod[] = [];
   await pollUntil({
     what: `deployment ${namespace}/${name} to be ready`,
     timeoutMs,
-    intervalMs: 200,
+    intervalMs,
     observe: async () => {
       const deployment = await kube.apps.readNamespacedDeployment({ namespace, name });
       const wanted = deployment.spec?.replicas ?? 1;

@@ -39,7 +39,7 @@ export function createSimulatedProvider({
     kind: 'simulated',
     timeoutDefaults: {
       // The model appends log lines synchronously, so a short flush window is exact.
-      accessLogFlush: 150,
+      accessLogFlush: 60,
       // Propagation is bounded by the configured delay plus jitter; the headroom is for
       // a loaded machine (CI runs several simulated runs at once on two cores).
       configPropagation: Math.max(8000, Math.ceil(propagationBound * 1.5) + 4000),
