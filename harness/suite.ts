@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeEach, inject, it } from 'vitest';
 import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
 import { connect, type Kube } from './k8s/client.ts';
-import { applyObjects, deleteAndWait, refText, type ObjectRef } from './k8s/objects.ts';
+import { applyObjects, deleteAndWait, mergePatch, refText, type ObjectRef } from './k8s/objects.ts';
+import { pollUntil } from './poll.ts';
 import {
   createNamespace,
   deleteNamespaceAndWait,
@@ -30,6 +31,9 @@ import { parseAccessLog, type AccessLogEntry } from './envoy/access-log.ts';
 import { parseEnvoyStats, parsePrometheus, type PrometheusSample } from './envoy/stats.ts';
 import type { MtlsMode, RunContext } from './run-context.ts';
 import type { ExternalHost } from './providers/types.ts';
+
+/** Marks a shared namespace whose labels a run has borrowed; its value is the run id. */
+export const SHARED_LOCK_ANNOTATION = 'egress-conformance.io/labels-borrowed-by';
 
 /** A client workload the suite runs requests from. */
 export interface Client {
@@ -286,6 +290,7 @@ export class SuiteEnvironment {
    * {@link cleanup} restores them exactly.
    */
   async borrowNamespaceLabels(namespace: string, labels: Record<string, string>): Promise<void> {
+    await this.lockSharedNamespace(namespace);
     const previous = await setNamespaceLabels(this.kube, namespace, labels);
     this.labelHistory.push({ namespace, previous: { ...previous } });
     // Only the first borrow of a key holds the original value.
@@ -297,6 +302,41 @@ export class SuiteEnvironment {
     } else {
       this.borrowedLabels.push({ namespace, previous });
     }
+  }
+
+  /**
+   * Serialises borrowing labels on a shared namespace across runs: two runs on one
+   * cluster would otherwise record each other's values as "previous" and leave them
+   * behind. The lock is an annotation on the namespace itself, removed on restore.
+   */
+  private async lockSharedNamespace(namespace: string): Promise<void> {
+    if (this.borrowedLabels.some((entry) => entry.namespace === namespace)) return;
+    await pollUntil({
+      what: `namespace ${namespace} to be free of another egress-conformance run's borrowed labels`,
+      timeoutMs: this.run.timeouts.sharedNamespaceLock,
+      intervalMs: Math.max(this.run.timeouts.pollInterval, 1000),
+      observe: async () =>
+        (await this.kube.core.readNamespace({ name: namespace })).metadata?.annotations?.[
+          SHARED_LOCK_ANNOTATION
+        ],
+      done: (holder) => holder === undefined || holder === this.run.runId,
+      describe: (holder) => `held by run ${holder ?? '-'}`,
+      hint: `if that run no longer exists, restore the labels it set on ${namespace} and remove the annotation ${SHARED_LOCK_ANNOTATION}`,
+    });
+    await mergePatch(
+      this.kube,
+      {
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: {
+          name: namespace,
+          annotations: { [SHARED_LOCK_ANNOTATION]: this.run.runId },
+        } as {
+          name: string;
+        },
+      },
+      'Locking shared namespace labels',
+    );
   }
 
   /** Turns on sidecar injection for a namespace this suite created (new pods get a sidecar). */
@@ -321,7 +361,19 @@ export class SuiteEnvironment {
   async restoreBorrowedLabels(): Promise<void> {
     while (this.borrowedLabels.length > 0) {
       const entry = this.borrowedLabels.pop();
-      if (entry) await restoreNamespaceLabels(this.kube, entry.namespace, entry.previous);
+      if (!entry) continue;
+      await restoreNamespaceLabels(this.kube, entry.namespace, entry.previous);
+      await mergePatch(
+        this.kube,
+        {
+          apiVersion: 'v1',
+          kind: 'Namespace',
+          metadata: { name: entry.namespace, annotations: { [SHARED_LOCK_ANNOTATION]: null } } as {
+            name: string;
+          },
+        },
+        'Unlocking shared namespace labels',
+      );
     }
   }
 
@@ -529,7 +581,12 @@ async function verifyCleanup(
 async function labelProblems(env: SuiteEnvironment): Promise<string[]> {
   const problems: string[] = [];
   for (const { namespace, previous } of env.labelHistory) {
-    const current = (await env.kube.core.readNamespace({ name: namespace })).metadata?.labels ?? {};
+    const metadata = (await env.kube.core.readNamespace({ name: namespace })).metadata;
+    const current = metadata?.labels ?? {};
+    const holder = metadata?.annotations?.[SHARED_LOCK_ANNOTATION];
+    if (holder === env.run.runId) {
+      problems.push(`namespace ${namespace} still carries ${SHARED_LOCK_ANNOTATION}=${holder}`);
+    }
     for (const [key, value] of Object.entries(previous)) {
       if (current[key] !== value) {
         problems.push(

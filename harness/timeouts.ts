@@ -27,6 +27,8 @@ export interface TimeoutConfig {
   request: number;
   /** Pause between disagreeing observations. */
   pollInterval: number;
+  /** Waiting for another run to give back shared namespace labels (istio-system, kube-system). */
+  sharedNamespaceLock: number;
 }
 
 /** Consecutive agreeing observations a convergence needs (Gateway API conformance uses 3). */
@@ -44,6 +46,7 @@ export const DEFAULT_TIMEOUTS: Readonly<TimeoutConfig> = Object.freeze({
   exec: 30_000,
   request: 5_000,
   pollInterval: 250,
+  sharedNamespaceLock: 900_000,
 });
 
 /** The names, for `--help` and validation of `--timeout`. */
@@ -61,6 +64,7 @@ export const TIMEOUT_DOCS: Record<keyof TimeoutConfig, string> = {
   exec: 'one exec round trip into a pod',
   request: "curl's --max-time for one request",
   pollInterval: 'pause between disagreeing observations',
+  sharedNamespaceLock: 'another run giving back istio-system/kube-system labels it borrowed',
 };
 
 /** Merges overrides over defaults; rejects unknown names and non-positive values. */
