@@ -405,6 +405,14 @@ export class SuiteEnvironment {
       this.namespaces
         .filter((namespace) => !this.keep.has(namespace))
         .map(async (namespace) => {
+          // Namespace deletion is the slowest cleanup step on real clusters: show it progressing.
+          const started = Date.now();
+          const ticker = setInterval(() => {
+            console.log(
+              `namespace deletion: ${namespace} still terminating (${Math.round((Date.now() - started) / 1000)}s)`,
+            );
+          }, 10_000);
+          ticker.unref();
           try {
             await deleteNamespaceAndWait(this.kube, {
               name: namespace,
@@ -413,8 +421,15 @@ export class SuiteEnvironment {
               intervalMs: this.run.timeouts.pollInterval,
             });
             deleted.push(namespace);
+            if (Date.now() - started >= 10_000) {
+              console.log(
+                `namespace deletion: ${namespace} done in ${Math.round((Date.now() - started) / 1000)}s`,
+              );
+            }
           } catch (error) {
             errors.push(`${namespace}: ${error instanceof Error ? error.message : String(error)}`);
+          } finally {
+            clearInterval(ticker);
           }
         }),
     );
