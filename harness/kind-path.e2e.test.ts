@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { parse } from 'yaml';
 import { CLI, parseJUnit } from './testing/e2e.ts';
+import { connect } from './k8s/client.ts';
 
 const STANDIN_BIN = fileURLToPath(new URL('./simulated/bin', import.meta.url));
 const NODE_BIN = path.dirname(process.execPath);
@@ -176,6 +177,55 @@ describe('the kind path with stand-in executables', () => {
     expect(second.exitCode, String(second.stdout)).toBe(0);
     // A reused cluster was not created by this run, so this run leaves it.
     expect(await clusters()).toContain('egc-e2e-keep');
+  });
+});
+
+describe('an existing cluster (the acceptance gate)', () => {
+  it('runs against a cluster it did not create and leaves it exactly as it found it', async () => {
+    const kubeconfig = path.join(work, 'existing-kubeconfig');
+    const overlay = path.join(work, 'existing-overlay.yaml');
+    const tools = {
+      env: { ...process.env, ...env, EGRESS_SIM_WORLD_HOSTS: 'approved.example.com' },
+    };
+    await execa(
+      'kind',
+      ['create', 'cluster', '--name', 'egc-e2e-existing', '--kubeconfig', kubeconfig],
+      tools,
+    );
+    await writeFile(
+      overlay,
+      'apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nspec:\n  meshConfig:\n    accessLogFile: /dev/stdout\n  components:\n    egressGateways:\n      - name: istio-egressgateway\n        enabled: true\n',
+    );
+    await execa('istioctl', ['install', '-y', '-f', overlay, '--kubeconfig', kubeconfig], tools);
+    const snapshot = async () =>
+      (await connect({ kubeconfigPath: kubeconfig }).core.listNamespace()).items
+        .map((item) => ({
+          name: item.metadata?.name,
+          labels: item.metadata?.labels ?? {},
+          annotations: item.metadata?.annotations ?? {},
+        }))
+        .sort((x, y) => String(x.name).localeCompare(String(y.name)));
+    const before = await snapshot();
+
+    const { child } = await conformance(
+      [
+        '--cluster',
+        'existing',
+        '--existing-cluster-ok',
+        '--kubeconfig',
+        kubeconfig,
+        '--external',
+        'host:approved.example.com',
+        '--suite',
+        'network-policy,dr-lookup',
+        ...FAST,
+      ],
+      { EGRESS_SIM_WORLD_HOSTS: 'approved.example.com' },
+    );
+    const result = await child;
+    expect(result.exitCode, `${String(result.stdout)}\n${String(result.stderr)}`).toBe(0);
+    expect(await snapshot()).toEqual(before);
+    await execa('kind', ['delete', 'cluster', '--name', 'egc-e2e-existing'], tools);
   });
 });
 

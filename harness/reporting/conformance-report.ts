@@ -154,6 +154,8 @@ export interface CaseReport {
   /** Files collected on failure, relative to the reports folder. */
   diagnostics?: string[];
   kept?: string[];
+  /** What the check recorded about its evidence, e.g. which counter source B4 used. */
+  evidence?: unknown;
 }
 
 /** One behaviour's verdict. */
@@ -437,6 +439,7 @@ function caseReport(entry: CaseResult): CaseReport {
     ...(message !== undefined ? { message } : {}),
     ...(entry.meta.diagnostics?.length ? { diagnostics: [...entry.meta.diagnostics] } : {}),
     ...(entry.meta.kept?.length ? { kept: [...entry.meta.kept] } : {}),
+    ...(entry.meta.notes !== undefined ? { evidence: entry.meta.notes } : {}),
   };
 }
 

@@ -131,6 +131,14 @@ function renderCase(entry: CaseResult, runProperties: [string, string][]): strin
     properties.push([`observations.${convergence.behaviour}`, String(convergence.observations)]);
   }
   if (entry.meta.flaky) properties.push(['flaky', 'true']);
+  // Evidence a check recorded (B4's counter source and values) as flat properties.
+  if (entry.meta.notes && typeof entry.meta.notes === 'object') {
+    for (const [key, value] of Object.entries(entry.meta.notes as Record<string, unknown>)) {
+      if (['string', 'number', 'boolean'].includes(typeof value)) {
+        properties.push([`evidence.${key}`, String(value)]);
+      }
+    }
+  }
   for (const [index, file] of (entry.meta.diagnostics ?? []).entries()) {
     properties.push([`attachment.${index + 1}`, file]);
   }
