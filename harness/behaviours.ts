@@ -47,18 +47,24 @@ export async function requestMustLeaveThroughGateway(
     scheme === 'http'
       ? `for this request (its unique path) with authority ${env.host.name} and upstream cluster ${upstreamCluster}`
       : `for this connection (TCP, SNI ${env.host.name}, upstream cluster ${upstreamCluster}, from client ${client.podIp})`;
+  // A TCP entry carries no request id: an entry credited to one observation must not
+  // also prove the next one (the window reaches back for clock skew).
+  const credited = new Set<string>();
   const convergence = await establish(behaviour, env, {
     what: `${scheme.toUpperCase()} from ${client.namespace}/${client.pod} to ${env.host.name} to leave through the egress gateway`,
-    observe: () => {
+    observe: async () => {
       const path = env.uniquePath(behaviour);
-      return observeRequest(env, client, {
+      const observation = await observeRequest(env, client, {
         url: hostUrl(env, scheme, path),
         expectEntry: true,
+        exclude: credited,
         match: () =>
           scheme === 'http'
             ? { kind: 'http', path, authority: env.host.name }
             : { kind: 'tcp', requestedServerName: env.host.name, downstreamIp: client.podIp },
       });
+      for (const entry of observation.matched) credited.add(entry.raw);
+      return observation;
     },
     check: (observation) => {
       const answered = hostAnswered(env.host, observation.result, scheme);

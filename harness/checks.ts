@@ -77,12 +77,15 @@ export async function observeRequest(
     url,
     match,
     expectEntry,
+    exclude,
     headers,
     resolve,
   }: {
     url: string;
     match: (result: CurlResult) => EntryMatch;
     expectEntry: boolean;
+    /** Raw lines already attributed to earlier requests. */
+    exclude?: ReadonlySet<string>;
     headers?: Record<string, string>;
     resolve?: string[];
   },
@@ -101,7 +104,7 @@ export async function observeRequest(
   for (;;) {
     window = await env.gatewayLog(sentAt);
     window.entries = window.entries.filter((entry) => entry.startTime >= sentAt);
-    matched = matchEntries(window.entries, criteria);
+    matched = matchEntries(window.entries, criteria).filter((entry) => !exclude?.has(entry.raw));
     if ((expectEntry && matched.length > 0) || Date.now() - started >= flush) break;
     await new Promise((resolveDelay) =>
       setTimeout(resolveDelay, Math.min(env.run.timeouts.pollInterval, flush)),
