@@ -10,42 +10,17 @@ import { startSimulatedCluster, type SimulatedCluster } from './simulated/cluste
 import { SHARED_LOCK_ANNOTATION, SuiteEnvironment } from './suite.ts';
 import { resolveTimeouts } from './timeouts.ts';
 import type { RunContext } from './run-context.ts';
+import { simulatedTarget } from './reporting/testing.ts';
 
 let dir: string;
 let cluster: SimulatedCluster;
 
 function run(runId: string): RunContext {
-  const host = {
-    name: 'x.egress-conformance.test',
-    mode: 'local' as const,
-    expect: { http: { status: 200 }, https: { status: 200 } },
-    insecure: true,
-  };
+  const target = simulatedTarget(cluster.kubeconfigPath);
+  const host = target.externalHosts['http-gateway'];
   return {
     runId,
-    target: {
-      kind: 'simulated',
-      simulated: true,
-      kubeconfigPath: cluster.kubeconfigPath,
-      kubernetesVersion: 'v1.36.1',
-      cni: 'simulated',
-      istio: {
-        version: '1.31.1',
-        revision: 'default',
-        namespace: 'istio-system',
-        gateway: {
-          namespace: 'istio-system',
-          serviceName: 'istio-egressgateway',
-          selector: { key: 'istio', value: 'egressgateway' },
-          serviceAccount: 'istio-egressgateway-service-account',
-        },
-        accessLog: { enabled: true, encoding: 'TEXT' },
-        outboundStatsIncluded: true,
-        outboundTrafficPolicy: 'ALLOW_ANY',
-        trustDomain: 'cluster.local',
-      },
-      externalHosts: { 'network-policy': host },
-    },
+    target: { ...target, externalHosts: host ? { 'network-policy': host } : {} },
     mtlsModes: ['disabled'],
     timeouts: resolveTimeouts({ pollInterval: 20, sharedNamespaceLock: 10_000 }),
     requiredObservations: 3,
