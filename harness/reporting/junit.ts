@@ -142,7 +142,8 @@ function renderCase(entry: CaseResult, runProperties: [string, string][]): strin
   for (const [index, file] of (entry.meta.diagnostics ?? []).entries()) {
     properties.push([`attachment.${index + 1}`, file]);
   }
-  const name = entry.meta.flaky ? `${entry.name} [flaky]` : entry.name;
+  // The name stays stable even when flaky: CI systems track a test's history by its name.
+  const name = entry.name;
   const out: string[] = [
     `    <testcase classname="${esc(`${entry.suite}.${entry.group}`)}" name="${esc(name)}" time="${(entry.durationMs / 1000).toFixed(3)}">`,
     '      <properties>',
@@ -161,6 +162,11 @@ function renderCase(entry: CaseResult, runProperties: [string, string][]): strin
     out.push(`      <skipped message="${esc(entry.skipReason ?? 'skipped')}"/>`);
   }
   const systemOut: string[] = [];
+  if (entry.meta.flaky) {
+    systemOut.push(
+      'FLAKY: passed only after its observations disagreed (see the observations.* properties)',
+    );
+  }
   if (entry.meta.kept?.length)
     systemOut.push(`Kept for debugging: namespaces ${entry.meta.kept.join(', ')}`);
   for (const file of entry.meta.diagnostics ?? []) systemOut.push(`[[ATTACHMENT|${file}]]`);
