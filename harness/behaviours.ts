@@ -11,7 +11,7 @@ import {
   observeRequest,
   type RequestObservation,
 } from './checks.ts';
-import { describeCurlResult } from './curl.ts';
+import { describeCurlResult, type CurlResult } from './curl.ts';
 import { describeEntries } from './envoy/evidence.ts';
 import type { Client, SuiteEnvironment } from './suite.ts';
 import { EnvironmentError } from './errors.ts';
@@ -23,8 +23,6 @@ export interface GatewayRequest {
   upstreamCluster: string;
   /** Expected SNI the gateway saw (TLS passthrough, or the DR's `sni` under mTLS). */
   requestedServerName?: string;
-  /** TLS must end at the external host: the client sees the host's own certificate. */
-  expectHostCertificate?: boolean;
 }
 
 function hostUrl(env: SuiteEnvironment, scheme: 'http' | 'https', path: string): string {
@@ -42,7 +40,7 @@ export async function requestMustLeaveThroughGateway(
   client: Client,
   request: GatewayRequest,
 ): Promise<RequestObservation> {
-  const { scheme, upstreamCluster, requestedServerName, expectHostCertificate } = request;
+  const { scheme, upstreamCluster, requestedServerName } = request;
   const expected =
     scheme === 'http'
       ? `for this request (its unique path) with authority ${env.host.name} and upstream cluster ${upstreamCluster}`
@@ -69,10 +67,6 @@ export async function requestMustLeaveThroughGateway(
     check: (observation) => {
       const answered = hostAnswered(env.host, observation.result, scheme);
       if (answered !== true) return answered;
-      if (expectHostCertificate) {
-        const presented = hostCertificateProblem(env, observation);
-        if (presented) return presented;
-      }
       if (observation.matched.length === 0) return missingEntryReason(observation, expected);
       const entry = observation.matched[0];
       if (entry?.upstreamCluster !== upstreamCluster) {
@@ -164,14 +158,34 @@ export async function plaintextMustBeRefusedByGateway(
 }
 
 /**
+ * B3.1: TLS from the client ends at the external host, whatever path it takes: the
+ * client is shown the host's own certificate (the page's `openssl s_client` step).
+ */
+export async function clientMustSeeHostCertificate(
+  behaviour: string,
+  env: SuiteEnvironment,
+  client: Client,
+): Promise<void> {
+  const url = `https://${env.host.name}/`;
+  await establish(behaviour, env, {
+    what: `TLS from ${client.namespace}/${client.pod} to ${env.host.name} to end at the external host`,
+    observe: () => env.curl(client, { url }),
+    check: (result) => {
+      const answered = hostAnswered(env.host, result, 'https');
+      if (answered !== true) return answered;
+      return hostCertificateProblem(env, result) ?? true;
+    },
+    describe: (result) => `request ${url}: ${describeCurlResult(result)}`,
+    hint: `a gateway server with tls.mode SIMPLE (or a DestinationRule originating TLS) terminates the client's TLS; PASSTHROUGH must be set on the Gateway's 443 server`,
+  });
+}
+
+/**
  * Passthrough means the TLS session ends at the external host: the leaf the client saw
  * must be the host's own certificate, never one issued inside the mesh.
  */
-function hostCertificateProblem(
-  env: SuiteEnvironment,
-  observation: RequestObservation,
-): string | undefined {
-  const leaf = observation.result.certificates[0];
+function hostCertificateProblem(env: SuiteEnvironment, result: CurlResult): string | undefined {
+  const leaf = result.certificates[0];
   if (!leaf)
     return 'curl reported no server certificate, so it cannot be shown that TLS ended at the external host';
   if (env.host.certificatePem) {
@@ -181,8 +195,8 @@ function hostCertificateProblem(
     return undefined;
   }
   // Without the host's PEM (internet or named hosts), a chain that verified against public CAs proves it.
-  if (env.host.insecure || observation.result.sslVerifyResult !== 0) {
-    return `the host's certificate chain could not be verified (ssl_verify_result ${observation.result.sslVerifyResult ?? 'unknown'}), subject "${leaf.subject}" issuer "${leaf.issuer}"`;
+  if (env.host.insecure || result.sslVerifyResult !== 0) {
+    return `the host's certificate chain could not be verified (ssl_verify_result ${result.sslVerifyResult ?? 'unknown'}), subject "${leaf.subject}" issuer "${leaf.issuer}"`;
   }
   return undefined;
 }

@@ -244,7 +244,7 @@ function parseTimeouts(entries: readonly string[]): Partial<TimeoutConfig> {
 export function helpText(): string {
   const timeoutLines = TIMEOUT_NAMES.map(
     (name) =>
-      `    ${name.padEnd(18)} ${String(DEFAULT_TIMEOUTS[name]).padStart(7)} ms  ${TIMEOUT_DOCS[name]}`,
+      `    ${name.padEnd(20)} ${String(DEFAULT_TIMEOUTS[name]).padStart(7)} ms  ${TIMEOUT_DOCS[name]}`,
   );
   return `egress-conformance: certifies that an Istio mesh routes egress the way Istio's "Egress Gateways" task documents.
 

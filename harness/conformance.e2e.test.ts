@@ -37,7 +37,8 @@ describe('simulated conformance run', () => {
     // One case per piece of B1 evidence, in both mTLS variants.
     const http = run.cases.filter((c) => c.suite === 'http-gateway').map((c) => c.name);
     expect(http.filter((name) => /^B1 negative control/.test(name))).toHaveLength(1);
-    expect(http.filter((name) => /^B1\.1-2 /.test(name))).toHaveLength(1);
+    expect(http.filter((name) => /^B1\.1 /.test(name))).toHaveLength(1);
+    expect(http.filter((name) => /^B1\.2 /.test(name))).toHaveLength(1);
     expect(http.filter((name) => /^B1\.3 /.test(name))).toHaveLength(1);
     expect(http.filter((name) => /^B2\.4 /.test(name))).toHaveLength(1);
   });
@@ -79,7 +80,7 @@ describe('simulated conformance run', () => {
       },
     );
     expect(run.exitCode).toBe(1);
-    const failed = run.cases.find((c) => c.name.startsWith('B1.1-2'));
+    const failed = run.cases.find((c) => c.name.startsWith('B1.2'));
     const failure = failed?.failure ?? '';
     expect(failure).toContain('did not pass through the egress gateway');
     expect(failure).toMatch(/gateway log \(.+\) since /);
@@ -124,7 +125,7 @@ describe('simulated conformance run', () => {
       EGRESS_SIM_FAULTS: 'no-gateway-log',
     });
     expect(run.exitCode).toBe(1);
-    const failure = run.cases.find((c) => c.name.startsWith('B1.1-2'))?.failure ?? '';
+    const failure = run.cases.find((c) => c.name.startsWith('B1.2'))?.failure ?? '';
     expect(failure).toContain('evidence missing');
     expect(failure).toContain('no access-log entries at all');
   });
