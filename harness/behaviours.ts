@@ -52,6 +52,7 @@ export async function requestMustLeaveThroughGateway(
     what: `${scheme.toUpperCase()} from ${client.namespace}/${client.pod} to ${env.host.name} to leave through the egress gateway`,
     observe: async () => {
       const path = env.uniquePath(behaviour);
+      const before = await readUpstreamCounter(env, upstreamCluster, scheme);
       const observation = await observeRequest(env, client, {
         url: hostUrl(env, scheme, path),
         expectEntry: true,
@@ -62,6 +63,11 @@ export async function requestMustLeaveThroughGateway(
             : { kind: 'tcp', requestedServerName: env.host.name, downstreamIp: client.podIp },
       });
       for (const entry of observation.matched) credited.add(entry.raw);
+      if (observation.window.entries.length === 0 && before) {
+        const after = await readUpstreamCounter(env, upstreamCluster, scheme);
+        if (after)
+          observation.counter = { name: before.name, before: before.value, after: after.value };
+      }
       return observation;
     },
     check: (observation) => {
@@ -406,4 +412,23 @@ export async function gatewayCounterMustIncrease(
     before: before.value,
     after: last?.value ?? before.value,
   };
+}
+
+/**
+ * The gateway's request (HTTP) or connection (TCP) counter for an upstream cluster, or
+ * undefined when the stats matcher hides it or the read fails: it only sharpens messages.
+ */
+async function readUpstreamCounter(
+  env: SuiteEnvironment,
+  upstreamCluster: string,
+  scheme: 'http' | 'https',
+): Promise<{ name: string; value: number } | undefined> {
+  // Envoy pools upstream HTTP connections, so for HTTP only the request counter moves per request.
+  const name = `cluster.${upstreamCluster}.${scheme === 'http' ? 'upstream_rq_total' : 'upstream_cx_total'}`;
+  try {
+    const value = (await env.gatewayStats()).get(name);
+    return value === undefined ? undefined : { name, value };
+  } catch {
+    return undefined;
+  }
 }

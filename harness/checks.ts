@@ -20,6 +20,11 @@ export interface RequestObservation {
   matched: AccessLogEntry[];
   /** Everything the gateway logged in the window, for messages. */
   window: GatewayLog;
+  /**
+   * The gateway's counter for the expected upstream cluster around the request, read
+   * when the log held nothing: it tells "bypassed" from "forwarded but not logged".
+   */
+  counter?: { name: string; before: number; after: number };
 }
 
 /** How a gateway entry is attributed to a request. */
@@ -168,7 +173,14 @@ export function missingEntryReason(observation: RequestObservation, expected: st
     return 'no ready egress gateway pod was found, so there is no gateway evidence';
   }
   if (observation.window.entries.length === 0) {
-    return `the request did not pass through the egress gateway: the gateway wrote no access-log entry at all in the window (evidence missing: either the traffic bypassed the gateway or the gateway does not write access logs; check meshConfig.accessLogFile), expected ${expected}`;
+    const counter = observation.counter;
+    if (counter && counter.after > counter.before) {
+      return `the gateway forwarded the request (its counter ${counter.name} rose from ${counter.before} to ${counter.after}) but wrote no access-log entry for it (evidence missing: the gateway does not write access logs; check meshConfig.accessLogFile and the gateway's proxy config), expected ${expected}`;
+    }
+    const stayed = counter
+      ? ` and its counter ${counter.name} stayed at ${counter.after}, so the traffic bypassed the gateway`
+      : '';
+    return `the request did not pass through the egress gateway: the gateway wrote no access-log entry at all in the window${stayed} (evidence missing: either the traffic bypassed the gateway or the gateway does not write access logs; check meshConfig.accessLogFile), expected ${expected}`;
   }
   return `the request did not pass through the egress gateway: the gateway logged ${observation.window.entries.length} entries in the window but none ${expected}`;
 }
