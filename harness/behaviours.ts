@@ -57,7 +57,7 @@ export async function requestMustLeaveThroughGateway(
         url: hostUrl(env, scheme, path),
         expectEntry: true,
         exclude: credited,
-        match: () =>
+        match:
           scheme === 'http'
             ? { kind: 'http', path, authority: env.host.name }
             : { kind: 'tcp', requestedServerName: env.host.name, downstreamIp: client.podIp },
@@ -109,7 +109,7 @@ export async function requestMustBypassGateway(
       return observeRequest(env, client, {
         url: hostUrl(env, scheme, path),
         expectEntry: false,
-        match: () =>
+        match:
           scheme === 'http'
             ? { kind: 'http', path }
             : { kind: 'tcp', requestedServerName: env.host.name, downstreamIp: client.podIp },
@@ -329,11 +329,7 @@ export async function requestMustNotReachHostThroughGateway(
       observeRequest(env, client, {
         url: `https://${env.host.name}/`,
         expectEntry: false,
-        match: () => ({
-          kind: 'tcp',
-          requestedServerName: env.host.name,
-          downstreamIp: client.podIp,
-        }),
+        match: { kind: 'tcp', requestedServerName: env.host.name, downstreamIp: client.podIp },
       }),
     check: (observation) =>
       hostAnswered(env.host, observation.result, 'https') === true && observation.matched.length > 0

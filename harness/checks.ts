@@ -3,9 +3,14 @@
  * Gateway API's conformance suite. Each sends requests, reads the gateway's evidence,
  * converges over N consecutive observations, and fails with what it saw and a hint.
  */
-import { converge, pollUntil, type Convergence } from './poll.ts';
+import { converge, type Convergence } from './poll.ts';
 import { describeCurlResult, type CurlResult } from './curl.ts';
-import { describeEntries } from './envoy/evidence.ts';
+import {
+  DEFAULT_CLOCK_SKEW_MS,
+  describeEntries,
+  findGatewayEntries,
+  type GatewayEntryMatch,
+} from './envoy/evidence.ts';
 import type { AccessLogEntry } from './envoy/access-log.ts';
 import type { Client, GatewayLog, SuiteEnvironment } from './suite.ts';
 import type { ExternalHost } from './providers/types.ts';
@@ -27,49 +32,6 @@ export interface RequestObservation {
   counter?: { name: string; before: number; after: number };
 }
 
-/** How a gateway entry is attributed to a request. */
-export interface EntryMatch {
-  kind: 'http' | 'tcp';
-  /** HTTP: the request's unique path. */
-  path?: string;
-  authority?: string;
-  upstreamCluster?: string;
-  requestedServerName?: string;
-  /** The client pod's IP: the gateway sees the sidecar's connection from it. */
-  downstreamIp?: string;
-}
-
-/** Attributes entries to a request: every field given must agree. */
-export function matchEntries(
-  entries: readonly AccessLogEntry[],
-  match: EntryMatch,
-): AccessLogEntry[] {
-  return entries.filter((entry) => {
-    if (entry.kind !== match.kind) return false;
-    if (match.path !== undefined && entry.path !== match.path) return false;
-    if (match.authority !== undefined && entry.authority !== match.authority) return false;
-    if (match.upstreamCluster !== undefined && entry.upstreamCluster !== match.upstreamCluster)
-      return false;
-    if (
-      match.requestedServerName !== undefined &&
-      entry.requestedServerName !== match.requestedServerName
-    )
-      return false;
-    if (
-      match.downstreamIp !== undefined &&
-      hostOf(entry.downstreamRemoteAddress) !== match.downstreamIp
-    )
-      return false;
-    return true;
-  });
-}
-
-function hostOf(address: string | undefined): string | undefined {
-  if (!address) return undefined;
-  const colon = address.lastIndexOf(':');
-  return colon > 0 ? address.slice(0, colon) : address;
-}
-
 /**
  * Sends one request and reads the gateway's log for it. When an entry is expected it
  * polls until the entry appears or the access-log flush window ends; when none is
@@ -87,7 +49,8 @@ export async function observeRequest(
     resolve,
   }: {
     url: string;
-    match: (result: CurlResult) => EntryMatch;
+    /** How this request's entries are recognised (the time window is added here). */
+    match: GatewayEntryMatch;
     expectEntry: boolean;
     /** Raw lines already attributed to earlier requests. */
     exclude?: ReadonlySet<string>;
@@ -95,13 +58,12 @@ export async function observeRequest(
     resolve?: string[];
   },
 ): Promise<RequestObservation> {
-  const sentAt = new Date(Date.now() - 1000);
+  const sentAt = new Date(Date.now() - DEFAULT_CLOCK_SKEW_MS);
   const result = await env.curl(client, {
     url,
     ...(headers ? { headers } : {}),
     ...(resolve ? { resolve } : {}),
   });
-  const criteria = match(result);
   const flush = env.run.timeouts.accessLogFlush;
   const started = Date.now();
   let window: GatewayLog;
@@ -109,7 +71,12 @@ export async function observeRequest(
   for (;;) {
     window = await env.gatewayLog(sentAt);
     window.entries = window.entries.filter((entry) => entry.startTime >= sentAt);
-    matched = matchEntries(window.entries, criteria).filter((entry) => !exclude?.has(entry.raw));
+    // sentAt already allows for clock skew, hence none on top.
+    matched = findGatewayEntries(window.entries, {
+      ...match,
+      since: sentAt,
+      clockSkewMs: 0,
+    }).filter((entry) => !exclude?.has(entry.raw));
     if ((expectEntry && matched.length > 0) || Date.now() - started >= flush) break;
     await new Promise((resolveDelay) =>
       setTimeout(resolveDelay, Math.min(env.run.timeouts.pollInterval, flush)),
@@ -234,6 +201,3 @@ function recordConvergence(behaviour: string, convergence: Convergence<unknown>)
     elapsedMs: convergence.elapsedMs,
   });
 }
-
-/** Waits (polling, bounded by `timeoutMs`) until a predicate over fresh observations holds. */
-export { pollUntil };

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeEach, inject, it } from 'vitest';
 import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
 import { connect, type Kube } from './k8s/client.ts';
-import { applyObjects, deleteAndWait, mergePatch, refText, type ObjectRef } from './k8s/objects.ts';
+import { applyObjects, deleteAndWait, mergePatch } from './k8s/objects.ts';
 import { pollUntil } from './poll.ts';
 import {
   createNamespace,
@@ -48,8 +48,6 @@ export interface Client {
 export interface GatewayLog {
   entries: AccessLogEntry[];
   pods: string[];
-  /** Lines that were not access-log entries (startup messages), counted for messages. */
-  otherLines: number;
 }
 
 /** The run context of this vitest worker. */
@@ -228,7 +226,7 @@ export class SuiteEnvironment {
   /** The gateway's access-log entries since `since` (all gateway pods). */
   async gatewayLog(since: Date): Promise<GatewayLog> {
     const pods = await this.gatewayPods();
-    const log: GatewayLog = { entries: [], pods: [], otherLines: 0 };
+    const log: GatewayLog = { entries: [], pods: [] };
     // sinceTime has second resolution on the API: ask a little earlier, filter exactly below.
     const asked = new Date(since.getTime() - 2000);
     for (const pod of pods) {
@@ -241,7 +239,6 @@ export class SuiteEnvironment {
       });
       const entries = parseAccessLog(text);
       log.pods.push(name);
-      log.otherLines += text.split('\n').filter((line) => line.trim()).length - entries.length;
       log.entries.push(...entries);
     }
     log.entries.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
@@ -449,16 +446,6 @@ function clientFromPod(namespace: string, pod: V1Pod | undefined): Client {
     podIp: pod.status?.podIP ?? '',
     hasSidecar: (pod.spec?.containers ?? []).some((c) => c.name === 'istio-proxy'),
   };
-}
-
-/** Human-readable name of an mTLS variant, as it appears in test names. */
-export function variantName(mtls: MtlsMode): string {
-  return mtls === 'enabled' ? 'mTLS sidecar→gateway' : 'plaintext sidecar→gateway';
-}
-
-/** Describes objects for messages. */
-export function describeObjects(objects: readonly KubernetesObject[]): string {
-  return objects.map((object) => refText(object as ObjectRef)).join(', ');
 }
 
 /** A suite file's handle: its variants' environments and the B6 cleanup check. */

@@ -63,6 +63,12 @@ describe('findGatewayEntries', () => {
     expect(found[0]?.bytesSent).toBe(2502541);
   });
 
+  it("attributes a TCP entry to a client by the gateway's downstream remote address", () => {
+    const match = { kind: 'tcp' as const, requestedServerName: 'edition.cnn.com', since };
+    expect(findGatewayEntries(entries, { ...match, downstreamIp: '10.42.0.21' })).toHaveLength(1);
+    expect(findGatewayEntries(entries, { ...match, downstreamIp: '10.42.0.2' })).toHaveLength(0);
+  });
+
   it('keeps only entries inside the time window, allowing for clock skew', () => {
     expect(ids(findGatewayEntries(entries, { since }))).toEqual(['r-1', 'tcp', 'r-3']);
     const justAfterFirst = new Date('2026-11-02T10:00:01.400Z');

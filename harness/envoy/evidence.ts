@@ -23,6 +23,11 @@ export interface GatewayEntryMatch {
   /** The SNI, compared case-insensitively. */
   requestedServerName?: string;
   kind?: AccessLogKind;
+  /**
+   * The client's IP as the gateway's downstream remote address: TLS entries carry no
+   * request id, so a TCP entry is attributed to a client by where it came from.
+   */
+  downstreamIp?: string;
   /** Only entries that started at or after this instant, less `clockSkewMs`. */
   since?: Date;
   /** Defaults to {@link DEFAULT_CLOCK_SKEW_MS}. */
@@ -45,6 +50,7 @@ function entryMatches(
     upstreamCluster,
     requestedServerName,
     kind,
+    downstreamIp,
     since,
     clockSkewMs = DEFAULT_CLOCK_SKEW_MS,
   }: GatewayEntryMatch,
@@ -56,6 +62,9 @@ function entryMatches(
   if (path !== undefined && !pathMatches(entry.path, path)) return false;
   if (authority !== undefined && !authorityMatches(entry.authority, authority)) return false;
   if (upstreamCluster !== undefined && entry.upstreamCluster !== upstreamCluster) return false;
+  if (downstreamIp !== undefined && hostOf(entry.downstreamRemoteAddress) !== downstreamIp) {
+    return false;
+  }
   if (
     requestedServerName !== undefined &&
     entry.requestedServerName?.toLowerCase() !== requestedServerName.toLowerCase()
@@ -63,6 +72,12 @@ function entryMatches(
     return false;
   }
   return true;
+}
+
+function hostOf(address: string | undefined): string | undefined {
+  if (!address) return undefined;
+  const colon = address.lastIndexOf(':');
+  return colon > 0 ? address.slice(0, colon) : address;
 }
 
 function pathMatches(actual: string | undefined, expected: string): boolean {
