@@ -27,6 +27,7 @@ const GITHUB_WORKFLOWS = [
   'github/egress-conformance-nightly.yml',
   'acceptance-gate/egress-conformance-gate.yml',
 ];
+const GITHUB_CALLERS = ['acceptance-gate/example-caller.yml'];
 const GITLAB_PIPELINES = ['gitlab/egress-conformance.gitlab-ci.yml'];
 const RBAC_MANIFESTS = ['rbac/egress-conformance-rbac.yaml'];
 const SCRIPTS = ['acceptance-gate/run-gate.sh'];
@@ -83,7 +84,7 @@ const hasJq = spawnSync('jq', ['--version']).status === 0;
 describe('every YAML file under ci/', () => {
   it('is one of the validated pipelines or manifests', () => {
     expect(filesUnderCi(/\.ya?ml$/)).toEqual(
-      [...GITHUB_WORKFLOWS, ...GITLAB_PIPELINES, ...RBAC_MANIFESTS].sort(),
+      [...GITHUB_WORKFLOWS, ...GITHUB_CALLERS, ...GITLAB_PIPELINES, ...RBAC_MANIFESTS].sort(),
     );
   });
 });
@@ -269,6 +270,57 @@ describe('acceptance gate workflow', () => {
     );
     const text = readCi('acceptance-gate/egress-conformance-gate.yml');
     expect(text.match(/secrets\.EGRESS_CONFORMANCE_KUBECONFIG/g)).toHaveLength(1);
+  });
+});
+
+describe('calling the acceptance gate as a reusable workflow', () => {
+  // GitHub docs, "Reuse workflows": the GITHUB_TOKEN permissions passed from the caller can
+  // only be downgraded by the called workflow. A caller that grants less than the gate asks
+  // for makes GitHub refuse the run before any step ("is requesting 'checks: write', but is
+  // only allowed 'checks: none'").
+  const gate = loadYaml('acceptance-gate/egress-conformance-gate.yml');
+  const requested: Record<string, string> = { ...(gate.permissions as Record<string, string>) };
+  for (const [, job] of jobsOf(gate)) Object.assign(requested, job.permissions ?? {});
+  const rank = (access: string | undefined) => ['none', 'read', 'write'].indexOf(access ?? 'none');
+  const grantsAll = (granted: Record<string, string> | undefined) =>
+    Object.entries(requested).filter(([scope, access]) => rank(granted?.[scope]) < rank(access));
+
+  it.each(GITHUB_CALLERS)('%s is valid and grants every permission the gate requests', (path) => {
+    const caller = loadYaml(path);
+    const verdict = compileSchema(loadGitHubWorkflowSchema())(caller);
+    expect(verdict.errors).toEqual([]);
+    expect(verdict.valid).toBe(true);
+    expect(validateWorkflow(readCi(path)).errors).toEqual([]);
+    const calls = jobsOf(caller).filter(([, job]) =>
+      String((job as { uses?: string }).uses).endsWith('egress-conformance-gate.yml'),
+    );
+    expect(calls.length).toBeGreaterThan(0);
+    for (const [name, job] of calls) {
+      expect(grantsAll(job.permissions), `job ${name} lacks`).toEqual([]);
+    }
+  });
+
+  const examples: [string, string][] = [
+    [
+      'the header of egress-conformance-gate.yml',
+      readCi('acceptance-gate/egress-conformance-gate.yml')
+        .split('\n')
+        .filter((line) => line.startsWith('#   '))
+        .map((line) => line.slice(4))
+        .join('\n'),
+    ],
+    [
+      'ci/README.md',
+      /^( *)```yaml\n(\1jobs:\n[\s\S]*?egress-conformance-gate\.yml[\s\S]*?)```/m
+        .exec(readCi('README.md'))?.[2]
+        ?.replace(/^ {3}/gm, '') ?? '',
+    ],
+  ];
+  it.each(examples)('the calling example in %s grants them too', (_where, text) => {
+    const example = parse(text) as { jobs?: Record<string, Job> };
+    const jobs = Object.values(example.jobs ?? {});
+    expect(jobs.length).toBeGreaterThan(0);
+    for (const job of jobs) expect(grantsAll(job.permissions)).toEqual([]);
   });
 });
 

@@ -14,6 +14,7 @@ import { errorText } from './k8s/client.ts';
 import { execInPod } from './k8s/exec.ts';
 import { readContainerLog } from './k8s/logs.ts';
 import { listPods } from './k8s/workloads.ts';
+import { hasProxy, PROXY_CONTAINER } from './facts.ts';
 import { sanitize, secretsFromKubeconfig } from './reporting/redact.ts';
 import type { SuiteEnvironment } from './suite.ts';
 
@@ -143,7 +144,7 @@ export async function collectDiagnostics(
           const log = await readContainerLog(env.kube, {
             namespace,
             pod: name,
-            container: 'istio-proxy',
+            container: PROXY_CONTAINER,
             since: new Date(since.getTime() - LOG_MARGIN_MS),
           });
           await write(`${base}/istio-proxy.log`, log);
@@ -155,7 +156,7 @@ export async function collectDiagnostics(
           const output = await execInPod(env.kube, {
             namespace,
             pod: name,
-            container: 'istio-proxy',
+            container: PROXY_CONTAINER,
             command: ['pilot-agent', 'request', 'GET', dump.path],
             timeoutMs: env.run.timeouts.exec,
           });
@@ -278,12 +279,6 @@ async function withTimeout<T>(work: Promise<T>, timeoutMs: number, what: string)
   } finally {
     clearTimeout(timer);
   }
-}
-
-function hasProxy(pod: V1Pod): boolean {
-  return [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])].some(
-    (container) => container.name === 'istio-proxy',
-  );
 }
 
 async function listEvents(

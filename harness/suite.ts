@@ -26,6 +26,7 @@ import { collectDiagnostics } from './diagnostics.ts';
 import { readContainerLog } from './k8s/logs.ts';
 import { listPods, waitForDeploymentReady, isPodReady } from './k8s/workloads.ts';
 import { loadManifests } from './manifests.ts';
+import { hasProxy, PROXY_CONTAINER } from './facts.ts';
 import { curlCommand, parseCurlOutput, type CurlResult } from './curl.ts';
 import { parseAccessLog, type AccessLogEntry } from './envoy/access-log.ts';
 import { parseEnvoyStats, parsePrometheus, type PrometheusSample } from './envoy/stats.ts';
@@ -40,7 +41,7 @@ export interface Client {
   namespace: string;
   pod: string;
   podIp: string;
-  /** Whether Istio injected a sidecar (the pod has an `istio-proxy` container). */
+  /** Whether Istio injected a sidecar, classic (`spec.containers`) or native (restartable init container). */
   hasSidecar: boolean;
 }
 
@@ -234,7 +235,7 @@ export class SuiteEnvironment {
       const text = await readContainerLog(this.kube, {
         namespace: this.run.target.istio.gateway.namespace,
         pod: name,
-        container: 'istio-proxy',
+        container: PROXY_CONTAINER,
         since: asked,
       });
       const entries = parseAccessLog(text);
@@ -268,7 +269,7 @@ export class SuiteEnvironment {
       const output = await execInPod(this.kube, {
         namespace: this.run.target.istio.gateway.namespace,
         pod: pod.metadata?.name ?? '',
-        container: 'istio-proxy',
+        container: PROXY_CONTAINER,
         command: ['pilot-agent', 'request', 'GET', path],
         timeoutMs: this.run.timeouts.exec,
       });
@@ -444,7 +445,7 @@ function clientFromPod(namespace: string, pod: V1Pod | undefined): Client {
     namespace,
     pod: pod.metadata.name,
     podIp: pod.status?.podIP ?? '',
-    hasSidecar: (pod.spec?.containers ?? []).some((c) => c.name === 'istio-proxy'),
+    hasSidecar: hasProxy(pod),
   };
 }
 

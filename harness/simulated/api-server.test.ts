@@ -477,20 +477,26 @@ describe('simulated API server through @kubernetes/client-node', () => {
       body: deployment('plain', 'opted-in', { 'sidecar.istio.io/inject': 'true' }),
     });
 
+    // Istio 1.31 on Kubernetes 1.36: the native-sidecar layout (harness/facts.ts).
     const injected = await runningPod('injected', 'app=client');
-    expect(injected.spec?.containers.map((container) => container.name)).toEqual([
-      'curl',
-      'istio-proxy',
+    expect(injected.spec?.containers.map((container) => container.name)).toEqual(['curl']);
+    expect(
+      injected.spec?.initContainers?.map((container) => [container.name, container.restartPolicy]),
+    ).toEqual([
+      ['istio-init', undefined],
+      ['istio-proxy', 'Always'],
     ]);
-    expect(injected.spec?.containers[1]?.image).toBe('docker.io/istio/proxyv2:1.31.1');
-    expect(injected.spec?.initContainers?.map((container) => container.name)).toEqual([
-      'istio-init',
-    ]);
+    expect(injected.spec?.initContainers?.[1]?.image).toBe('docker.io/istio/proxyv2:1.31.1');
     expect(
       JSON.parse(injected.metadata?.annotations?.['sidecar.istio.io/status'] ?? '{}'),
     ).toMatchObject({
-      containers: ['istio-proxy'],
+      initContainers: ['istio-init', 'istio-proxy'],
+      containers: null,
     });
+    const proxyStatus = injected.status?.initContainerStatuses?.find(
+      (status) => status.name === 'istio-proxy',
+    );
+    expect(proxyStatus?.state?.running).toBeDefined();
     expect(injected.metadata?.name).toMatch(/^client-[a-z0-9]{10}-[a-z0-9]{5}$/);
     expect(injected.metadata?.ownerReferences?.[0]?.kind).toBe('ReplicaSet');
     expect(injected.spec?.nodeName).toBe('egress-conformance-control-plane');
@@ -499,7 +505,9 @@ describe('simulated API server through @kubernetes/client-node', () => {
     const plain = await runningPod('plain', 'app=client');
     expect(plain.spec?.containers.map((container) => container.name)).toEqual(['curl']);
     const optedIn = await runningPod('plain', 'app in (opted-in)');
-    expect(optedIn.spec?.containers.map((container) => container.name)).toContain('istio-proxy');
+    expect(optedIn.spec?.initContainers?.map((container) => container.name)).toContain(
+      'istio-proxy',
+    );
 
     // Labelling the namespace afterwards does not change running pods.
     await core.patchNamespace(
@@ -536,11 +544,16 @@ describe('simulated API server through @kubernetes/client-node', () => {
       true,
       PatchStrategy.ServerSideApply,
     );
-    expect(
-      (reapplied as { spec?: { containers?: { name: string }[] } }).spec?.containers?.map(
-        (c) => c.name,
-      ),
-    ).toEqual(['curl', 'istio-proxy']);
+    const reappliedSpec = (
+      reapplied as {
+        spec?: { containers?: { name: string }[]; initContainers?: { name: string }[] };
+      }
+    ).spec;
+    expect(reappliedSpec?.containers?.map((c) => c.name)).toEqual(['curl']);
+    expect(reappliedSpec?.initContainers?.map((c) => c.name)).toEqual([
+      'istio-init',
+      'istio-proxy',
+    ]);
     const immutable = await failure(
       objects.patch(
         { ...podManifest, spec: { containers: [{ name: 'other', image: 'busybox:1.36' }] } },
@@ -659,7 +672,12 @@ describe('simulated API server through @kubernetes/client-node', () => {
       namespace: 'logs',
       body: {
         metadata: { name: 'talker', labels: { app: 'talker' } },
-        spec: { containers: [{ name: 'app', image: 'busybox:1.36' }] },
+        spec: {
+          containers: [
+            { name: 'app', image: 'busybox:1.36' },
+            { name: 'helper', image: 'busybox:1.36' },
+          ],
+        },
       },
     });
     await runningPod('logs', 'app=talker');
@@ -690,7 +708,7 @@ describe('simulated API server through @kubernetes/client-node', () => {
     const ambiguous = await fetchStatus(`/api/v1/namespaces/logs/pods/talker/log`);
     expect(ambiguous.code).toBe(400);
     expect(ambiguous.message).toBe(
-      'a container name must be specified for pod talker, choose one of: [app istio-proxy] or one of the init containers: [istio-init]',
+      'a container name must be specified for pod talker, choose one of: [app helper] or one of the init containers: [istio-init istio-proxy]',
     );
   });
 

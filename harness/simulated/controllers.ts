@@ -18,6 +18,7 @@ import {
   type StoreEvent,
 } from './store.ts';
 import type { KubeObject } from './types.ts';
+import { hasProxy, injectsNativeSidecars, NATIVE_SIDECARS, PROXY_CONTAINER } from '../facts.ts';
 
 /** Knobs of the controllers; defaults in `CONTROLLER_DEFAULTS`. */
 export interface ControllerOptions {
@@ -535,8 +536,9 @@ export function startControllers(store: ObjectStore, options: ControllerOptions 
       status.podIP = podIp;
       status.podIPs = [{ ip: podIp }];
       if (asArray(spec.initContainers).length > 0) {
+        // A restartable init container (a native sidecar) keeps running; others completed.
         status.initContainerStatuses = asArray(spec.initContainers).map((container) =>
-          containerStatus(container, false),
+          containerStatus(container, container.restartPolicy === NATIVE_SIDECARS.restartPolicy),
         );
       }
       status.containerStatuses = asArray(spec.containers).map((container) =>
@@ -544,15 +546,13 @@ export function startControllers(store: ObjectStore, options: ControllerOptions 
       );
       draft.status = status;
     });
-    for (const container of asArray(spec.containers)) {
-      if (container.name === 'istio-proxy') {
-        store.logs.append(
-          namespace,
-          name,
-          'istio-proxy',
-          `${new Date(store.now()).toISOString()}\tinfo\tEnvoy proxy is ready`,
-        );
-      }
+    if (hasProxy({ spec })) {
+      store.logs.append(
+        namespace,
+        name,
+        PROXY_CONTAINER,
+        `${new Date(store.now()).toISOString()}\tinfo\tEnvoy proxy is ready`,
+      );
     }
   };
 
@@ -1065,17 +1065,47 @@ function injectSidecar(pod: KubeObject, store: ObjectStore): KubeObject {
     },
     { name: 'istiod-ca-cert', configMap: { name: 'istio-ca-root-cert' } },
   ];
+  if (injectsNativeSidecars(istio.tag, kubeletVersions(store)))
+    moveProxyToInitContainers(pod, spec);
   pod.spec = spec;
   pod.status = { ...pod.status, qosClass: 'Burstable' };
   return pod;
 }
 
+function kubeletVersions(store: ObjectStore): string[] {
+  return store
+    .list('Node')
+    .map((node) => text(asRecord(asRecord(node.status).nodeInfo).kubeletVersion));
+}
+
+/**
+ * The native-sidecar layout of the injection template (Istio >= 1.27 on Kubernetes >= 1.33,
+ * see NATIVE_SIDECARS): the proxy follows `istio-init` in `initContainers` with
+ * `restartPolicy: Always`, and the status annotation lists it there.
+ */
+function moveProxyToInitContainers(pod: KubeObject, spec: Mutable): void {
+  const containers = asArray(spec.containers);
+  const proxy = containers.find((container) => container.name === PROXY_CONTAINER);
+  if (proxy === undefined) return;
+  spec.containers = containers.filter((container) => container !== proxy);
+  spec.initContainers = [
+    ...asArray(spec.initContainers),
+    { ...proxy, restartPolicy: NATIVE_SIDECARS.restartPolicy },
+  ];
+  const annotations = pod.metadata.annotations ?? {};
+  const status = JSON.parse(annotations['sidecar.istio.io/status'] ?? '{}') as {
+    initContainers?: string[];
+    containers?: string[] | null;
+  };
+  status.initContainers = [...(status.initContainers ?? []), PROXY_CONTAINER];
+  status.containers = null;
+  annotations['sidecar.istio.io/status'] = JSON.stringify(status);
+  pod.metadata.annotations = annotations;
+}
+
 /** Whether a pod (as stored) carries an injected Istio sidecar. */
 export function hasSidecar(pod: KubeObject): boolean {
-  return (
-    asArray(asRecord(pod.spec).containers).some((container) => container.name === 'istio-proxy') &&
-    pod.metadata.annotations?.['sidecar.istio.io/status'] !== undefined
-  );
+  return hasProxy(pod) && pod.metadata.annotations?.['sidecar.istio.io/status'] !== undefined;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 import { matchesLabelSelectorObject } from '../store.ts';
 import { createHash } from 'node:crypto';
 import type { ClusterView, KubeObject } from '../types.ts';
+import { hasProxy, NATIVE_SIDECARS, PROXY_CONTAINER } from '../../facts.ts';
 
 export type Labels = Record<string, string>;
 
@@ -123,13 +124,25 @@ export function containers(pod: KubeObject): Record<string, unknown>[] {
   return array(spec(pod).containers).map(record);
 }
 
+/**
+ * A container that runs for the pod's lifetime: a regular one, or a restartable init
+ * container (a native sidecar, see NATIVE_SIDECARS in harness/facts.ts).
+ */
 export function containerNamed(pod: KubeObject, name: string): Record<string, unknown> | undefined {
-  return containers(pod).find((container) => container.name === name);
+  return (
+    containers(pod).find((container) => container.name === name) ??
+    array(spec(pod).initContainers)
+      .map(record)
+      .find(
+        (container) =>
+          container.name === name && container.restartPolicy === NATIVE_SIDECARS.restartPolicy,
+      )
+  );
 }
 
-/** A pod has a sidecar (or is a proxy itself) iff it runs a container named `istio-proxy`. */
+/** A pod has a sidecar (or is a proxy itself) iff it runs Istio's proxy, in either layout. */
 export function hasIstioProxy(pod: KubeObject): boolean {
-  return containerNamed(pod, 'istio-proxy') !== undefined;
+  return hasProxy(pod);
 }
 
 /**
@@ -137,7 +150,7 @@ export function hasIstioProxy(pod: KubeObject): boolean {
  * proxy runs in `router` mode, or it carries Istio's gateway label (`istio=*gateway`).
  */
 export function isGatewayPod(pod: KubeObject): boolean {
-  const proxy = containerNamed(pod, 'istio-proxy');
+  const proxy = containerNamed(pod, PROXY_CONTAINER);
   if (!proxy) return false;
   if (strings(proxy.args).includes('router')) return true;
   if (containers(pod).length === 1) return true;

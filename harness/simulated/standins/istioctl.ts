@@ -13,6 +13,7 @@ import YAML from 'yaml';
 import type { IstioInstallOptions } from '../istio-bootstrap.ts';
 import { ISTIO_DEFAULT_VERSION } from '../../versions.ts';
 import type { StandinIo } from './kind.ts';
+import { hasProxy } from '../../facts.ts';
 
 // The Kubernetes client is loaded only by the commands that talk to a cluster:
 // `istioctl version --remote=false` runs in every preflight and must stay fast.
@@ -94,9 +95,7 @@ async function version(
   const image = istiod.items[0]?.spec?.template.spec?.containers[0]?.image;
   if (image) io.out(`control plane version: ${imageVersion(image)}\n`);
   const pods = await kube.core.listPodForAllNamespaces({});
-  const proxies = pods.items.filter((pod) =>
-    pod.spec?.containers.some((c) => c.name === 'istio-proxy'),
-  ).length;
+  const proxies = pods.items.filter((pod) => hasProxy(pod)).length;
   if (image) io.out(`data plane version: ${imageVersion(image)} (${proxies} proxies)\n`);
   return 0;
 }
