@@ -1,6 +1,6 @@
 /** The catalogue of suites: what `--suite` accepts and `--list` prints. */
 
-/** One suite: a file under suites/ certifying behaviours of shared/spec/behaviours.md. */
+/** One suite: a file under suites/ certifying behaviours of docs/behaviours.md. */
 export interface SuiteInfo {
   name: string;
   file: string;

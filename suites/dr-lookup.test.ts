@@ -2,7 +2,7 @@
  * B5 `dr-lookup`: a DestinationRule serves only clients whose lookup path holds it
  * (client namespace, destination namespace, root namespace). With the subset's rule
  * only in another namespace the client does not get through the gateway; with the
- * same rule in its own namespace it does. Spec: shared/spec/behaviours.md B5.
+ * same rule in its own namespace it does. Spec: docs/behaviours.md B5.
  */
 import { beforeAll, describe, it } from 'vitest';
 import { conformanceSuite, type Client } from '../harness/suite.ts';

@@ -3,7 +3,7 @@
  * its variant with mutual TLS between sidecar and gateway. Evidence: the external
  * host's own answer, the gateway's access-log entry with upstream `outbound|80||HOST`,
  * HTTPS on 443 not redirected; negative control: no gateway entry before the
- * VirtualService exists. Spec: shared/spec/behaviours.md B1, B2.
+ * VirtualService exists. Spec: docs/behaviours.md B1, B2.
  */
 import { beforeAll, describe, it } from 'vitest';
 import { conformanceSuite, type Client } from '../harness/suite.ts';

@@ -2,7 +2,7 @@
  * B4 `network-policy`: with the task's NetworkPolicy, a pod without sidecar can no
  * longer go straight out, while a pod with a sidecar still leaves through the egress
  * gateway, whose counter for the upstream cluster increases; the namespace labels the
- * policy needs are restored exactly. Spec: shared/spec/behaviours.md B4.
+ * policy needs are restored exactly. Spec: docs/behaviours.md B4.
  */
 import { beforeAll, describe, it } from 'vitest';
 import { conformanceSuite, type Client } from '../harness/suite.ts';

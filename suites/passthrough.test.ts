@@ -4,7 +4,7 @@
  * Evidence: the client sees the external host's own certificate, the gateway logs a
  * TCP entry with SNI HOST and upstream `outbound|443||HOST`, and another SNI is not
  * routed to the host; negative control: no gateway entry before the VirtualService.
- * Spec: shared/spec/behaviours.md B3.
+ * Spec: docs/behaviours.md B3.
  */
 import { beforeAll, describe, it } from 'vitest';
 import { conformanceSuite, type Client } from '../harness/suite.ts';

@@ -8,8 +8,8 @@ import {
   upstreamClusterName,
 } from './access-log.ts';
 
-// shared/ sits beside the project checkout (mounted locally, cloned beside it in CI).
-const FIXTURE = new URL('../../../shared/fixtures/envoy-access-log-lines.txt', import.meta.url);
+// Real published data, copied into the repository (fixtures/README.md says from where).
+const FIXTURE = new URL('./fixtures/envoy-access-log-lines.txt', import.meta.url);
 
 function fixtureLines(): string[] {
   return readFileSync(FIXTURE, 'utf8')

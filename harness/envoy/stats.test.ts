@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseEnvoyStats, parsePrometheus, sumMetric } from './stats.ts';
 
-// shared/ sits beside the project checkout (mounted locally, cloned beside it in CI).
-const FIXTURE = new URL('../../../shared/fixtures/envoy-stats-lines.txt', import.meta.url);
+// Real published data, copied into the repository (fixtures/README.md says from where).
+const FIXTURE = new URL('./fixtures/envoy-stats-lines.txt', import.meta.url);
 
 describe('parseEnvoyStats', () => {
   it('reads the published egress-gateway counter', () => {

@@ -14,7 +14,7 @@ import { SUITES } from '../suites.ts';
 import type { CaseResult } from './junit.ts';
 import { redactArgv, redactSecrets, secretsFromKubeconfig } from './redact.ts';
 
-/** The behaviours of shared/spec/behaviours.md, in report order. */
+/** The behaviours of docs/behaviours.md, in report order. */
 export const BEHAVIOURS = [
   { id: 'B1', title: 'HTTP on port 80 leaves through the egress gateway' },
   { id: 'B2', title: 'HTTP through the gateway with mutual TLS between sidecar and gateway' },

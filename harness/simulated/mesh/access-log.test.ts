@@ -3,7 +3,7 @@ import type { AccessLogEntry } from './access-log.ts';
 import { formatJson, formatText } from './access-log.ts';
 import { parseLogLine } from './testing.ts';
 
-// Current-format lines from shared/fixtures/envoy-access-log-lines.txt (published Istio docs).
+// Current-format lines from harness/envoy/fixtures/envoy-access-log-lines.txt (published Istio docs).
 const FIXTURE_HTTP =
   '[2020-11-25T21:26:18.409Z] "GET /status/418 HTTP/1.1" 418 - via_upstream - "-" 0 135 4 4 "-" "curl/7.73.0-DEV" "84961386-6d84-929d-98bd-c5aee93b5c88" "httpbin:8000" "10.44.1.27:80" outbound|8000||httpbin.foo.svc.cluster.local 10.44.1.23:37652 10.0.45.184:8000 10.44.1.23:46520 - default';
 const FIXTURE_TCP =
