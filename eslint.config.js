@@ -24,7 +24,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/*.js', 'harness/simulated/bin/*'],
+    files: ['**/*.js', 'simulator/bin/*'],
     ...tseslint.configs.disableTypeChecked,
   },
 );

@@ -1,10 +1,16 @@
-// `npm test`: the harness's own tests (co-located *.test.ts under harness/). The
-// conformance suites under suites/ are the product and run only through the CLI.
+// `npm test`: the project's own tests: unit tests beside the code (harness/, simulator/,
+// ci/) and tests/ (the product against the simulated cluster). The conformance suites
+// under suites/ are the product and run only through the CLI.
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['harness/**/*.test.ts', 'ci/**/*.test.ts'],
+    include: [
+      'harness/**/*.test.ts',
+      'simulator/**/*.test.ts',
+      'tests/**/*.test.ts',
+      'ci/**/*.test.ts',
+    ],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',

@@ -306,7 +306,16 @@ async function createProvider(
 ): Promise<ClusterProvider> {
   switch (options.cluster) {
     case 'simulated': {
-      const { createSimulatedProvider } = await import('./providers/simulated.ts');
+      // The simulated cluster is the project's test double, not part of the product: it is
+      // reached only through this one dynamic import, and its own dependencies (ws) are
+      // development dependencies.
+      const { createSimulatedProvider } = await import('../simulator/provider.ts').catch(
+        (error: unknown) => {
+          throw new EnvironmentError(
+            `The simulated cluster could not be loaded (${error instanceof Error ? error.message : String(error)}); it needs the development dependencies: run npm ci without --omit=dev.`,
+          );
+        },
+      );
       return createSimulatedProvider({ runDir, istioVersion: options.istioVersion, log });
     }
     case 'kind': {

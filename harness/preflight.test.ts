@@ -17,7 +17,7 @@ import {
   readInotifyLimits,
 } from './preflight.ts';
 
-const STANDIN_BIN = fileURLToPath(new URL('./simulated/bin', import.meta.url));
+const STANDIN_BIN = fileURLToPath(new URL('../simulator/bin', import.meta.url));
 const NODE_BIN = join(process.execPath, '..');
 
 let work: string;

@@ -1,5 +1,5 @@
 /**
- * The stand-in `kind` CLI (harness/simulated/bin/kind): the subcommands and flags the
+ * The stand-in `kind` CLI (simulator/bin/kind): the subcommands and flags the
  * kind provider uses, with kind's exit codes and messages, backed by detached simulated
  * API servers instead of Docker containers. Tests put it first on PATH; nothing else does.
  */
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import YAML from 'yaml';
-import { KIND_NODE_IMAGE, KIND_VERSION } from '../../versions.ts';
+import { KIND_NODE_IMAGE, KIND_VERSION } from '../../harness/versions.ts';
 import {
   CLUSTER_FILES,
   clusterDir,

@@ -5,7 +5,7 @@
  * real CLI.
  */
 import YAML from 'yaml';
-import { ISTIO_DEFAULT_VERSION } from '../versions.ts';
+import { ISTIO_DEFAULT_VERSION } from '../harness/versions.ts';
 import { ApiError, type ObjectStore } from './store.ts';
 import type { KubeObject } from './types.ts';
 

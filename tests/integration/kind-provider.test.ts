@@ -7,15 +7,19 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EnvironmentError } from '../errors.ts';
-import { clusterDir, isAlive, runningPid } from '../simulated/standins/state.ts';
-import { DEFAULT_TIMEOUTS } from '../timeouts.ts';
-import { KIND_NODE_IMAGE } from '../versions.ts';
-import { type KindProviderOptions, createKindProvider, renderKindConfig } from './kind.ts';
-import type { Progress } from './types.ts';
+import { EnvironmentError } from '../../harness/errors.ts';
+import { clusterDir, isAlive, runningPid } from '../../simulator/standins/state.ts';
+import { DEFAULT_TIMEOUTS } from '../../harness/timeouts.ts';
+import { KIND_NODE_IMAGE } from '../../harness/versions.ts';
+import {
+  type KindProviderOptions,
+  createKindProvider,
+  renderKindConfig,
+} from '../../harness/providers/kind.ts';
+import type { Progress } from '../../harness/providers/types.ts';
 
 // The stand-ins first on PATH, as the issue asks; node itself for their shebang.
-const STANDIN_BIN = fileURLToPath(new URL('../simulated/bin', import.meta.url));
+const STANDIN_BIN = fileURLToPath(new URL('../../simulator/bin', import.meta.url));
 const NODE_BIN = join(process.execPath, '..');
 
 let work: string;

@@ -2,29 +2,29 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EnvironmentError } from '../errors.ts';
-import { type Kube, connect } from '../k8s/client.ts';
+import { EnvironmentError } from '../../harness/errors.ts';
+import { type Kube, connect } from '../../harness/k8s/client.ts';
 import {
   type SimulatedCluster,
   readSimOptions,
   startSimulatedCluster,
-} from '../simulated/cluster.ts';
-import { KIND_COREFILE } from '../simulated/standins/kind-world.ts';
+} from '../../simulator/cluster.ts';
+import { KIND_COREFILE } from '../../simulator/standins/kind-world.ts';
 import {
   COREDNS,
   addDnsEntries,
   removeDnsEntries,
   withHostsBlock,
   withoutHostsBlock,
-} from './coredns.ts';
-import { ANY_HTTP_STATUS, namedHosts, validateHostName } from './host.ts';
-import { internetHosts } from './internet.ts';
+} from '../../harness/external/coredns.ts';
+import { ANY_HTTP_STATUS, namedHosts, validateHostName } from '../../harness/external/host.ts';
+import { internetHosts } from '../../harness/external/internet.ts';
 import {
   LOCAL_HOST_DOMAIN,
   localHostName,
   renderNginxConfig,
   startLocalExternalHosts,
-} from './local.ts';
+} from '../../harness/external/local.ts';
 
 describe('internet and host modes', () => {
   it('expects what the documentation shows for edition.cnn.com', () => {

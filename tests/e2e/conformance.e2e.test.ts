@@ -8,8 +8,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import type { FaultName } from './simulated/types.ts';
-import { runSimulated, type JUnitCase } from './testing/e2e.ts';
+import type { FaultName } from '../../simulator/types.ts';
+import { runSimulated, type JUnitCase } from './cli.ts';
 
 function failedSuites(cases: readonly JUnitCase[]): string[] {
   return [...new Set(cases.filter((c) => c.failure !== undefined).map((c) => c.suite))].sort();

@@ -6,7 +6,7 @@
 import { matchesLabelSelectorObject } from '../store.ts';
 import { createHash } from 'node:crypto';
 import type { ClusterView, KubeObject } from '../types.ts';
-import { hasProxy, NATIVE_SIDECARS, PROXY_CONTAINER } from '../../facts.ts';
+import { hasProxy, NATIVE_SIDECARS, PROXY_CONTAINER } from '../../harness/facts.ts';
 
 export type Labels = Record<string, string>;
 

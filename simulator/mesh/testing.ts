@@ -9,8 +9,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import forge from 'node-forge';
 import { parseAllDocuments, stringify } from 'yaml';
-import type { CurlRequest, CurlResult } from '../../curl.ts';
-import { curlCommand, parseCurlOutput } from '../../curl.ts';
+import type { CurlRequest, CurlResult } from '../../harness/curl.ts';
+import { curlCommand, parseCurlOutput } from '../../harness/curl.ts';
 import type {
   ClusterView,
   ExecHandler,
@@ -22,7 +22,7 @@ import type {
 } from '../types.ts';
 import { createMeshModel } from './model.ts';
 
-const MANIFESTS = fileURLToPath(new URL('../../../manifests/', import.meta.url));
+const MANIFESTS = fileURLToPath(new URL('../../manifests/', import.meta.url));
 
 /** A ClusterView over a mutable list of objects, with apply/remove like a tiny API server. */
 export class MemoryView implements ClusterView {

@@ -11,7 +11,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { STATUS_CODES } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import YAML from 'yaml';
-import { createCertificateAuthority, issueCertificate } from '../certs.ts';
+import { createCertificateAuthority, issueCertificate } from '../harness/certs.ts';
 import {
   ApiError,
   badRequestError,

@@ -11,10 +11,10 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { parse } from 'yaml';
-import { CLI, parseJUnit } from './testing/e2e.ts';
-import { connect } from './k8s/client.ts';
+import { CLI, parseJUnit } from './cli.ts';
+import { connect } from '../../harness/k8s/client.ts';
 
-const STANDIN_BIN = fileURLToPath(new URL('./simulated/bin', import.meta.url));
+const STANDIN_BIN = fileURLToPath(new URL('../../simulator/bin', import.meta.url));
 const NODE_BIN = path.dirname(process.execPath);
 
 // Stand-in clusters answer at once; the real-cluster defaults (minutes) would only slow failures down.

@@ -2,17 +2,21 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EnvironmentError } from '../errors.ts';
-import { connect, type Kube } from '../k8s/client.ts';
-import { restoreNamespaceLabels, setNamespaceLabels } from '../k8s/namespaces.ts';
+import { EnvironmentError } from '../../harness/errors.ts';
+import { connect, type Kube } from '../../harness/k8s/client.ts';
+import { restoreNamespaceLabels, setNamespaceLabels } from '../../harness/k8s/namespaces.ts';
 import {
   type SimulatedCluster,
   readSimOptions,
   startSimulatedCluster,
-} from '../simulated/cluster.ts';
-import { DEFAULT_TIMEOUTS } from '../timeouts.ts';
-import { createExistingProvider, detectCni, resolveKubeconfigPath } from './existing.ts';
-import type { Progress } from './types.ts';
+} from '../../simulator/cluster.ts';
+import { DEFAULT_TIMEOUTS } from '../../harness/timeouts.ts';
+import {
+  createExistingProvider,
+  detectCni,
+  resolveKubeconfigPath,
+} from '../../harness/providers/existing.ts';
+import type { Progress } from '../../harness/providers/types.ts';
 
 const progress: Progress = () => {};
 let cluster: SimulatedCluster;

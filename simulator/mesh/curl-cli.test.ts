@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CERTS_MARKER, WRITE_OUT_MARKER, curlCommand } from '../../curl.ts';
+import { CERTS_MARKER, WRITE_OUT_MARKER, curlCommand } from '../../harness/curl.ts';
 import type { TransferInfo } from './curl-cli.ts';
 import { parseCurlArgs, renderWriteOut } from './curl-cli.ts';
 import { splitShellCommand } from './shell.ts';

@@ -18,7 +18,12 @@ import {
   type StoreEvent,
 } from './store.ts';
 import type { KubeObject } from './types.ts';
-import { hasProxy, injectsNativeSidecars, NATIVE_SIDECARS, PROXY_CONTAINER } from '../facts.ts';
+import {
+  hasProxy,
+  injectsNativeSidecars,
+  NATIVE_SIDECARS,
+  PROXY_CONTAINER,
+} from '../harness/facts.ts';
 
 /** Knobs of the controllers; defaults in `CONTROLLER_DEFAULTS`. */
 export interface ControllerOptions {

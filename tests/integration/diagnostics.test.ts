@@ -8,20 +8,24 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collectDiagnostics, ENVOY_DUMPS, type DiagnosticsSubject } from './diagnostics.ts';
-import { detectIstio } from './istio/detect.ts';
-import { connect, type Kube } from './k8s/client.ts';
-import { createNamespace } from './k8s/namespaces.ts';
-import { applyObjects } from './k8s/objects.ts';
-import { waitForDeploymentReady } from './k8s/workloads.ts';
+import {
+  collectDiagnostics,
+  ENVOY_DUMPS,
+  type DiagnosticsSubject,
+} from '../../harness/diagnostics.ts';
+import { detectIstio } from '../../harness/istio/detect.ts';
+import { connect, type Kube } from '../../harness/k8s/client.ts';
+import { createNamespace } from '../../harness/k8s/namespaces.ts';
+import { applyObjects } from '../../harness/k8s/objects.ts';
+import { waitForDeploymentReady } from '../../harness/k8s/workloads.ts';
 import {
   readSimOptions,
   startSimulatedCluster,
   type SimulatedCluster,
-} from './simulated/cluster.ts';
-import type { ExecHandler } from './simulated/types.ts';
-import type { RunContext } from './run-context.ts';
-import { DEFAULT_TIMEOUTS } from './timeouts.ts';
+} from '../../simulator/cluster.ts';
+import type { ExecHandler } from '../../simulator/types.ts';
+import type { RunContext } from '../../harness/run-context.ts';
+import { DEFAULT_TIMEOUTS } from '../../harness/timeouts.ts';
 
 const privateKeyPem = generateKeyPairSync('ec', { namedCurve: 'P-256' })
   .privateKey.export({ type: 'pkcs8', format: 'pem' })

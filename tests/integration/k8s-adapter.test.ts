@@ -6,20 +6,20 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSimulatedCluster, type SimulatedCluster } from '../simulated/cluster.ts';
-import type { ExecHandler } from '../simulated/types.ts';
-import { checkReachable, connect, type Kube } from './client.ts';
-import { applyObjects, deleteAndWait, readObject } from './objects.ts';
+import { startSimulatedCluster, type SimulatedCluster } from '../../simulator/cluster.ts';
+import type { ExecHandler } from '../../simulator/types.ts';
+import { checkReachable, connect, type Kube } from '../../harness/k8s/client.ts';
+import { applyObjects, deleteAndWait, readObject } from '../../harness/k8s/objects.ts';
 import {
   createNamespace,
   deleteNamespaceAndWait,
   restoreNamespaceLabels,
   setNamespaceLabels,
-} from './namespaces.ts';
-import { execInPod } from './exec.ts';
-import { readContainerLog } from './logs.ts';
-import { waitForDeploymentReady } from './workloads.ts';
-import { EnvironmentError } from '../errors.ts';
+} from '../../harness/k8s/namespaces.ts';
+import { execInPod } from '../../harness/k8s/exec.ts';
+import { readContainerLog } from '../../harness/k8s/logs.ts';
+import { waitForDeploymentReady } from '../../harness/k8s/workloads.ts';
+import { EnvironmentError } from '../../harness/errors.ts';
 
 // A stand-in process table: `exit N` exits N, `echo X` prints X; enough to test the wire.
 const fakeShell: ExecHandler = {

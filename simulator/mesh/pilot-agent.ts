@@ -4,7 +4,7 @@
  * `config_dump`, `clusters`, `listeners`, `server_info`, `ready`), answered from the
  * proxy's counters and the configuration derived from the view.
  */
-import { ISTIO_DEFAULT_VERSION } from '../../versions.ts';
+import { ISTIO_DEFAULT_VERSION } from '../../harness/versions.ts';
 import type { ExecResult, KubeObject } from '../types.ts';
 import type { PresentedCert, ServerIdentity } from './certs.ts';
 import type { MeshContext } from './context.ts';

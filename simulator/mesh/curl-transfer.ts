@@ -4,7 +4,7 @@
  * the write-out, `curl: (N) message` on stderr and the exit code. A request that would
  * time out returns at once, reporting the time curl would have waited.
  */
-import { CLIENT_IMAGE } from '../../versions.ts';
+import { CLIENT_IMAGE } from '../../harness/versions.ts';
 import type { ExecResult, KubeObject } from '../types.ts';
 import type { ServerIdentity } from './certs.ts';
 import { VERIFY_TEXT, certificateNamesHost, renderCurlCertinfo, verifyResult } from './certs.ts';

@@ -1,5 +1,5 @@
 /**
- * The stand-in `istioctl` (harness/simulated/bin/istioctl): `version` and
+ * The stand-in `istioctl` (simulator/bin/istioctl): `version` and
  * `install -y -f <overlay>`, which applies the objects real istioctl would create
  * (istio-bootstrap.ts) to the cluster over HTTPS through the same Kubernetes adapter the
  * harness uses, then waits for istiod and the gateway like `--readiness-timeout` does.
@@ -11,17 +11,17 @@ import { parseArgs } from 'node:util';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import YAML from 'yaml';
 import type { IstioInstallOptions } from '../istio-bootstrap.ts';
-import { ISTIO_DEFAULT_VERSION } from '../../versions.ts';
+import { ISTIO_DEFAULT_VERSION } from '../../harness/versions.ts';
 import type { StandinIo } from './kind.ts';
-import { hasProxy } from '../../facts.ts';
+import { hasProxy } from '../../harness/facts.ts';
 
 // The Kubernetes client is loaded only by the commands that talk to a cluster:
 // `istioctl version --remote=false` runs in every preflight and must stay fast.
 const kubernetes = async () => ({
-  ...(await import('../../istio/detect.ts')),
-  ...(await import('../../k8s/client.ts')),
-  ...(await import('../../k8s/objects.ts')),
-  ...(await import('../../k8s/workloads.ts')),
+  ...(await import('../../harness/istio/detect.ts')),
+  ...(await import('../../harness/k8s/client.ts')),
+  ...(await import('../../harness/k8s/objects.ts')),
+  ...(await import('../../harness/k8s/workloads.ts')),
   ...(await import('../istio-bootstrap.ts')),
 });
 

@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { runSimulated } from './testing/e2e.ts';
+import { runSimulated } from './cli.ts';
 
-const MANIFESTS = fileURLToPath(new URL('../manifests', import.meta.url));
+const MANIFESTS = fileURLToPath(new URL('../../manifests', import.meta.url));
 
 interface Mutation {
   name: string;

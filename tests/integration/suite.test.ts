@@ -6,11 +6,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSimulatedCluster, type SimulatedCluster } from './simulated/cluster.ts';
-import { SHARED_LOCK_ANNOTATION, SuiteEnvironment } from './suite.ts';
-import { resolveTimeouts } from './timeouts.ts';
-import type { RunContext } from './run-context.ts';
-import { simulatedTarget } from './reporting/testing.ts';
+import { startSimulatedCluster, type SimulatedCluster } from '../../simulator/cluster.ts';
+import { SHARED_LOCK_ANNOTATION, SuiteEnvironment } from '../../harness/suite.ts';
+import { resolveTimeouts } from '../../harness/timeouts.ts';
+import type { RunContext } from '../../harness/run-context.ts';
+import { simulatedTarget } from '../../harness/reporting/testing.ts';
 
 let dir: string;
 let cluster: SimulatedCluster;

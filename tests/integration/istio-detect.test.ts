@@ -2,19 +2,19 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EnvironmentError } from '../errors.ts';
-import { connect } from '../k8s/client.ts';
+import { EnvironmentError } from '../../harness/errors.ts';
+import { connect } from '../../harness/k8s/client.ts';
 import {
   type SimulatedCluster,
   readSimOptions,
   startSimulatedCluster,
-} from '../simulated/cluster.ts';
+} from '../../simulator/cluster.ts';
 import {
   detectIstio,
   imageVersion,
   readMeshSettings,
   statsMatcherIncludesOutbound,
-} from './detect.ts';
+} from '../../harness/istio/detect.ts';
 
 describe('readMeshSettings', () => {
   it("applies Istio's defaults to an empty mesh config", () => {

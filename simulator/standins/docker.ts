@@ -1,5 +1,5 @@
 /**
- * The stand-in `docker` (harness/simulated/bin/docker): answers `docker info` and
+ * The stand-in `docker` (simulator/bin/docker): answers `docker info` and
  * `docker version` like a client talking to a running engine, so the kind provider's
  * preflight passes in tests that use the stand-in `kind`. It runs no containers.
  */

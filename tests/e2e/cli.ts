@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 
 /** The CLI entry point. */
-export const CLI = fileURLToPath(new URL('../cli.ts', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../harness/cli.ts', import.meta.url));
 
 /** A test case as read back from the JUnit file. */
 export interface JUnitCase {

@@ -4,15 +4,19 @@
  * like any other cluster. Reports made against it say SIMULATED.
  */
 import path from 'node:path';
-import type { ClusterProvider, ClusterTarget, ExternalHost } from './types.ts';
-import type { SimExternalHost } from '../simulated/types.ts';
-import { readSimOptions, startSimulatedCluster } from '../simulated/cluster.ts';
-import { createMeshModel } from '../simulated/mesh/model.ts';
-import { certificateSummary, createCertificateAuthority, issueCertificate } from '../certs.ts';
-import { EnvironmentError } from '../errors.ts';
-import { connect } from '../k8s/client.ts';
-import { detectIstio } from '../istio/detect.ts';
-import { localHostName } from '../external/local.ts';
+import type { ClusterProvider, ClusterTarget, ExternalHost } from '../harness/providers/types.ts';
+import type { SimExternalHost } from './types.ts';
+import { readSimOptions, startSimulatedCluster } from './cluster.ts';
+import { createMeshModel } from './mesh/model.ts';
+import {
+  certificateSummary,
+  createCertificateAuthority,
+  issueCertificate,
+} from '../harness/certs.ts';
+import { EnvironmentError } from '../harness/errors.ts';
+import { connect } from '../harness/k8s/client.ts';
+import { detectIstio } from '../harness/istio/detect.ts';
+import { localHostName } from '../harness/external/local.ts';
 
 /** Creates the simulated provider; EGRESS_SIM_* variables configure the model. */
 export function createSimulatedProvider({

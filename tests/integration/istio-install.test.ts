@@ -4,17 +4,17 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EnvironmentError } from '../errors.ts';
-import { type Kube, connect } from '../k8s/client.ts';
+import { EnvironmentError } from '../../harness/errors.ts';
+import { type Kube, connect } from '../../harness/k8s/client.ts';
 import {
   type SimulatedCluster,
   readSimOptions,
   startSimulatedCluster,
-} from '../simulated/cluster.ts';
-import { installIstio } from './install.ts';
-import { buildIstioOperator } from './overlay.ts';
+} from '../../simulator/cluster.ts';
+import { installIstio } from '../../harness/istio/install.ts';
+import { buildIstioOperator } from '../../harness/istio/overlay.ts';
 
-const STANDIN_ISTIOCTL = fileURLToPath(new URL('../simulated/bin/istioctl', import.meta.url));
+const STANDIN_ISTIOCTL = fileURLToPath(new URL('../../simulator/bin/istioctl', import.meta.url));
 const env = { ...process.env, PATH: `${join(process.execPath, '..')}:${process.env.PATH ?? ''}` };
 
 describe('installIstio with the stand-in istioctl', () => {
