@@ -86,8 +86,8 @@ export async function requestMustLeaveThroughGateway(
     describe: describeObservation,
     hint:
       scheme === 'http'
-        ? `check that the VirtualService binds to both "mesh" and the Gateway, that the DestinationRule subset exists in the client's namespace, and read the gateway's config with "istioctl proxy-config routes <gateway-pod> -n ${env.run.target.istio.gateway.namespace}"`
-        : `check the VirtualService's tls routes (sniHosts ${env.host.name}) for "mesh" and the Gateway, the Gateway's PASSTHROUGH server on 443, and "istioctl proxy-config listeners <gateway-pod> -n ${env.run.target.istio.gateway.namespace}"`,
+        ? env.api.hints.httpThroughGateway(env.variantContext, env.gateway)
+        : env.api.hints.tlsThroughGateway(env.variantContext, env.gateway),
   });
   return convergence.last;
 }
@@ -124,10 +124,7 @@ export async function requestMustBypassGateway(
       return true;
     },
     describe: describeObservation,
-    hint:
-      scheme === 'http'
-        ? 'if the gateway logged it, a VirtualService from another namespace or an earlier run may still route this host; if the request failed, check that the ServiceEntry exists and the host resolves from the cluster'
-        : 'only port 80 should be routed to the gateway in this setup; a VirtualService with tls routes for this host would explain a gateway entry',
+    hint: env.api.hints.unexpectedGatewayEntry(scheme),
   });
   return convergence.last;
 }
@@ -142,8 +139,7 @@ export async function plaintextMustBeRefusedByGateway(
   client: Client,
   { port }: { port: number },
 ): Promise<void> {
-  const gateway = env.run.target.istio.gateway;
-  const url = `http://${gateway.serviceName}.${gateway.namespace}.svc.cluster.local:${port}/`;
+  const url = `http://${env.gateway.serviceHost}:${port}/`;
   await establish(behaviour, env, {
     what: `plaintext HTTP from ${client.namespace}/${client.pod} (no sidecar) to the gateway's port ${port} to be refused`,
     observe: () => env.curl(client, { url, headers: { Host: env.host.name } }),
@@ -159,7 +155,7 @@ export async function plaintextMustBeRefusedByGateway(
     },
     describe: (result) =>
       `request ${url} with Host ${env.host.name}: ${describeCurlResult(result)}`,
-    hint: `the Gateway server on ${port} must use tls.mode ISTIO_MUTUAL; check "istioctl proxy-config listeners" on the gateway for a plaintext filter chain on ${port}`,
+    hint: env.api.hints.plaintextAccepted(port),
   });
 }
 
@@ -182,7 +178,7 @@ export async function clientMustSeeHostCertificate(
       return hostCertificateProblem(env, result) ?? true;
     },
     describe: (result) => `request ${url}: ${describeCurlResult(result)}`,
-    hint: `a gateway server with tls.mode SIMPLE (or a DestinationRule originating TLS) terminates the client's TLS; PASSTHROUGH must be set on the Gateway's 443 server`,
+    hint: env.api.hints.tlsTerminated(),
   });
 }
 
@@ -221,8 +217,7 @@ export async function otherSniMustNotReachHost(
   env: SuiteEnvironment,
   client: Client,
 ): Promise<void> {
-  const gateway = env.run.target.istio.gateway;
-  const gatewayAddress = `${gateway.serviceName}.${gateway.namespace}.svc.cluster.local`;
+  const gatewayAddress = env.gateway.serviceHost;
   const otherName = `other-sni.${env.host.name}`;
   await establish(behaviour, env, {
     what: `the gateway to pass TLS for SNI ${env.host.name} to the host but not TLS for SNI ${otherName}`,
@@ -248,7 +243,7 @@ export async function otherSniMustNotReachHost(
     },
     describe: ({ right, wrong }) =>
       `SNI ${env.host.name} via gateway: ${describeCurlResult(right)}; SNI ${otherName} via gateway: ${describeCurlResult(wrong)}`,
-    hint: `the Gateway server on 443 must list only ${env.host.name} in hosts and the VirtualService tls route must match sniHosts ${env.host.name}; check "istioctl proxy-config listeners <gateway-pod> -n ${gateway.namespace} --port 8443"`,
+    hint: env.api.hints.otherSniRouted(env.variantContext, env.gateway),
   });
 }
 

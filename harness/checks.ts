@@ -178,26 +178,15 @@ export async function establish<O>(
       intervalMs: env.run.timeouts.pollInterval,
       ...options,
     });
-    recordConvergence(behaviour, convergence);
+    // Recorded on the environment, which the suite runner copies into the case's report.
+    env.convergence.push({
+      behaviour,
+      observations: convergence.observations,
+      flips: convergence.flips,
+      elapsedMs: convergence.elapsedMs,
+    });
     return convergence;
   } catch (error) {
     behaviourFailed(behaviour, error);
   }
-}
-
-/** Convergence figures per behaviour, read by the reporter through the test's meta. */
-export const convergenceLog: {
-  behaviour: string;
-  observations: number;
-  flips: number;
-  elapsedMs: number;
-}[] = [];
-
-function recordConvergence(behaviour: string, convergence: Convergence<unknown>): void {
-  convergenceLog.push({
-    behaviour,
-    observations: convergence.observations,
-    flips: convergence.flips,
-    elapsedMs: convergence.elapsedMs,
-  });
 }

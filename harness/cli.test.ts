@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { fileURLToPath } from 'node:url';
 import { parseCli, UsageError } from './cli.ts';
-import { SUITES } from './suites.ts';
+import { SUITES } from '../suites/index.ts';
 
 const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
 
@@ -35,13 +35,18 @@ describe('CLI exit codes and usage', () => {
     for (const suite of SUITES) expect(result.stdout).toContain(suite.name);
   });
 
-  it('--list prints each suite with its one-sentence description', async () => {
+  it('--list prints each suite with its description, behaviours, variants and cases, from the registry', async () => {
     const result = await runCli(['--list']);
     expect(result.exitCode).toBe(0);
-    const lines = result.stdout.trim().split('\n');
-    expect(lines).toHaveLength(SUITES.length);
-    for (const suite of SUITES) expect(result.stdout).toContain(`${suite.name}`);
-    expect(result.stdout).toContain(SUITES[0]?.description);
+    const blocks = result.stdout.trim().split(/\n(?=\S)/);
+    expect(blocks).toHaveLength(SUITES.length);
+    for (const [index, suite] of SUITES.entries()) {
+      expect(blocks[index]?.startsWith(`${suite.name} `)).toBe(true);
+      expect(blocks[index]).toContain(suite.description);
+      expect(blocks[index]).toContain(`behaviours: ${suite.behaviours.join(', ')}`);
+    }
+    expect(result.stdout).toContain('[mtls enabled, istio-api] B2.control B2.1 B2.2 B2.3 B2.4 B6');
+    expect(result.stdout).toContain('[mtls disabled, istio-api] B3.control B3.1 B3.2 B3.3 B6');
   });
 
   it.each([

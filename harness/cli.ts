@@ -22,7 +22,8 @@ import {
   EXIT_PASSED,
   EnvironmentError,
 } from './errors.ts';
-import { SUITES, findSuite } from './suites.ts';
+import { SUITES, findSuite } from '../suites/index.ts';
+import { listSuites } from './list.ts';
 import {
   CLUSTER_KINDS,
   type ClusterKind,
@@ -30,6 +31,7 @@ import {
   type Progress,
 } from './providers/types.ts';
 import { MTLS_MODES, type MtlsMode, type RunContext } from './run-context.ts';
+import { API_NAMES } from './variants.ts';
 import {
   REQUIRED_CONSECUTIVE_OBSERVATIONS,
   TIMEOUT_DOCS,
@@ -373,7 +375,7 @@ export async function main(
     return EXIT_PASSED;
   }
   if (options.list) {
-    for (const suite of SUITES) say(`${suite.name.padEnd(16)} ${suite.description}`);
+    say(listSuites());
     return EXIT_PASSED;
   }
 
@@ -433,6 +435,7 @@ export async function main(
       runId,
       target,
       mtlsModes: options.mtlsModes,
+      apis: [...API_NAMES],
       timeouts,
       requiredObservations: REQUIRED_CONSECUTIVE_OBSERVATIONS,
       clientImage: options.clientImage,

@@ -21,7 +21,7 @@ import type { SuiteEnvironment } from './suite.ts';
 /** What the collectors need of a suite's environment. */
 export type DiagnosticsSubject = Pick<
   SuiteEnvironment,
-  'run' | 'suite' | 'variant' | 'kube' | 'createdNamespaces' | 'applied'
+  'run' | 'suite' | 'variantName' | 'gateway' | 'kube' | 'createdNamespaces' | 'applied'
 >;
 
 /** Options of {@link collectDiagnostics}. */
@@ -79,7 +79,7 @@ export async function collectDiagnostics(
   const folder = path.posix.join(
     'diagnostics',
     slug(env.suite),
-    slug(`${env.variant}-${testName}`),
+    slug(`${env.variantName}-${testName}`),
   );
   await mkdir(path.join(reportsDir, folder), { recursive: true });
   const known = await secretsFromKubeconfig(target.kubeconfigPath);
@@ -104,7 +104,7 @@ export async function collectDiagnostics(
     }
   };
 
-  const gateway = target.istio.gateway;
+  const gateway = env.gateway;
   const namespaces = [...env.createdNamespaces];
   const discovered: { gateway?: V1Pod[]; byNamespace: Map<string, V1Pod[]> } = {
     byNamespace: new Map(),
@@ -389,7 +389,7 @@ function indexText({
   const lines = [
     `Diagnostics of a failed test`,
     `test:      ${testName}`,
-    `suite:     ${env.suite} [${env.variant}]`,
+    `suite:     ${env.suite} [${env.variantName}]`,
     `run:       ${env.run.runId}`,
     `cluster:   ${target.kind}${target.simulated ? ' (SIMULATED: a model, not a real mesh)' : ''}, Istio ${target.istio.version}, Kubernetes ${target.kubernetesVersion}`,
     `window:    logs and gateway events since ${since.toISOString()}; collected at ${new Date().toISOString()}`,

@@ -57,7 +57,13 @@ describe("the project's manifests", () => {
 
   it('are found', () => {
     expect(folders).toEqual(
-      expect.arrayContaining(['base', 'http-gateway', 'http-gateway/mtls', 'passthrough']),
+      expect.arrayContaining([
+        'base',
+        'http-gateway/istio-api',
+        'http-gateway/istio-api/mtls',
+        'passthrough/istio-api',
+        'network-policy/istio-api',
+      ]),
     );
   });
 
@@ -72,7 +78,7 @@ describe("the project's manifests", () => {
   });
 
   it('each file loads on its own, with its values in place', () => {
-    const [gateway] = loadManifests('passthrough/gateway.yaml', FULL_VALUES);
+    const [gateway] = loadManifests('passthrough/istio-api/gateway.yaml', FULL_VALUES);
     expect(gateway).toMatchObject({
       apiVersion: 'networking.istio.io/v1',
       kind: 'Gateway',
@@ -85,14 +91,14 @@ describe("the project's manifests", () => {
   });
 
   it('a folder loads its files in name order, not recursing into subfolders', () => {
-    const kinds = loadManifests('http-gateway', FULL_VALUES).map((o) => o.kind);
+    const kinds = loadManifests('http-gateway/istio-api', FULL_VALUES).map((o) => o.kind);
     expect(kinds).toEqual(['DestinationRule', 'Gateway', 'ServiceEntry', 'VirtualService']);
   });
 
   it('reports a missing placeholder with the file and the placeholder', () => {
     const { host: _host, ...withoutHost } = FULL_VALUES;
-    expect(() => loadManifests('http-gateway/gateway.yaml', withoutHost)).toThrow(
-      /manifests\/http-gateway\/gateway\.yaml: no value for placeholder \{\{host\}\} \(line 15\); values given: clientImage, clientName/,
+    expect(() => loadManifests('http-gateway/istio-api/gateway.yaml', withoutHost)).toThrow(
+      /manifests\/http-gateway\/istio-api\/gateway\.yaml: no value for placeholder \{\{host\}\} \(line 15\); values given: clientImage, clientName/,
     );
   });
 

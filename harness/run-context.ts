@@ -4,9 +4,9 @@
  */
 import type { ClusterTarget } from './providers/types.ts';
 import type { TimeoutConfig } from './timeouts.ts';
+import type { ApiName, MtlsMode } from './variants.ts';
 
-export type MtlsMode = 'disabled' | 'enabled';
-export const MTLS_MODES: readonly MtlsMode[] = ['disabled', 'enabled'];
+export { MTLS_MODES, type MtlsMode } from './variants.ts';
 
 /** Everything a suite needs to know about the run. */
 export interface RunContext {
@@ -15,6 +15,8 @@ export interface RunContext {
   target: ClusterTarget;
   /** The variants to run: `--mtls disabled|enabled|both`. */
   mtlsModes: MtlsMode[];
+  /** The configuration APIs to run each suite in (`--api`, when a second API exists). */
+  apis: ApiName[];
   timeouts: TimeoutConfig;
   /** Consecutive agreeing observations a convergence needs. */
   requiredObservations: number;

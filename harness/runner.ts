@@ -5,7 +5,8 @@
 import path from 'node:path';
 import { createVitest } from 'vitest/node';
 import type { RunContext } from './run-context.ts';
-import type { SuiteInfo } from './suites.ts';
+import type { Suite } from './suite-definition.ts';
+import { suiteFile } from '../suites/index.ts';
 import { redactSecrets, secretsFromKubeconfig } from './reporting/redact.ts';
 import { CollectingReporter, renderJUnit, writeJUnit, type CaseResult } from './reporting/junit.ts';
 
@@ -31,7 +32,7 @@ export async function runSuites({
 }: {
   projectRoot: string;
   run: RunContext;
-  suites: readonly SuiteInfo[];
+  suites: readonly Suite[];
   junitPath: string;
   /** Suites at once; all of them unless limited. */
   parallel?: number | undefined;
@@ -47,7 +48,7 @@ export async function runSuites({
     4 * timeouts.configPropagation + timeouts.policyEnforcement + 2 * timeouts.podReady + 60_000;
   const hookTimeout =
     2 * timeouts.podReady + timeouts.deletion + timeouts.configPropagation + 60_000;
-  const files = suites.map((suite) => path.join(projectRoot, suite.file));
+  const files = suites.map((suite) => path.join(projectRoot, suiteFile(suite)));
   const ownListeners = new Set([...process.listeners('SIGINT'), ...process.listeners('SIGTERM')]);
   const vitest = await createVitest(
     'test',

@@ -1,10 +1,10 @@
 /**
  * The fixture a suite works through: its namespaces, clients, applied manifests, the
- * gateway's evidence, and cleanup (B6). A suite file declares behaviour; every
- * mechanism is one call away here.
+ * gateway's evidence, and cleanup (B6). A suite declares behaviour; every mechanism is
+ * one call away here. Nothing here depends on vitest (harness/suite-runner.ts binds a
+ * suite to it), so suites import as plain values.
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeEach, inject, it } from 'vitest';
 import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
 import { connect, type Kube } from './k8s/client.ts';
 import { applyObjects, deleteAndWait, mergePatch } from './k8s/objects.ts';
@@ -20,9 +20,6 @@ import { execInPod } from './k8s/exec.ts';
 import { isNotFound } from './k8s/client.ts';
 import { RUN_LABEL } from './k8s/namespaces.ts';
 import { ConformanceFailure } from './errors.ts';
-import { findSuite } from './suites.ts';
-import { convergenceLog } from './checks.ts';
-import { collectDiagnostics } from './diagnostics.ts';
 import { readContainerLog } from './k8s/logs.ts';
 import { listPods, waitForDeploymentReady, isPodReady } from './k8s/workloads.ts';
 import { loadManifests } from './manifests.ts';
@@ -30,7 +27,15 @@ import { hasProxy, PROXY_CONTAINER } from './facts.ts';
 import { curlCommand, parseCurlOutput, type CurlResult } from './curl.ts';
 import { parseAccessLog, type AccessLogEntry } from './envoy/access-log.ts';
 import { parseEnvoyStats, parsePrometheus, type PrometheusSample } from './envoy/stats.ts';
-import type { MtlsMode, RunContext } from './run-context.ts';
+import type { RunContext } from './run-context.ts';
+import { apiVariant } from './api/index.ts';
+import {
+  variantLabel,
+  type ApiVariant,
+  type GatewayUnderTest,
+  type Variant,
+  type VariantContext,
+} from './variants.ts';
 import type { ExternalHost } from './providers/types.ts';
 
 /** Marks a shared namespace whose labels a run has borrowed; its value is the run id. */
@@ -51,18 +56,27 @@ export interface GatewayLog {
   pods: string[];
 }
 
-/** The run context of this vitest worker. */
-export function runContext(): RunContext {
-  return inject('run');
-}
-
-/** Per-suite fixture; create one per suite file with {@link suiteEnvironment}. */
+/** Per-suite, per-variant fixture; the suite runner creates one for each variant. */
 export class SuiteEnvironment {
   readonly run: RunContext;
   readonly suite: string;
-  /** The variant (e.g. the mTLS mode), for diagnostics paths and messages. */
-  readonly variant: string;
+  /** The value of each axis this environment runs with. */
+  readonly variant: Variant;
+  /** The variant as a short name, for diagnostics paths: `mtls-disabled-istio-api`. */
+  readonly variantName: string;
+  /** The configuration API of the variant: its manifests, gateway and hints. */
+  readonly api: ApiVariant;
+  /** The gateway the variant's configuration routes through. */
+  readonly gateway: GatewayUnderTest;
+  readonly variantContext: VariantContext;
   readonly host: ExternalHost;
+  /** Convergence figures of the checks of the current case, read by the suite runner. */
+  readonly convergence: {
+    behaviour: string;
+    observations: number;
+    flips: number;
+    elapsedMs: number;
+  }[] = [];
   /** Label values before this run changed them, kept for the B6 check. */
   readonly labelHistory: { namespace: string; previous: PreviousLabels }[] = [];
   /** Why cleanup failed, if it did (B6 reports it). */
@@ -75,13 +89,17 @@ export class SuiteEnvironment {
   private readonly keep = new Set<string>();
   private sequence = 0;
 
-  constructor(run: RunContext, suite: string, variant: string) {
+  constructor(run: RunContext, suite: string, variant: Variant) {
     this.run = run;
     this.suite = suite;
     this.variant = variant;
+    this.variantName = variantLabel(variant).replace(/[ ,]+/g, '-');
     const host = run.target.externalHosts[suite];
     if (!host) throw new Error(`The run has no external host for suite ${suite}`);
     this.host = host;
+    this.api = apiVariant(variant.api);
+    this.variantContext = { target: run.target, suite, host: host.name };
+    this.gateway = this.api.gatewayUnderTest(this.variantContext);
     this.kube = connect({
       kubeconfigPath: run.target.kubeconfigPath,
       ...(run.target.context ? { context: run.target.context } : {}),
@@ -107,19 +125,29 @@ export class SuiteEnvironment {
 
   /** Template values for manifests applied in `namespace`. */
   values(namespace: string, extra: Record<string, string> = {}): Record<string, string> {
-    const gateway = this.run.target.istio.gateway;
     return {
       namespace,
       name: this.suite,
       host: this.host.name,
       subset: 'egress-conformance',
-      gatewayHost: `${gateway.serviceName}.${gateway.namespace}.svc.cluster.local`,
-      gatewaySelectorKey: gateway.selector.key,
-      gatewaySelectorValue: gateway.selector.value,
       clientName: 'curl',
       clientImage: this.run.clientImage,
+      ...this.api.templateValues(this.variantContext),
       ...extra,
     };
+  }
+
+  /**
+   * The path under manifests/ of one file of a suite's configuration in this variant's
+   * API: `<suite>/<api>/[mtls/]<file>`. `mtls` picks the mutual-TLS form when the variant
+   * has it; `suite` borrows another suite's configuration (B4 and B5 use B3's).
+   */
+  config(
+    file: string,
+    { mtls = false, suite = this.suite }: { mtls?: boolean; suite?: string } = {},
+  ): string {
+    const mtlsDir = mtls && this.variant.mtls === 'enabled' ? 'mtls/' : '';
+    return `${suite}/${this.api.manifestDir}/${mtlsDir}${file}`;
   }
 
   /** Renders, validates and server-side applies `manifests/<path>` into `namespace`. */
@@ -219,7 +247,7 @@ export class SuiteEnvironment {
 
   /** The ready egress gateway pods. */
   async gatewayPods(): Promise<V1Pod[]> {
-    const { namespace, selector } = this.run.target.istio.gateway;
+    const { namespace, selector } = this.gateway;
     const pods = await listPods(this.kube, namespace, `${selector.key}=${selector.value}`);
     return pods.filter(isPodReady);
   }
@@ -233,7 +261,7 @@ export class SuiteEnvironment {
     for (const pod of pods) {
       const name = pod.metadata?.name ?? '';
       const text = await readContainerLog(this.kube, {
-        namespace: this.run.target.istio.gateway.namespace,
+        namespace: this.gateway.namespace,
         pod: name,
         container: PROXY_CONTAINER,
         since: asked,
@@ -267,7 +295,7 @@ export class SuiteEnvironment {
     const outputs: string[] = [];
     for (const pod of await this.gatewayPods()) {
       const output = await execInPod(this.kube, {
-        namespace: this.run.target.istio.gateway.namespace,
+        namespace: this.gateway.namespace,
         pod: pod.metadata?.name ?? '',
         container: PROXY_CONTAINER,
         command: ['pilot-agent', 'request', 'GET', path],
@@ -449,102 +477,8 @@ function clientFromPod(namespace: string, pod: V1Pod | undefined): Client {
   };
 }
 
-/** A suite file's handle: its variants' environments and the B6 cleanup check. */
-export interface ConformanceSuite {
-  name: string;
-  description: string;
-  mtlsModes: MtlsMode[];
-  /**
-   * The environment of one variant. Registers the variant's cleanup as an `afterAll`,
-   * so one variant's config is gone before the next one starts: two variants'
-   * VirtualServices for the same host would otherwise both bind to the mesh.
-   */
-  environment(variant: string): SuiteEnvironment;
-  /** Declares the last test of the file: B6, nothing the suite created is left. */
-  cleanupTest(): void;
-}
-
-/** Declares a conformance suite in a suite file; its description comes from the catalogue. */
-export function conformanceSuite({ name }: { name: string }): ConformanceSuite {
-  const run = runContext();
-  const description = findSuite(name)?.description;
-  if (!description) throw new Error(`Suite ${name} is not in harness/suites.ts`);
-  const environments: SuiteEnvironment[] = [];
-  return {
-    name,
-    description,
-    mtlsModes: [...run.mtlsModes],
-    environment(variant) {
-      const env = new SuiteEnvironment(run, name, variant);
-      environments.push(env);
-      installHooks(env);
-      return env;
-    },
-    cleanupTest() {
-      it('B6 cleanup: every namespace the suite created is gone and borrowed labels are restored', async (ctx) => {
-        const report = await verifyCleanup(run, environments);
-        ctx.task.meta.egress = { ...ctx.task.meta.egress, behaviour: 'B6', notes: report };
-      });
-    },
-  };
-}
-
-/** What the harness records on each test for the reports (vitest task meta). */
-export interface EgressMeta {
-  behaviour?: string;
-  /** The variant the test ran in (the mTLS mode). */
-  variant?: string;
-  convergence?: { behaviour: string; observations: number; flips: number; elapsedMs: number }[];
-  /** Passed only after an agreeing streak was broken: reported as flaky. */
-  flaky?: boolean;
-  /** Files collected on failure, relative to the reports folder. */
-  diagnostics?: string[];
-  /** Namespaces kept for debugging. */
-  kept?: string[];
-  notes?: unknown;
-}
-
-declare module 'vitest' {
-  interface TaskMeta {
-    egress?: EgressMeta;
-  }
-}
-
-function installHooks(env: SuiteEnvironment): void {
-  beforeEach((ctx) => {
-    convergenceLog.length = 0;
-    const testStartedAt = new Date();
-    ctx.task.meta.egress = { ...ctx.task.meta.egress, variant: env.variant };
-    ctx.onTestFinished(() => {
-      const convergence = convergenceLog.splice(0);
-      if (convergence.length === 0) return;
-      ctx.task.meta.egress = {
-        ...ctx.task.meta.egress,
-        convergence,
-        flaky: convergence.some((entry) => entry.flips > 0),
-      };
-    });
-    ctx.onTestFailed(async () => {
-      env.keepNamespaces(env.createdNamespaces);
-      const files = await collectDiagnostics(env, ctx.task.name, {
-        since: testStartedAt,
-        ...(env.run.istioctlPath ? { istioctl: env.run.istioctlPath } : {}),
-      }).catch((error: unknown) => [
-        `diagnostics could not be collected: ${error instanceof Error ? error.message : String(error)}`,
-      ]);
-      ctx.task.meta.egress = {
-        ...ctx.task.meta.egress,
-        diagnostics: files,
-        ...(env.keptNamespaces.length > 0 ? { kept: env.keptNamespaces } : {}),
-      };
-    });
-  });
-  afterAll(async () => {
-    await env.cleanup();
-  });
-}
-
-async function verifyCleanup(
+/** B6: every namespace the suite created is gone and every borrowed label restored. */
+export async function verifyCleanup(
   run: RunContext,
   environments: readonly SuiteEnvironment[],
 ): Promise<{ deleted: string[]; kept: string[]; restoredLabels: string[] }> {
@@ -554,7 +488,7 @@ async function verifyCleanup(
   const restoredLabels: string[] = [];
   for (const env of environments) {
     if (env.cleanupError)
-      problems.push(`cleanup of ${env.suite} [${env.variant}] failed: ${env.cleanupError}`);
+      problems.push(`cleanup of ${env.suite} [${env.variantName}] failed: ${env.cleanupError}`);
     for (const namespace of env.createdNamespaces) {
       if (env.keptNamespaces.includes(namespace)) {
         kept.push(namespace);

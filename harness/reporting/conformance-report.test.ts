@@ -33,7 +33,7 @@ describe('conformance report', () => {
     expect(byId.B2).toMatchObject({ result: 'passed', observations: 7, flaky: true });
     expect(byId.B3?.result).toBe('failed');
     expect(byId.B3?.failures).toEqual([
-      'B3.1 TLS ends at the external host [mtls disabled]: Expected TLS to end at the external host in 3 consecutive observations within 30000 ms, but the client saw CN = istio-egressgateway.',
+      'B3.1 TLS ends at the external host [mtls disabled, istio-api]: Expected TLS to end at the external host in 3 consecutive observations within 30000 ms, but the client saw CN = istio-egressgateway.',
     ]);
     expect(byId.B4).toMatchObject({
       result: 'skipped',

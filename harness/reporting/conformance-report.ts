@@ -10,7 +10,7 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import type { ClusterKind, ClusterTarget, ExternalMode, Progress } from '../providers/types.ts';
 import type { MtlsMode } from '../run-context.ts';
-import { SUITES } from '../suites.ts';
+import { SUITES } from '../../suites/index.ts';
 import type { CaseResult } from './junit.ts';
 import { redactArgv, redactSecrets, secretsFromKubeconfig } from './redact.ts';
 
@@ -331,14 +331,8 @@ export async function writeConformanceReports(
 
 /** The behaviour ids a case certifies (none for errors of the run itself). */
 export function behavioursOf(entry: CaseResult): BehaviourId[] {
-  const fromText = (text: string | undefined): BehaviourId | undefined => {
-    const id = /^B(\d+)\b/.exec(text ?? '')?.[0];
-    return BEHAVIOURS.find((behaviour) => behaviour.id === id)?.id;
-  };
-  const own =
-    fromText(entry.meta.behaviour) ??
-    fromText(entry.name) ??
-    fromText(entry.meta.convergence?.[0]?.behaviour);
+  // The suite runner records the case's behaviour from the suite value; titles are never read.
+  const own = BEHAVIOURS.find((behaviour) => behaviour.id === entry.meta.behaviour)?.id;
   if (own) return [own];
   // A failure of the suite file itself (setup, import) stands for all its behaviours.
   const suite = SUITES.find((info) => info.name === entry.suite);
@@ -459,7 +453,7 @@ function overallResult(
 
 /** A case's name with its variant, as the reports show it. */
 export function caseTitle(entry: Pick<CaseReport, 'name' | 'variant'>): string {
-  return entry.variant ? `${entry.name} [mtls ${entry.variant}]` : entry.name;
+  return entry.variant ? `${entry.name} [${entry.variant}]` : entry.name;
 }
 
 function firstLine(message: string | undefined): string {

@@ -8,7 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Reporter, TestCase, TestModule } from 'vitest/node';
 import type { RunContext } from '../run-context.ts';
-import type { EgressMeta } from '../suite.ts';
+import type { EgressMeta } from '../suite-runner.ts';
 
 /** One test case's outcome, as the reports need it. */
 export interface CaseResult {
@@ -124,8 +124,10 @@ export function renderJUnit(
 function renderCase(entry: CaseResult, runProperties: [string, string][]): string[] {
   const properties: [string, string][] = [
     ...runProperties.filter(([name]) => ['cluster.kind', 'istio.version'].includes(name)),
-    ['mtls.mode', entry.meta.variant ?? 'n/a'],
   ];
+  // The variant's axes, as the suite runner recorded them from the suite value.
+  if (entry.meta.mtls) properties.push(['mtls.mode', entry.meta.mtls]);
+  if (entry.meta.api) properties.push(['api', entry.meta.api]);
   if (entry.meta.behaviour) properties.push(['behaviour', entry.meta.behaviour]);
   for (const convergence of entry.meta.convergence ?? []) {
     properties.push([`observations.${convergence.behaviour}`, String(convergence.observations)]);

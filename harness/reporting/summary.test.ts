@@ -39,7 +39,7 @@ describe('summary', () => {
   it('shows each failure with its whole message fenced and links to its diagnostics', () => {
     const text = renderSummary(sampleReport(kubeconfigPath));
     expect(text).toContain(
-      '### B3.1 TLS ends at the external host [mtls disabled] — passthrough (B3)',
+      '### B3.1 TLS ends at the external host [mtls disabled, istio-api] — passthrough (B3)',
     );
     expect(text).toContain(
       '```text\nExpected TLS to end at the external host in 3 consecutive observations within 30000 ms, but the client saw CN = istio-egressgateway.\nLast observation: …\nHint: tls.mode must be PASSTHROUGH\n```',

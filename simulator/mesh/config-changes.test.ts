@@ -198,7 +198,7 @@ describe('configuration drives the outcome', () => {
   it('edition.cnn.com (internet mode) answers 301 to https through the gateway, then 200 on /politics', async () => {
     const s = scenario({ host: CNN, namespace: 'egress-cnn' });
     for (const file of ['service-entry', 'gateway', 'destination-rule', 'virtual-service'])
-      s.apply(`http-gateway/${file}.yaml`);
+      s.apply(`http-gateway/istio-api/${file}.yaml`);
     const redirect = await curl(s.world, s.client, {
       url: 'http://edition.cnn.com/politics',
       maxTimeSeconds: 5,

@@ -106,7 +106,8 @@ describe('B1 http-gateway', () => {
     world.view.apply(namespace('egress-json'));
     const client = world.view.apply(clientPod('egress-json', { sidecar: true }));
     for (const file of ['service-entry', 'gateway', 'destination-rule', 'virtual-service']) {
-      for (const obj of manifest(`http-gateway/${file}.yaml`, values)) world.view.apply(obj);
+      for (const obj of manifest(`http-gateway/istio-api/${file}.yaml`, values))
+        world.view.apply(obj);
     }
     await curl(world, client, { url: `http://${HOST}/json-path`, maxTimeSeconds: 5 });
     const entry = JSON.parse(gatewayLog(world)[0] ?? '{}') as Record<string, unknown>;
@@ -133,7 +134,8 @@ describe('B1 http-gateway', () => {
     world.view.apply(namespace('egress-quiet'));
     const client = world.view.apply(clientPod('egress-quiet', { sidecar: true }));
     for (const file of ['service-entry', 'gateway', 'destination-rule', 'virtual-service']) {
-      for (const obj of manifest(`http-gateway/${file}.yaml`, values)) world.view.apply(obj);
+      for (const obj of manifest(`http-gateway/istio-api/${file}.yaml`, values))
+        world.view.apply(obj);
     }
     const result = await curl(world, client, { url: `http://${HOST}/quiet`, maxTimeSeconds: 5 });
     expect(result.status).toBe(200);
@@ -218,7 +220,7 @@ describe('B2 http-gateway with mutual TLS', () => {
 
   it('fails (503, no gateway entry) when the DestinationRule does not originate mTLS for that port', async () => {
     const s = httpGatewayMutualTls(host);
-    s.apply('http-gateway/destination-rule.yaml');
+    s.apply('http-gateway/istio-api/destination-rule.yaml');
     const result = await curl(s.world, s.client, {
       url: `http://${HOST}/b2-mismatch`,
       maxTimeSeconds: 5,

@@ -78,8 +78,8 @@ export function httpGateway(
 ): Scenario {
   const s = scenario({ host, namespace: 'egress-b1', faults: options.faults ?? [] });
   for (const file of ['service-entry', 'gateway', 'destination-rule'])
-    s.apply(`http-gateway/${file}.yaml`);
-  if (options.withVirtualService !== false) s.apply('http-gateway/virtual-service.yaml');
+    s.apply(`http-gateway/istio-api/${file}.yaml`);
+  if (options.withVirtualService !== false) s.apply('http-gateway/istio-api/virtual-service.yaml');
   return s;
 }
 
@@ -89,9 +89,9 @@ export function httpGatewayMutualTls(
   options: { faults?: FaultName[] } = {},
 ): Scenario {
   const s = scenario({ host, namespace: 'egress-b2', faults: options.faults ?? [] });
-  s.apply('http-gateway/service-entry.yaml');
+  s.apply('http-gateway/istio-api/service-entry.yaml');
   for (const file of ['gateway', 'destination-rule', 'virtual-service'])
-    s.apply(`http-gateway/mtls/${file}.yaml`);
+    s.apply(`http-gateway/istio-api/mtls/${file}.yaml`);
   return s;
 }
 
@@ -111,8 +111,8 @@ export function passthrough(
     faults: options.faults ?? [],
     extraHosts: options.extraHosts ?? [],
   });
-  const variant = options.mutualTls ? 'passthrough/mtls' : 'passthrough';
-  s.apply('passthrough/service-entry.yaml');
+  const variant = options.mutualTls ? 'passthrough/istio-api/mtls' : 'passthrough/istio-api';
+  s.apply('passthrough/istio-api/service-entry.yaml');
   s.apply(`${variant}/gateway.yaml`);
   s.apply(`${variant}/destination-rule.yaml`);
   if (options.withVirtualService !== false) s.apply(`${variant}/virtual-service.yaml`);
@@ -169,7 +169,7 @@ export function lockDownAndInject(
   labelNamespace(world, ns, { 'istio-injection': 'enabled' });
   const values = manifestValues(host.name, ns, 'egress-b4');
   for (const file of ['service-entry', 'gateway', 'destination-rule', 'virtual-service']) {
-    for (const obj of manifest(`passthrough/${file}.yaml`, values)) world.view.apply(obj);
+    for (const obj of manifest(`passthrough/istio-api/${file}.yaml`, values)) world.view.apply(obj);
   }
   return world.view.apply(clientPod(ns, { sidecar: true, name: 'curl-injected' }));
 }
@@ -190,7 +190,8 @@ export function drLookup(
   world.view.apply(namespace(b, { 'istio-injection': 'enabled' }));
   const values = manifestValues(host.name, a, 'egress-b5');
   for (const file of ['service-entry', 'gateway', 'destination-rule', 'virtual-service']) {
-    for (const obj of manifest(`http-gateway/${file}.yaml`, values)) world.view.apply(obj);
+    for (const obj of manifest(`http-gateway/istio-api/${file}.yaml`, values))
+      world.view.apply(obj);
   }
   const client = world.view.apply(clientPod(b, { sidecar: true }));
   return {
@@ -198,7 +199,7 @@ export function drLookup(
     client,
     clientNamespace: b,
     applyRuleIn: (ns) => {
-      for (const obj of manifest('http-gateway/destination-rule.yaml', {
+      for (const obj of manifest('http-gateway/istio-api/destination-rule.yaml', {
         ...values,
         namespace: ns,
       }))

@@ -24,7 +24,7 @@ interface Mutation {
 const MUTATIONS: Mutation[] = [
   {
     name: 'VirtualService without "mesh" in its gateways',
-    file: 'http-gateway/virtual-service.yaml',
+    file: 'http-gateway/istio-api/virtual-service.yaml',
     from: /\n {4}- mesh\n/,
     to: '\n',
     suite: 'http-gateway',
@@ -32,7 +32,7 @@ const MUTATIONS: Mutation[] = [
   },
   {
     name: 'DestinationRule subset renamed',
-    file: 'http-gateway/destination-rule.yaml',
+    file: 'http-gateway/istio-api/destination-rule.yaml',
     from: '- name: {{subset}}',
     to: '- name: renamed-subset',
     suite: 'http-gateway',
@@ -40,7 +40,7 @@ const MUTATIONS: Mutation[] = [
   },
   {
     name: 'Gateway selector matching no gateway pod',
-    file: 'http-gateway/gateway.yaml',
+    file: 'http-gateway/istio-api/gateway.yaml',
     from: '{{gatewaySelectorKey}}: {{gatewaySelectorValue}}',
     to: '{{gatewaySelectorKey}}: no-such-gateway',
     suite: 'http-gateway',
@@ -48,7 +48,7 @@ const MUTATIONS: Mutation[] = [
   },
   {
     name: 'SIMPLE written where PASSTHROUGH belongs',
-    file: 'passthrough/gateway.yaml',
+    file: 'passthrough/istio-api/gateway.yaml',
     from: 'mode: PASSTHROUGH',
     to: 'mode: SIMPLE\n        credentialName: egress-conformance-missing',
     suite: 'passthrough',

@@ -26,6 +26,7 @@ import {
 import type { ExecHandler } from '../../simulator/types.ts';
 import type { RunContext } from '../../harness/run-context.ts';
 import { DEFAULT_TIMEOUTS } from '../../harness/timeouts.ts';
+import { ISTIO_API } from '../../harness/api/istio-api.ts';
 
 const privateKeyPem = generateKeyPairSync('ec', { namedCurve: 'P-256' })
   .privateKey.export({ type: 'pkcs8', format: 'pem' })
@@ -162,6 +163,7 @@ describe('collectDiagnostics on the simulated cluster', () => {
         externalHosts: {},
       },
       mtlsModes: ['disabled'],
+      apis: ['istio-api'],
       timeouts: { ...DEFAULT_TIMEOUTS, exec: 1500 },
       requiredObservations: 3,
       clientImage: 'curlimages/curl',
@@ -172,7 +174,8 @@ describe('collectDiagnostics on the simulated cluster', () => {
     env = {
       run,
       suite: 'passthrough',
-      variant: 'disabled',
+      variantName: 'mtls-disabled-istio-api',
+      gateway: ISTIO_API.gatewayUnderTest({ target: run.target, suite: 'passthrough', host: '' }),
       kube,
       createdNamespaces: [NAMESPACE],
       applied: [
@@ -198,7 +201,8 @@ describe('collectDiagnostics on the simulated cluster', () => {
       since: new Date(Date.now() - 60_000),
       maxFileBytes: 16 * 1024,
     });
-    const folder = 'diagnostics/passthrough/disabled-b3.1-tls-ends-at-the-external-host';
+    const folder =
+      'diagnostics/passthrough/mtls-disabled-istio-api-b3.1-tls-ends-at-the-external-host';
     expect(files[0]).toBe(`${folder}/index.txt`);
     const gateway = `${folder}/gateway/${gatewayPod}`;
     const client = `${folder}/clients/${NAMESPACE}/${clientPod}`;

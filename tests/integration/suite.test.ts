@@ -12,6 +12,9 @@ import { resolveTimeouts } from '../../harness/timeouts.ts';
 import type { RunContext } from '../../harness/run-context.ts';
 import { simulatedTarget } from '../../harness/reporting/testing.ts';
 
+/** network-policy's one variant. */
+const VARIANT = { mtls: 'disabled', api: 'istio-api' } as const;
+
 let dir: string;
 let cluster: SimulatedCluster;
 
@@ -22,6 +25,7 @@ function run(runId: string): RunContext {
     runId,
     target: { ...target, externalHosts: host ? { 'network-policy': host } : {} },
     mtlsModes: ['disabled'],
+    apis: ['istio-api'],
     timeouts: resolveTimeouts({ pollInterval: 20, sharedNamespaceLock: 10_000 }),
     requiredObservations: 3,
     clientImage: 'curlimages/curl',
@@ -49,8 +53,8 @@ afterAll(async () => {
 
 describe('borrowed labels on shared namespaces', () => {
   it('are restored exactly, and a second run waits until the first gives them back', async () => {
-    const first = new SuiteEnvironment(run('run-a'), 'network-policy', 'n/a');
-    const second = new SuiteEnvironment(run('run-b'), 'network-policy', 'n/a');
+    const first = new SuiteEnvironment(run('run-a'), 'network-policy', VARIANT);
+    const second = new SuiteEnvironment(run('run-b'), 'network-policy', VARIANT);
     const labelsOf = async () =>
       (await first.kube.core.readNamespace({ name: 'kube-system' })).metadata ?? {};
     const before = (await labelsOf()).labels ?? {};

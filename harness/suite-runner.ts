@@ -1,0 +1,168 @@
+/**
+ * Binds a suite value to vitest: one `describe` per selected variant, the setup as its
+ * `beforeAll`, each stage as a nested `describe` whose `beforeAll` applies it, each case as
+ * an `it`, and B6 (cleanup) as the file's last test. The case's behaviour, variant and
+ * convergence figures go into the task's meta, which the reports read; nothing is parsed
+ * back from titles.
+ */
+import { afterAll, beforeAll, beforeEach, describe, inject, it } from 'vitest';
+import { collectDiagnostics } from './diagnostics.ts';
+import type { RunContext } from './run-context.ts';
+import { SuiteEnvironment, verifyCleanup } from './suite.ts';
+import {
+  caseId,
+  caseTitle,
+  isCase,
+  selectedVariants,
+  type BehaviourId,
+  type Step,
+  type Suite,
+} from './suite-definition.ts';
+import { variantLabel, type Variant } from './variants.ts';
+
+/** What the harness records on each test for the reports (vitest task meta). */
+export interface EgressMeta {
+  behaviour?: BehaviourId;
+  /** The variant the test ran in, as `variantLabel` prints it. */
+  variant?: string;
+  mtls?: string;
+  api?: string;
+  convergence?: { behaviour: string; observations: number; flips: number; elapsedMs: number }[];
+  /** Passed only after an agreeing streak was broken: reported as flaky. */
+  flaky?: boolean;
+  /** Files collected on failure, relative to the reports folder. */
+  diagnostics?: string[];
+  /** Namespaces kept for debugging. */
+  kept?: string[];
+  notes?: unknown;
+}
+
+declare module 'vitest' {
+  interface TaskMeta {
+    egress?: EgressMeta;
+  }
+}
+
+/** The run context the CLI handed to this vitest worker. */
+export function runContext(): RunContext {
+  return inject('run');
+}
+
+/** Declares a suite's tests in the calling suite file (suites/<name>.test.ts). */
+export function declareSuite<Name extends string, Id extends string, State>(
+  suite: Suite<Name, Id, State>,
+): void {
+  const run = runContext();
+  const environments: SuiteEnvironment[] = [];
+  for (const variant of selectedVariants(suite, run)) {
+    describe(`${suite.name} [${variantLabel(variant)}]`, () => {
+      const env = new SuiteEnvironment(run, suite.name, variant);
+      environments.push(env);
+      installHooks(env, variant);
+      const holder: { state?: State } = {};
+      beforeAll(async () => {
+        holder.state = await suite.setup({ env, variant });
+      });
+      declareSteps(suite.steps, { env, variant, behaviour: suite.behaviour(variant), holder });
+    });
+  }
+  it('B6 cleanup: every namespace the suite created is gone and borrowed labels are restored', async (ctx) => {
+    // B6 covers every variant the suite ran: its axes list them all.
+    const axis = (values: string[]) => [...new Set(values)].join(',');
+    ctx.task.meta.egress = {
+      ...ctx.task.meta.egress,
+      behaviour: 'B6',
+      variant: 'every variant',
+      mtls: axis(environments.map((env) => env.variant.mtls)),
+      api: axis(environments.map((env) => env.variant.api)),
+    };
+    const report = await verifyCleanup(run, environments);
+    ctx.task.meta.egress = { ...ctx.task.meta.egress, notes: report };
+  });
+}
+
+interface Scope<State> {
+  env: SuiteEnvironment;
+  variant: Variant;
+  behaviour: BehaviourId;
+  holder: { state?: State };
+}
+
+/** Declares steps in order; a stage opens a nested block holding every step after it. */
+function declareSteps<Id extends string, State>(
+  steps: readonly Step<Id, State>[],
+  scope: Scope<State>,
+): void {
+  const { env, variant, behaviour, holder } = scope;
+  for (const [index, step] of steps.entries()) {
+    if (!isCase(step)) {
+      describe(step.stage, () => {
+        beforeAll(async () => {
+          await step.apply({ env, variant, state: holder.state as State });
+        });
+        declareSteps(steps.slice(index + 1), scope);
+      });
+      return;
+    }
+    if (step.only && !step.only(variant)) continue;
+    const applies = step.applies?.(variant) ?? true;
+    it(caseTitle(behaviour, step), async (ctx) => {
+      ctx.task.meta.egress = { ...ctx.task.meta.egress, behaviour };
+      if (applies !== true) ctx.skip(`not applicable in ${variantLabel(variant)}: ${applies}`);
+      await step.run({
+        env,
+        variant,
+        state: holder.state as State,
+        caseId: caseId(behaviour, step.id),
+        skip: (reason) => {
+          ctx.skip(reason);
+          throw new Error('unreachable: ctx.skip throws');
+        },
+        note: (evidence) => {
+          ctx.task.meta.egress = { ...ctx.task.meta.egress, notes: evidence };
+        },
+      });
+    });
+  }
+}
+
+function installHooks(env: SuiteEnvironment, variant: Variant): void {
+  beforeEach((ctx) => {
+    env.convergence.length = 0;
+    const testStartedAt = new Date();
+    ctx.task.meta.egress = {
+      ...ctx.task.meta.egress,
+      variant: variantLabel(variant),
+      mtls: variant.mtls,
+      api: variant.api,
+    };
+    ctx.onTestFinished(() => {
+      const convergence = env.convergence.splice(0);
+      if (convergence.length === 0) return;
+      ctx.task.meta.egress = {
+        ...ctx.task.meta.egress,
+        convergence,
+        flaky: convergence.some((entry) => entry.flips > 0),
+      };
+    });
+    ctx.onTestFailed(async () => {
+      env.keepNamespaces(env.createdNamespaces);
+      const files = await collectDiagnostics(env, ctx.task.name, {
+        since: testStartedAt,
+        ...(env.run.istioctlPath ? { istioctl: env.run.istioctlPath } : {}),
+      }).catch((error: unknown) => [
+        `diagnostics could not be collected: ${error instanceof Error ? error.message : String(error)}`,
+      ]);
+      ctx.task.meta.egress = {
+        ...ctx.task.meta.egress,
+        diagnostics: files,
+        ...(env.keptNamespaces.length > 0 ? { kept: env.keptNamespaces } : {}),
+      };
+    });
+  });
+  // One variant's config is gone before the next starts: two variants' VirtualServices
+  // for the same host would otherwise both bind to the mesh.
+  afterAll(async () => {
+    await env.cleanup();
+  });
+}

@@ -1,0 +1,76 @@
+/**
+ * The axes a suite can vary along, as data: the mTLS mode between sidecar and gateway, and
+ * the API the configuration is written in. A case's variant is one value of each axis; the
+ * reports, the JUnit properties and `--list` all print it from here.
+ */
+import type { ClusterTarget } from './providers/types.ts';
+
+export type MtlsMode = 'disabled' | 'enabled';
+export const MTLS_MODES: readonly MtlsMode[] = ['disabled', 'enabled'];
+
+/** The configuration APIs a suite can be written in. */
+export type ApiName = 'istio-api';
+export const API_NAMES: readonly ApiName[] = ['istio-api'];
+
+/** One value of every axis: what a case ran with. */
+export interface Variant {
+  mtls: MtlsMode;
+  api: ApiName;
+}
+
+/** `mtls enabled, istio-api`: how a variant reads in titles, logs and reports. */
+export function variantLabel(variant: Variant): string {
+  return `mtls ${variant.mtls}, ${variant.api}`;
+}
+
+/** Where the gateway under test runs: the pods the evidence is read from. */
+export interface GatewayUnderTest {
+  namespace: string;
+  /** Label selector of its pods, `key=value`. */
+  selector: { key: string; value: string };
+  /** Its Service's name (its pods' and events' names start with it). */
+  serviceName: string;
+  /** The Service the sidecars send to, as a cluster-local host name. */
+  serviceHost: string;
+}
+
+/** What a variant's helpers know about the run and the suite. */
+export interface VariantContext {
+  target: ClusterTarget;
+  suite: string;
+  /** The external host of the suite. */
+  host: string;
+}
+
+/**
+ * One configuration API: its manifests, the values they need, how to find the gateway it
+ * configures, and what to tell an on-call engineer when a behaviour fails in it. Adding an
+ * API is one implementation of this interface plus its manifests (docs/adding-a-variant.md).
+ */
+export interface ApiVariant {
+  readonly name: ApiName;
+  /** The folder under `manifests/<suite>/` holding this API's form of the suite. */
+  readonly manifestDir: string;
+  /** Template values this API's manifests use beyond the common ones. */
+  templateValues(context: VariantContext): Record<string, string>;
+  /** The gateway this API's configuration routes through. */
+  gatewayUnderTest(context: VariantContext): GatewayUnderTest;
+  /** Hints for failures, in this API's vocabulary. */
+  readonly hints: ApiHints;
+}
+
+/** What to check next, per kind of failure. */
+export interface ApiHints {
+  /** HTTP should leave through the gateway and did not. */
+  httpThroughGateway(context: VariantContext, gateway: GatewayUnderTest): string;
+  /** TLS should pass through the gateway by SNI and did not. */
+  tlsThroughGateway(context: VariantContext, gateway: GatewayUnderTest): string;
+  /** Before the routes exist (or on 443 with HTTP routes only) the gateway saw the request. */
+  unexpectedGatewayEntry(scheme: 'http' | 'https'): string;
+  /** The gateway answered plaintext on its mutual-TLS port. */
+  plaintextAccepted(port: number): string;
+  /** The client saw another certificate than the host's. */
+  tlsTerminated(): string;
+  /** Another SNI reached the host through the gateway. */
+  otherSniRouted(context: VariantContext, gateway: GatewayUnderTest): string;
+}
