@@ -15,6 +15,7 @@ import { describeCurlResult, type CurlResult } from './curl.ts';
 import { describeEntries } from './envoy/evidence.ts';
 import type { Client, SuiteEnvironment } from './suite.ts';
 import { EnvironmentError } from './errors.ts';
+import type { ExternalHost } from './providers/types.ts';
 
 /** Options for requests through the gateway. */
 export interface GatewayRequest {
@@ -226,25 +227,51 @@ export async function otherSniMustNotReachHost(
         url: `https://${env.host.name}/`,
         connectTo: [`${env.host.name}:443:${gatewayAddress}:443`],
       }),
+      // Without -k, a real host's certificate never verifies for this name, so the request
+      // would fail whether or not the gateway routed it; with -k its handshake completes
+      // exactly when something behind the gateway answered.
       wrong: await env.curl(client, {
         url: `https://${otherName}/`,
         connectTo: [`${otherName}:443:${gatewayAddress}:443`],
+        insecure: true,
       }),
     }),
-    check: ({ right, wrong }) => {
-      const control = hostAnswered(env.host, right, 'https');
-      if (control !== true) {
-        return `control failed: TLS with SNI ${env.host.name} sent straight to the gateway did not reach the host (${control}), so the SNI check proves nothing`;
-      }
-      if (wrong.exitCode === 0 && wrong.headers['x-egress-conformance-host'] === env.host.name) {
-        return `the gateway routed TLS with SNI ${otherName} to ${env.host.name}: it routes regardless of SNI (${describeCurlResult(wrong)})`;
-      }
-      return true;
-    },
+    check: ({ right, wrong }) => otherSniVerdict(env.host, right, wrong, otherName),
     describe: ({ right, wrong }) =>
-      `SNI ${env.host.name} via gateway: ${describeCurlResult(right)}; SNI ${otherName} via gateway: ${describeCurlResult(wrong)}`,
+      `SNI ${env.host.name} via gateway: ${describeCurlResult(right)}; SNI ${otherName} via gateway (-k): ${describeCurlResult(wrong)}`,
     hint: env.api.hints.otherSniRouted(env.variantContext, env.gateway),
   });
+}
+
+/**
+ * B3.3's verdict on one pair of requests through the gateway: the right SNI must reach the
+ * host (the control), and the other SNI (sent with -k) must not be answered by the host,
+ * told by the host's identifying header (local hosts) or by the same leaf certificate the
+ * right request was shown (any host). Decidable in every external-host mode.
+ */
+export function otherSniVerdict(
+  host: ExternalHost,
+  right: CurlResult,
+  wrong: CurlResult,
+  otherName: string,
+): true | string {
+  const control = hostAnswered(host, right, 'https');
+  if (control !== true) {
+    return `control failed: TLS with SNI ${host.name} sent straight to the gateway did not reach the host (${control}), so the SNI check proves nothing`;
+  }
+  const routed = `the gateway routed TLS with SNI ${otherName} to ${host.name}: it routes regardless of SNI`;
+  if (wrong.headers['x-egress-conformance-host'] === host.name) {
+    return `${routed} (the host's identifying header came back: ${describeCurlResult(wrong)})`;
+  }
+  const rightLeaf = right.certificates[0]?.pem;
+  const wrongLeaf = wrong.certificates[0]?.pem;
+  if (rightLeaf && wrongLeaf && normalisePem(rightLeaf) === normalisePem(wrongLeaf)) {
+    return `${routed} (it was shown the host's own certificate, subject "${wrong.certificates[0]?.subject ?? '-'}": ${describeCurlResult(wrong)})`;
+  }
+  if (!rightLeaf) {
+    return `the control request through the gateway showed no certificate, so the other SNI's answer cannot be compared with the host's`;
+  }
+  return true;
 }
 
 /**

@@ -24,6 +24,7 @@ import { readContainerLog } from './k8s/logs.ts';
 import { listPods, waitForDeploymentReady, isPodReady } from './k8s/workloads.ts';
 import { loadManifests } from './manifests.ts';
 import { hasProxy, PROXY_CONTAINER } from './facts.ts';
+import { injectionLabels } from './facts/injection.ts';
 import { curlCommand, parseCurlOutput, type CurlResult } from './curl.ts';
 import { parseAccessLog, type AccessLogEntry } from './envoy/access-log.ts';
 import { parseEnvoyStats, parsePrometheus, type PrometheusSample } from './envoy/stats.ts';
@@ -117,7 +118,7 @@ export class SuiteEnvironment {
     await createNamespace(this.kube, {
       name,
       runId: this.run.runId,
-      labels: injection ? { 'istio-injection': 'enabled' } : {},
+      labels: injection ? injectionLabels(this.run.target.istio.revision) : {},
     });
     this.namespaces.push(name);
     return name;
@@ -225,12 +226,14 @@ export class SuiteEnvironment {
       headers?: Record<string, string>;
       resolve?: string[];
       connectTo?: string[];
+      /** Skip certificate verification for this request (`-k`), whatever the host needs. */
+      insecure?: boolean;
     },
   ): Promise<CurlResult> {
     const argv = curlCommand({
       url: request.url,
       maxTimeSeconds: Math.max(1, Math.ceil(this.run.timeouts.request / 1000)),
-      insecure: this.host.insecure,
+      insecure: request.insecure ?? this.host.insecure,
       ...(request.headers ? { headers: request.headers } : {}),
       ...(request.resolve ? { resolve: request.resolve } : {}),
       ...(request.connectTo ? { connectTo: request.connectTo } : {}),
@@ -370,7 +373,7 @@ export class SuiteEnvironment {
     if (!this.namespaces.includes(namespace)) {
       throw new Error(`Refusing to label namespace ${namespace}: this suite did not create it`);
     }
-    await setNamespaceLabels(this.kube, namespace, { 'istio-injection': 'enabled' });
+    await setNamespaceLabels(this.kube, namespace, injectionLabels(this.run.target.istio.revision));
   }
 
   /** Fails when a label this suite borrowed does not hold its value from before the run. */

@@ -44,7 +44,12 @@ export default defineSuite({
       id: '2-4',
       title: 'with the NetworkPolicy, a fresh pod without sidecar cannot reach the host',
       async run({ env, state }) {
-        await env.borrowNamespaceLabels(env.gateway.namespace, { istio: 'system' });
+        // The policy allows namespaces labelled istio=system: the gateway's, and istiod's
+        // when the gateway runs elsewhere (the egress chart suggests its own namespace), or
+        // the sidecars would lose their control plane.
+        for (const namespace of new Set([env.gateway.namespace, env.run.target.istio.namespace])) {
+          await env.borrowNamespaceLabels(namespace, { istio: 'system' });
+        }
         await env.borrowNamespaceLabels('kube-system', { 'kube-system': 'true' });
         await env.apply(env.config('network-policy.yaml'), state.egress);
         // Policies are decided for new pods: recreate the client after the policy exists.
