@@ -429,6 +429,7 @@ describe('RBAC for the existing-cluster mode', () => {
       'core/pods/exec': ['create', 'get'],
       'core/events': ['list'],
       'apps/deployments': write,
+      'apps/daemonsets': ['list'],
       'core/serviceaccounts': ['create', 'delete', 'get', 'patch'],
       'core/services': ['get', 'list'],
       'core/configmaps': ['get', 'list'],
@@ -438,6 +439,7 @@ describe('RBAC for the existing-cluster mode', () => {
       'networking.istio.io/virtualservices': write,
       'networking.istio.io/destinationrules': write,
       'networking.istio.io/sidecars': write,
+      'telemetry.istio.io/telemetries': ['get', 'list'],
       'authorization.k8s.io/selfsubjectaccessreviews': ['create'],
     });
   });

@@ -175,6 +175,14 @@ describe('checkAccess', () => {
   });
 });
 
+describe('RUN_ACCESS_REQUIREMENTS', () => {
+  it('asks for the reads detection depends on: daemonsets (the CNI) and Telemetry resources (access logging)', () => {
+    expect(RUN_ACCESS_REQUIREMENTS.map(describeAccess)).toEqual(
+      expect.arrayContaining(['list daemonsets.apps', 'list telemetries.telemetry.istio.io']),
+    );
+  });
+});
+
 describe('the shipped least-privilege ClusterRole', () => {
   it('grants every permission the preflight asks for', async () => {
     const { readFile } = await import('node:fs/promises');

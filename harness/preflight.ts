@@ -9,6 +9,7 @@ import { AuthorizationV1Api, type V1ResourceAttributes } from '@kubernetes/clien
 import { execa } from 'execa';
 import { compareVersions } from './binaries.ts';
 import { EnvironmentError } from './errors.ts';
+import { ISTIO_ACCESS_LOGGING } from './facts.ts';
 import { type Kube, errorText } from './k8s/client.ts';
 
 /** Budget for `docker info`: a stale socket can make it hang. */
@@ -143,7 +144,9 @@ function grant(group: string, resource: string, verbs: readonly string[]): Acces
  * Everything a run does through the API on an existing cluster, for the
  * SelfSubjectAccessReview preflight; the ClusterRole in `ci/rbac` should grant exactly
  * these. Listing deployments and pods in all namespaces finds istiod and the gateway;
- * patching namespaces labels istio-system and kube-system for the network-policy suite.
+ * patching namespaces labels istio-system and kube-system for the network-policy suite;
+ * listing daemonsets names the CNI; listing Telemetry resources finds access logging that
+ * the mesh config does not show (on, off, or in a custom format).
  */
 export const RUN_ACCESS_REQUIREMENTS: readonly AccessRequirement[] = Object.freeze([
   ...grant('', 'namespaces', APPLY_AND_DELETE),
@@ -154,10 +157,12 @@ export const RUN_ACCESS_REQUIREMENTS: readonly AccessRequirement[] = Object.free
   ...grant('', 'services', ['get', 'list']),
   ...grant('', 'configmaps', ['get']),
   ...grant('apps', 'deployments', [...APPLY_AND_DELETE, 'list']),
+  ...grant('apps', 'daemonsets', ['list']),
   ...grant('networking.k8s.io', 'networkpolicies', APPLY_AND_DELETE),
   ...ISTIO_NETWORKING_KINDS.flatMap((kind) =>
     grant('networking.istio.io', kind, [...APPLY_AND_DELETE, 'list']),
   ),
+  ...grant(ISTIO_ACCESS_LOGGING.telemetry.group, ISTIO_ACCESS_LOGGING.telemetry.plural, ['list']),
 ]);
 
 /**

@@ -86,6 +86,8 @@ export interface ExecHandlerContext {
 export interface SimulatedIstio {
   version: string;
   accessLogEncoding: 'TEXT' | 'JSON';
+  /** `meshConfig.accessLogFormat`; absent: Istio's default format. */
+  accessLogFormat?: string;
   outboundStatsIncluded: boolean;
   /** Install at start (simulated provider); false leaves it to the stand-in `istioctl`. */
   install: boolean;
@@ -148,6 +150,9 @@ export async function startSimulatedCluster(
       bootstrapIstio(store, {
         version: settings.istio.version,
         accessLogEncoding: settings.istio.accessLogEncoding,
+        ...(settings.istio.accessLogFormat
+          ? { accessLogFormat: settings.istio.accessLogFormat }
+          : {}),
         outboundStatsIncluded: settings.istio.outboundStatsIncluded,
       });
     }

@@ -15,6 +15,11 @@ export interface IstioInstallOptions {
   /** Image registry and path, as `global.hub`. */
   hub?: string;
   accessLogEncoding?: 'TEXT' | 'JSON';
+  /**
+   * `meshConfig.accessLogFormat`, as an overlay may set it: a custom TEXT format, or the
+   * JSON keys with `accessLogEncoding: JSON`. Absent: Istio's default format.
+   */
+  accessLogFormat?: string;
   /** Adds `cluster.outbound` to `proxyStatsMatcher.inclusionPrefixes`. */
   outboundStatsIncluded?: boolean;
   outboundTrafficPolicy?: 'ALLOW_ANY' | 'REGISTRY_ONLY';
@@ -25,6 +30,7 @@ export const ISTIO_INSTALL_DEFAULTS = {
   version: ISTIO_DEFAULT_VERSION,
   hub: 'docker.io/istio',
   accessLogEncoding: 'TEXT',
+  accessLogFormat: '',
   outboundStatsIncluded: true,
   outboundTrafficPolicy: 'ALLOW_ANY',
 } as const satisfies Required<IstioInstallOptions>;
@@ -46,6 +52,7 @@ export function istioInstallObjects(options: IstioInstallOptions = {}): KubeObje
   const mesh: Record<string, unknown> = {
     accessLogFile: '/dev/stdout',
     accessLogEncoding: settings.accessLogEncoding,
+    ...(settings.accessLogFormat ? { accessLogFormat: settings.accessLogFormat } : {}),
     defaultConfig: {
       discoveryAddress: 'istiod.istio-system.svc:15012',
       ...(settings.outboundStatsIncluded

@@ -6,8 +6,19 @@
 import type { V1Deployment, V1Pod, V1Service } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { EnvironmentError } from '../errors.ts';
+import { ISTIO_ACCESS_LOGGING } from '../facts.ts';
 import { type Kube, apiFailure, errorText, isNotFound } from '../k8s/client.ts';
 import type { IstioInstallation } from '../providers/types.ts';
+import {
+  type AccessLogAssessment,
+  type MeshAccessLogConfig,
+  type TelemetryResource,
+  assessAccessLogs,
+  describeAccessLogs,
+  readMeshAccessLogConfig,
+  resolveAccessLogs,
+  unreadableAccessLogError,
+} from './access-log-settings.ts';
 import { OUTBOUND_STATS_PREFIX } from './overlay.ts';
 
 /** The label the default egress gateway's pods carry (Istio's `istio-egress` chart). */
@@ -22,7 +33,11 @@ export interface DetectIstioOptions {
   log?: (message: string) => void;
 }
 
-/** Finds istiod, its mesh config and the egress gateway; throws EnvironmentError naming what is missing. */
+/**
+ * Finds istiod, its mesh config and the egress gateway; throws EnvironmentError naming what
+ * is missing, and `UnreadableAccessLogError` (an EnvironmentError) when the gateway's access log reaches its
+ * container log only in formats the harness cannot parse.
+ */
 export async function detectIstio(
   kube: Kube,
   { revision, gatewaySelector = DEFAULT_GATEWAY_SELECTOR, log = () => {} }: DetectIstioOptions = {},
@@ -34,16 +49,24 @@ export async function detectIstio(
     istiod.spec?.template.spec?.containers.find((c) => c.name === 'discovery')?.image ??
     istiod.spec?.template.spec?.containers[0]?.image ??
     '';
-  const mesh = await readMeshConfig(kube, namespace, rev);
+  const { settings: mesh, accessLogging, configMap } = await readMeshConfig(kube, namespace, rev);
   const gateway = await findGateway(kube, {
     gatewaySelector,
     istiodNamespace: namespace,
     revision: rev,
     log,
   });
-  const telemetryLogging = mesh.accessLog.enabled
-    ? false
-    : await telemetryEnablesEnvoyLog(kube, mesh.rootNamespace ?? namespace);
+  const accessLog = await detectGatewayAccessLog(kube, {
+    mesh: accessLogging,
+    gateway: { namespace: gateway.namespace, labels: gateway.labels },
+  });
+  log(describeAccessLogs(accessLog));
+  const unreadable = unreadableAccessLogError(accessLog, {
+    mesh: accessLogging,
+    meshConfigMap: configMap,
+  });
+  if (unreadable) throw unreadable;
+  const readable = accessLog.readable[0];
 
   return {
     version: imageVersion(image),
@@ -56,8 +79,8 @@ export async function detectIstio(
       serviceAccount: gateway.serviceAccount,
     },
     accessLog: {
-      enabled: mesh.accessLog.enabled || telemetryLogging,
-      encoding: mesh.accessLog.encoding,
+      enabled: readable !== undefined,
+      encoding: readable?.format.encoding ?? mesh.accessLog.encoding,
     },
     outboundStatsIncluded: mesh.outboundStatsIncluded || gateway.annotationIncludesOutboundStats,
     outboundTrafficPolicy: mesh.outboundTrafficPolicy,
@@ -65,7 +88,11 @@ export async function detectIstio(
   };
 }
 
-/** The mesh settings the suites depend on, as read from the `mesh` key of istiod's ConfigMap. */
+/**
+ * The mesh settings the suites depend on, as read from the `mesh` key of istiod's ConfigMap.
+ * `accessLog` is what the mesh config alone says (`accessLogFile`, `accessLogEncoding`);
+ * {@link detectIstio} also weighs `accessLogFormat`, the extension providers and Telemetry.
+ */
 export interface MeshSettings {
   accessLog: { enabled: boolean; encoding: 'TEXT' | 'JSON' };
   outboundStatsIncluded: boolean;
@@ -178,7 +205,7 @@ async function readMeshConfig(
   kube: Kube,
   namespace: string,
   revision: string,
-): Promise<MeshSettings> {
+): Promise<{ settings: MeshSettings; accessLogging: MeshAccessLogConfig; configMap: string }> {
   const name = revision === 'default' ? 'istio' : `istio-${revision}`;
   let data: Record<string, string> | undefined;
   try {
@@ -194,11 +221,27 @@ async function readMeshConfig(
       { cause: error },
     );
   }
-  return readMeshSettings(data?.mesh ?? '');
+  const meshYaml = data?.mesh ?? '';
+  let parsed: unknown;
+  try {
+    parsed = parse(meshYaml);
+  } catch (error) {
+    throw new EnvironmentError(
+      `The mesh config in ConfigMap ${namespace}/${name} (key mesh) is not valid YAML (${errorText(error)}); check the Istio installation (istioctl verify-install).`,
+      { cause: error },
+    );
+  }
+  return {
+    settings: readMeshSettings(meshYaml),
+    accessLogging: readMeshAccessLogConfig(parsed),
+    configMap: `${namespace}/${name}`,
+  };
 }
 
 interface FoundGateway {
   namespace: string;
+  /** The chosen pod's labels, which Telemetry selectors match. */
+  labels: Record<string, string>;
   service: string;
   serviceAccount: string;
   annotationIncludesOutboundStats: boolean;
@@ -259,6 +302,7 @@ async function findGateway(
   }
   return {
     namespace,
+    labels: { ...(chosen.metadata?.labels ?? {}) },
     service,
     serviceAccount: chosen.spec?.serviceAccountName ?? 'default',
     annotationIncludesOutboundStats: proxyAnnotationIncludesOutbound(chosen),
@@ -289,29 +333,49 @@ function proxyAnnotationIncludesOutbound(pod: V1Pod): boolean {
 }
 
 /**
- * Access logging can also be switched on with the Telemetry API instead of
- * `meshConfig.accessLogFile`: a mesh-wide Telemetry (root namespace, no selector) naming
- * the built-in `envoy` provider. Best effort: without permission to read it, the mesh
- * config alone decides.
+ * The egress gateway's access loggers: the mesh config's, or those the Telemetry API gives
+ * it (Telemetry resources in the root namespace and the gateway's namespace), sorted by
+ * whether the harness can read them.
  */
-async function telemetryEnablesEnvoyLog(kube: Kube, rootNamespace: string): Promise<boolean> {
-  try {
-    const list = await kube.objects.list('telemetry.istio.io/v1', 'Telemetry', rootNamespace);
-    return list.items.some((item) => {
-      const spec = (
-        item as { spec?: { selector?: unknown; targetRefs?: unknown[]; accessLogging?: unknown[] } }
-      ).spec;
-      if (!spec || spec.selector || (spec.targetRefs?.length ?? 0) > 0) return false;
-      return (spec.accessLogging ?? []).some((entry) => {
-        const logging = entry as { disabled?: boolean; providers?: { name?: string }[] };
-        return (
-          logging.disabled !== true && (logging.providers ?? []).some((p) => p.name === 'envoy')
-        );
-      });
-    });
-  } catch {
-    return false;
+export async function detectGatewayAccessLog(
+  kube: Kube,
+  {
+    mesh,
+    gateway,
+  }: {
+    mesh: MeshAccessLogConfig;
+    gateway: { namespace: string; labels: Record<string, string> };
+  },
+): Promise<AccessLogAssessment> {
+  const namespaces = [...new Set([mesh.rootNamespace, gateway.namespace])];
+  const telemetries: TelemetryResource[] = [];
+  for (const namespace of namespaces) telemetries.push(...(await listTelemetries(kube, namespace)));
+  return assessAccessLogs(resolveAccessLogs(mesh, telemetries, gateway));
+}
+
+/**
+ * The Telemetry resources of one namespace, at the newest served version; none when the
+ * API serves no Telemetry kind (CRDs not installed).
+ */
+async function listTelemetries(kube: Kube, namespace: string): Promise<TelemetryResource[]> {
+  const { group, kind, plural, versions } = ISTIO_ACCESS_LOGGING.telemetry;
+  for (const version of versions) {
+    try {
+      const list = await kube.objects.list(`${group}/${version}`, kind, namespace);
+      return list.items;
+    } catch (error) {
+      if (isNotFound(error)) continue;
+      const fix =
+        apiFailure(error)?.code === 403
+          ? `grant get and list on ${plural}.${group} (the ClusterRole in ci/rbac does), since a Telemetry resource can change the gateway's access-log format`
+          : 'check that the cluster is reachable with this kubeconfig';
+      throw new EnvironmentError(
+        `Cannot list ${plural}.${group} in ${namespace} (${errorText(error)}); ${fix}.`,
+        { cause: error },
+      );
+    }
   }
+  return [];
 }
 
 async function listOrExplain<T>(list: () => Promise<T>, what: string): Promise<T> {

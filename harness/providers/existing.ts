@@ -82,7 +82,7 @@ export function createExistingProvider({
     );
     if (!istio.accessLog.enabled) {
       log(
-        'access logging is off in this mesh (meshConfig.accessLogFile is empty): the gateway evidence the suites need will be missing',
+        "access logging does not reach the egress gateway's container log (neither meshConfig.accessLogFile nor a Telemetry resource sends its entries to /dev/stdout): the gateway evidence the suites need will be missing",
       );
     }
     return { kube, kubernetesVersion, istio };

@@ -18,6 +18,7 @@ import { EnvironmentError } from '../errors.ts';
 import { namedHosts, validateHostName } from '../external/host.ts';
 import { internetHosts } from '../external/internet.ts';
 import { type LocalExternalHosts, startLocalExternalHosts } from '../external/local.ts';
+import { UnreadableAccessLogError } from '../istio/access-log-settings.ts';
 import { detectIstio } from '../istio/detect.ts';
 import { installIstio } from '../istio/install.ts';
 import type { OverlayOptions } from '../istio/overlay.ts';
@@ -268,7 +269,12 @@ export function createKindProvider({
   const ensureIstio = async (kube: Kube, progress: Progress): Promise<IstioInstallation> => {
     const overlay: OverlayOptions = { outboundTrafficPolicy, accessLogEncoding: 'JSON' };
     if (reuse) {
-      const current = await detectIstio(kube).catch(() => undefined);
+      const current = await detectIstio(kube, { log }).catch((error: unknown) => {
+        // A reinstall rewrites the mesh config, but not a Telemetry resource's choice of
+        // logger: that stays unreadable, so say so now rather than after the install.
+        if (error instanceof UnreadableAccessLogError && error.fromTelemetryResource) throw error;
+        return undefined;
+      });
       if (
         current &&
         current.version === tools!.istioctl.version &&

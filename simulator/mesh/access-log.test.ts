@@ -1,7 +1,21 @@
 import { describe, expect, it } from 'vitest';
+import { parseAccessLogLine } from '../../harness/envoy/access-log.ts';
+import { ISTIO_TEXT_ACCESS_LOG_FORMAT } from '../../harness/facts.ts';
+import type { KubeObject } from '../types.ts';
 import type { AccessLogEntry } from './access-log.ts';
-import { formatJson, formatText } from './access-log.ts';
-import { parseLogLine } from './testing.ts';
+import { formatJson, formatText, renderAccessLog, writeAccessLog } from './access-log.ts';
+import type { MeshContext } from './context.ts';
+import { readMeshConfig } from './mesh-config.ts';
+import {
+  DEFAULT_MESH,
+  GATEWAY_NAMESPACE,
+  GATEWAY_POD,
+  MemoryLogs,
+  MemoryView,
+  gatewayObjects,
+  meshConfigMap,
+  parseLogLine,
+} from './testing.ts';
 
 // Current-format lines from harness/envoy/fixtures/envoy-access-log-lines.txt (published Istio docs).
 const FIXTURE_HTTP =
@@ -84,5 +98,116 @@ describe('access-log formats', () => {
     expect(
       formatText(httpEntry, '%REQ(:METHOD)% %RESPONSE_CODE% %UPSTREAM_CLUSTER% %REQ(X-UNKNOWN)%'),
     ).toBe('GET 418 outbound|8000||httpbin.foo.svc.cluster.local -');
+  });
+});
+
+describe('formats Istio configures besides its defaults', () => {
+  it("renders Istio's default TEXT format from harness/facts.ts, the newline being Envoy's line end", () => {
+    expect(
+      renderAccessLog(tcpEntry, {
+        encoding: 'TEXT',
+        text: ISTIO_TEXT_ACCESS_LOG_FORMAT,
+        omitEmptyValues: false,
+      }),
+    ).toEqual([FIXTURE_TCP]);
+  });
+
+  it('omitEmptyValues prints nothing for empty TEXT values and leaves JSON keys out', () => {
+    expect(formatText(tcpEntry, '%RESPONSE_FLAGS%|%UPSTREAM_HOST%', true)).toBe(
+      '|151.101.195.5:443',
+    );
+    const json = JSON.parse(
+      formatJson(tcpEntry, { flags: '%RESPONSE_FLAGS%', host: '%UPSTREAM_HOST%' }, true),
+    ) as Record<string, unknown>;
+    expect(json).toEqual({ host: '151.101.195.5:443' });
+  });
+
+  it('renders nested JSON labels, constants and operators inside text', () => {
+    const json = JSON.parse(
+      formatJson(httpEntry, {
+        request: { method: '%REQ(:METHOD)%', line: '%REQ(:METHOD)% %REQ(:PATH)%' },
+        code: '%RESPONSE_CODE%',
+        team: 'platform',
+      }),
+    ) as Record<string, unknown>;
+    expect(json).toEqual({
+      code: 418,
+      request: { line: 'GET /status/418', method: 'GET' },
+      team: 'platform',
+    });
+  });
+});
+
+describe('writeAccessLog: one line per logger Istio gives the proxy', () => {
+  const [gatewayPod] = gatewayObjects();
+
+  function write(mesh: Record<string, unknown>, objects: KubeObject[] = []): string[] {
+    const view = new MemoryView([meshConfigMap(mesh), ...gatewayObjects(), ...objects]);
+    const logs = new MemoryLogs();
+    const ctx = {
+      view,
+      mesh: readMeshConfig(view),
+      logs,
+      fault: () => false,
+    } as unknown as MeshContext;
+    writeAccessLog(ctx, gatewayPod!, tcpEntry);
+    return logs.of(GATEWAY_NAMESPACE, GATEWAY_POD);
+  }
+
+  const telemetry = (name: string, spec: Record<string, unknown>): KubeObject => ({
+    apiVersion: 'telemetry.istio.io/v1',
+    kind: 'Telemetry',
+    metadata: { name, namespace: 'istio-system' },
+    spec,
+  });
+
+  it("writes Istio's default line for accessLogFile: /dev/stdout, and nothing for a file path", () => {
+    expect(write(DEFAULT_MESH)).toEqual([FIXTURE_TCP]);
+    expect(write({ ...DEFAULT_MESH, accessLogFile: '/var/log/envoy.log' })).toEqual([]);
+  });
+
+  it('writes the custom TEXT of meshConfig.accessLogFormat, which the harness parser cannot read', () => {
+    const lines = write({
+      ...DEFAULT_MESH,
+      accessLogFormat: '%START_TIME% %UPSTREAM_CLUSTER% %RESPONSE_CODE%',
+    });
+    expect(lines).toEqual(['2024-01-01T15:47:08.221Z outbound|443||edition.cnn.com 0']);
+    expect(parseAccessLogLine(lines[0] ?? '')).toBeUndefined();
+  });
+
+  it('writes with the providers a Telemetry resource selects, each in its own format', () => {
+    const lines = write(
+      {
+        ...DEFAULT_MESH,
+        accessLogFile: '',
+        extensionProviders: [
+          {
+            name: 'platform',
+            envoyFileAccessLog: {
+              path: '/dev/stdout',
+              logFormat: { labels: { sni: '%REQUESTED_SERVER_NAME%' } },
+            },
+          },
+          { name: 'archive', envoyFileAccessLog: { path: '/var/log/archive.log' } },
+        ],
+      },
+      [
+        telemetry('mesh-default', {
+          accessLogging: [
+            { providers: [{ name: 'envoy' }, { name: 'platform' }, { name: 'archive' }] },
+          ],
+        }),
+      ],
+    );
+    expect(lines).toEqual([FIXTURE_TCP, '{"sni":"edition.cnn.com"}']);
+    expect(parseAccessLogLine(lines[1] ?? '')).toBeUndefined();
+  });
+
+  it('writes nothing when a Telemetry resource turns logging off, despite accessLogFile', () => {
+    expect(
+      write(DEFAULT_MESH, [
+        telemetry('quiet', { accessLogging: [{ providers: [{ name: 'envoy' }], disabled: true }] }),
+      ]),
+    ).toEqual([]);
   });
 });

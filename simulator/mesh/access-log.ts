@@ -1,44 +1,32 @@
 /**
- * Envoy access-log entries in Istio's formats: the current default TEXT format (or the
- * mesh's `accessLogFormat`), and Istio's default JSON encoding. Values Envoy has not got
- * print as `-` in TEXT and `null` in JSON, as Envoy's formatters do.
+ * Envoy access-log entries in the formats Istio configures: its default TEXT format, its
+ * default JSON keys, and whatever the mesh config (`accessLogFormat`) or an
+ * `envoyFileAccessLog` provider's `logFormat` asks for. Which loggers a proxy has is
+ * resolved by the harness's `resolveAccessLogs` from the same upstream facts the harness
+ * detects them by (`harness/facts.ts`); each logger writing to `/dev/stdout` or
+ * `/dev/stderr` appends its line to the `istio-proxy` container log. Values Envoy has not
+ * got print as `-` in TEXT and `null` in JSON (nothing at all with `omitEmptyValues`), as
+ * Envoy's formatters do.
  */
+import {
+  ENVOY_EMPTY_VALUE,
+  ISTIO_JSON_ACCESS_LOG_LABELS,
+  ISTIO_TEXT_ACCESS_LOG_FORMAT,
+} from '../../harness/facts.ts';
+import {
+  type AccessLogFormatSpec,
+  reachesContainerLog,
+  resolveAccessLogs,
+} from '../../harness/istio/access-log-settings.ts';
 import type { KubeObject } from '../types.ts';
 import type { MeshContext } from './context.ts';
-import { isGatewayPod, namespaceOf } from './k8s.ts';
-import { accessLogReachesContainerLog } from './mesh-config.ts';
+import { isGatewayPod, labelsOf, namespaceOf } from './k8s.ts';
 
-/** Istio's default TEXT access-log format (current releases). */
-export const ISTIO_TEXT_FORMAT =
-  '[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" %RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS% %CONNECTION_TERMINATION_DETAILS% "%UPSTREAM_TRANSPORT_FAILURE_REASON%" %BYTES_RECEIVED% %BYTES_SENT% %DURATION% %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% "%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%" "%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%" %UPSTREAM_CLUSTER% %UPSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS% %REQUESTED_SERVER_NAME% %ROUTE_NAME%';
+/** Istio's default TEXT access-log format, without the newline Envoy ends each line with. */
+export const ISTIO_TEXT_FORMAT = ISTIO_TEXT_ACCESS_LOG_FORMAT.replace(/\n$/, '');
 
 /** Istio's default JSON access-log keys and the Envoy operators behind them. */
-export const ISTIO_JSON_FORMAT: Record<string, string> = {
-  start_time: '%START_TIME%',
-  route_name: '%ROUTE_NAME%',
-  method: '%REQ(:METHOD)%',
-  path: '%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%',
-  protocol: '%PROTOCOL%',
-  response_code: '%RESPONSE_CODE%',
-  response_flags: '%RESPONSE_FLAGS%',
-  response_code_details: '%RESPONSE_CODE_DETAILS%',
-  connection_termination_details: '%CONNECTION_TERMINATION_DETAILS%',
-  bytes_received: '%BYTES_RECEIVED%',
-  bytes_sent: '%BYTES_SENT%',
-  duration: '%DURATION%',
-  upstream_service_time: '%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%',
-  x_forwarded_for: '%REQ(X-FORWARDED-FOR)%',
-  user_agent: '%REQ(USER-AGENT)%',
-  request_id: '%REQ(X-REQUEST-ID)%',
-  authority: '%REQ(:AUTHORITY)%',
-  upstream_host: '%UPSTREAM_HOST%',
-  upstream_cluster: '%UPSTREAM_CLUSTER_RAW%',
-  upstream_local_address: '%UPSTREAM_LOCAL_ADDRESS%',
-  downstream_local_address: '%DOWNSTREAM_LOCAL_ADDRESS%',
-  downstream_remote_address: '%DOWNSTREAM_REMOTE_ADDRESS%',
-  requested_server_name: '%REQUESTED_SERVER_NAME%',
-  upstream_transport_failure_reason: '%UPSTREAM_TRANSPORT_FAILURE_REASON%',
-};
+export const ISTIO_JSON_FORMAT: Readonly<Record<string, unknown>> = ISTIO_JSON_ACCESS_LOG_LABELS;
 
 /** One access-log entry; HTTP fields are absent for TCP entries. */
 export interface AccessLogEntry {
@@ -150,46 +138,91 @@ function requestHeader(entry: AccessLogEntry, name: string): string | undefined 
 }
 
 const OPERATOR = /%([A-Z_]+)(?:\(([^)]*)\))?(?::\d+)?%/g;
+const SINGLE_OPERATOR = /^%([A-Z_]+)(?:\(([^)]*)\))?(?::\d+)?%$/;
 
 /** Renders an entry with a TEXT format string (Envoy command operators). */
-export function formatText(entry: AccessLogEntry, format: string = ISTIO_TEXT_FORMAT): string {
+export function formatText(
+  entry: AccessLogEntry,
+  format: string = ISTIO_TEXT_FORMAT,
+  omitEmptyValues = false,
+): string {
+  const empty = omitEmptyValues ? ENVOY_EMPTY_VALUE.textOmitted : ENVOY_EMPTY_VALUE.text;
   return format.replace(OPERATOR, (_match, operator: string, argument: string | undefined) => {
     const value = operatorValue(entry, operator, argument);
-    return value === undefined ? '-' : String(value);
+    return value === undefined ? empty : String(value);
   });
 }
 
-/** Renders an entry in Istio's JSON encoding: keys sorted as Envoy's Struct output prints them. */
+type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/**
+ * Renders an entry as a JSON object with the given keys (Istio's by default): keys sorted as
+ * Envoy's Struct output prints them, a single operator typed (numbers for codes and sizes),
+ * anything else as text, nested objects rendered alike.
+ */
 export function formatJson(
   entry: AccessLogEntry,
-  format: Record<string, string> = ISTIO_JSON_FORMAT,
+  format: Readonly<Record<string, unknown>> = ISTIO_JSON_FORMAT,
+  omitEmptyValues = false,
 ): string {
-  const out: Record<string, string | number | null> = {};
+  return JSON.stringify(jsonObject(entry, format, omitEmptyValues));
+}
+
+function jsonObject(
+  entry: AccessLogEntry,
+  format: Readonly<Record<string, unknown>>,
+  omitEmptyValues: boolean,
+): Record<string, JsonValue> {
+  const out: Record<string, JsonValue> = {};
   for (const key of Object.keys(format).sort()) {
-    const template = format[key] ?? '';
-    const single = /^%([A-Z_]+)(?:\(([^)]*)\))?(?::\d+)?%$/.exec(template);
-    if (single?.[1]) {
-      const value = operatorValue(entry, single[1], single[2]);
-      out[key] =
-        value === undefined ? null : NUMERIC.has(single[1]) ? Number(value) : String(value);
+    const template = format[key];
+    let value: JsonValue;
+    if (typeof template === 'string') {
+      const single = SINGLE_OPERATOR.exec(template);
+      if (single?.[1]) {
+        const found = operatorValue(entry, single[1], single[2]);
+        value =
+          found === undefined
+            ? ENVOY_EMPTY_VALUE.json
+            : NUMERIC.has(single[1])
+              ? Number(found)
+              : String(found);
+      } else {
+        value = formatText(entry, template, omitEmptyValues);
+      }
+    } else if (template && typeof template === 'object' && !Array.isArray(template)) {
+      value = jsonObject(entry, template as Record<string, unknown>, omitEmptyValues);
     } else {
-      out[key] = formatText(entry, template);
+      value = (template ?? null) as JsonValue;
     }
+    if (value === null && omitEmptyValues) continue;
+    out[key] = value;
   }
-  return JSON.stringify(out);
+  return out;
+}
+
+/** The line(s) one logger writes for an entry: Envoy ends each with the format's newline. */
+export function renderAccessLog(entry: AccessLogEntry, format: AccessLogFormatSpec): string[] {
+  if (format.encoding === 'JSON') return [formatJson(entry, format.labels, format.omitEmptyValues)];
+  const text = formatText(entry, format.text, format.omitEmptyValues);
+  return text.replace(/\n$/, '').split('\n');
 }
 
 /**
- * Appends the entry to the proxy's `istio-proxy` container log when the mesh config
- * sends access logs to the container's stdout/stderr. The `no-gateway-log` fault
- * silences gateway proxies only.
+ * Appends the entry to the proxy's `istio-proxy` container log once per logger Istio gives
+ * the proxy (mesh config and Telemetry resources) that writes to its stdout/stderr, in that
+ * logger's format. The `no-gateway-log` fault silences gateway proxies only.
  */
 export function writeAccessLog(ctx: MeshContext, pod: KubeObject, entry: AccessLogEntry): void {
-  if (!accessLogReachesContainerLog(ctx.mesh)) return;
   if (ctx.fault('no-gateway-log') && isGatewayPod(pod)) return;
-  const line =
-    ctx.mesh.accessLogEncoding === 'JSON'
-      ? formatJson(entry)
-      : formatText(entry, ctx.mesh.accessLogFormat?.replace(/\n$/, '') ?? ISTIO_TEXT_FORMAT);
-  ctx.logs.append(namespaceOf(pod), pod.metadata.name, 'istio-proxy', line, entry.startTime);
+  const plan = resolveAccessLogs(ctx.mesh.accessLogging, ctx.view.list('Telemetry'), {
+    namespace: namespaceOf(pod),
+    labels: labelsOf(pod),
+  });
+  for (const output of plan.outputs) {
+    if (!reachesContainerLog(output)) continue;
+    for (const line of renderAccessLog(entry, output.format)) {
+      ctx.logs.append(namespaceOf(pod), pod.metadata.name, 'istio-proxy', line, entry.startTime);
+    }
+  }
 }

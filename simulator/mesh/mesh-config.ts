@@ -1,9 +1,16 @@
 /**
  * Istio's mesh config as the proxies see it: the `mesh` key of ConfigMap `istio` in
  * `istio-system`, plus the per-pod `proxy.istio.io/config` annotation for the proxy
- * settings it may override.
+ * settings it may override. Its access-logging part is read with the harness's
+ * `readMeshAccessLogConfig`, so the simulated proxies pick their loggers by the same
+ * upstream facts (`harness/facts.ts`) the harness's detection applies.
  */
 import { parse } from 'yaml';
+import { CONTAINER_LOG_PATHS, ISTIO_ACCESS_LOGGING } from '../../harness/facts.ts';
+import {
+  type MeshAccessLogConfig,
+  readMeshAccessLogConfig,
+} from '../../harness/istio/access-log-settings.ts';
 import type { ClusterView, KubeObject } from '../types.ts';
 import { annotationsOf, record, strings, text } from './k8s.ts';
 
@@ -21,8 +28,10 @@ export interface MeshConfig {
   /** Where proxies write access logs; only `/dev/stdout` and `/dev/stderr` reach container logs. */
   accessLogFile: string;
   accessLogEncoding: 'TEXT' | 'JSON';
-  /** A custom TEXT format, if the mesh config sets one. */
+  /** A custom TEXT format (or JSON keys, with JSON encoding), if the mesh config sets one. */
   accessLogFormat: string | undefined;
+  /** Everything that decides the proxies' access loggers: the fields above and the providers. */
+  accessLogging: MeshAccessLogConfig;
   outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
   trustDomain: string;
   rootNamespace: string;
@@ -58,9 +67,10 @@ export function readMeshConfig(view: ClusterView): MeshConfig {
     accessLogFile: text(mesh.accessLogFile) ?? '',
     accessLogEncoding: encoding === 'JSON' ? 'JSON' : 'TEXT',
     accessLogFormat: text(mesh.accessLogFormat) || undefined,
+    accessLogging: readMeshAccessLogConfig(mesh),
     outboundTrafficPolicy: policy === 'REGISTRY_ONLY' ? 'REGISTRY_ONLY' : 'ALLOW_ANY',
     trustDomain: text(mesh.trustDomain) ?? 'cluster.local',
-    rootNamespace: text(mesh.rootNamespace) ?? ISTIO_NAMESPACE,
+    rootNamespace: text(mesh.rootNamespace) || ISTIO_ACCESS_LOGGING.rootNamespaceDefault,
     statsMatcher: statsMatcherFrom(record(mesh.defaultConfig)),
   };
 }
@@ -76,7 +86,7 @@ export function proxyStatsMatcher(mesh: MeshConfig, pod: KubeObject): StatsMatch
   };
 }
 
-/** True when the access log file is one the container runtime collects. */
+/** True when the mesh config's `accessLogFile` is one the container runtime collects. */
 export function accessLogReachesContainerLog(mesh: MeshConfig): boolean {
-  return mesh.accessLogFile === '/dev/stdout' || mesh.accessLogFile === '/dev/stderr';
+  return CONTAINER_LOG_PATHS.includes(mesh.accessLogFile);
 }

@@ -1,9 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ApiException, type KubernetesObject } from '@kubernetes/client-node';
+import { stringify } from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EnvironmentError } from '../../harness/errors.ts';
-import { connect } from '../../harness/k8s/client.ts';
+import { UnreadableAccessLogError } from '../../harness/istio/access-log-settings.ts';
+import { type Kube, connect } from '../../harness/k8s/client.ts';
+import { mergePatch } from '../../harness/k8s/objects.ts';
 import {
   type SimulatedCluster,
   readSimOptions,
@@ -158,6 +162,210 @@ describe('detectIstio against the simulated API server', () => {
       detectIstio(connect({ kubeconfigPath: sim.kubeconfigPath }), { revision: 'canary' }),
     ).rejects.toThrow(
       /^No istiod of revision canary was found \(found: istio-system\/istiod \(revision default\)\)/,
+    );
+  });
+});
+
+/**
+ * Telemetry resources. The simulated API server serves no telemetry.istio.io kinds, so the
+ * answers to the Telemetry list calls are injected at the client; everything else (istiod,
+ * mesh config, gateway pods and Service) comes from the simulated cluster.
+ */
+describe('detectIstio with Telemetry resources', () => {
+  let cluster: SimulatedCluster | undefined;
+  let dir: string | undefined;
+
+  afterEach(async () => {
+    await cluster?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+    cluster = undefined;
+  });
+
+  async function startWithMesh(mesh: Record<string, unknown>): Promise<Kube> {
+    dir = await mkdtemp(join(tmpdir(), 'egc-detect-telemetry-'));
+    cluster = await startSimulatedCluster({
+      options: readSimOptions({}),
+      dir,
+      createExecHandler: () => ({
+        exec: () => Promise.resolve({ stdout: '', stderr: 'no exec here', exitCode: 126 }),
+      }),
+      istio: {
+        version: '1.31.1',
+        accessLogEncoding: 'TEXT',
+        outboundStatsIncluded: true,
+        install: true,
+      },
+    });
+    const kube = connect({ kubeconfigPath: cluster.kubeconfigPath });
+    await mergePatch(
+      kube,
+      {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'istio', namespace: 'istio-system' },
+        data: {
+          mesh: stringify({
+            rootNamespace: 'istio-system',
+            trustDomain: 'cluster.local',
+            defaultConfig: { proxyStatsMatcher: { inclusionPrefixes: ['cluster.outbound'] } },
+            ...mesh,
+          }),
+        },
+      },
+      'Editing the mesh config',
+    );
+    return kube;
+  }
+
+  /** The kube client, with Telemetry lists answered by `answer` and every call recorded. */
+  function withTelemetry(
+    kube: Kube,
+    answer: (apiVersion: string, namespace: string) => KubernetesObject[],
+    calls: string[] = [],
+  ): Kube {
+    const objects = new Proxy(kube.objects, {
+      get(target, property, receiver) {
+        if (property !== 'list') return Reflect.get(target, property, receiver) as unknown;
+        return (apiVersion: string, kind: string, namespace?: string, ...rest: unknown[]) => {
+          if (kind !== 'Telemetry') {
+            return (target.list as (...args: unknown[]) => unknown)(
+              apiVersion,
+              kind,
+              namespace,
+              ...rest,
+            );
+          }
+          calls.push(`${apiVersion} ${namespace ?? ''}`);
+          return Promise.resolve({ items: answer(apiVersion, namespace ?? '') });
+        };
+      },
+    });
+    return { ...kube, objects };
+  }
+
+  const telemetry = (name: string, spec: Record<string, unknown>): KubernetesObject =>
+    ({
+      apiVersion: 'telemetry.istio.io/v1',
+      kind: 'Telemetry',
+      metadata: {
+        name,
+        namespace: 'istio-system',
+        creationTimestamp: new Date('2026-01-01T00:00:00Z'),
+      },
+      spec,
+    }) as KubernetesObject;
+
+  it('counts access logs that only a Telemetry resource turns on, through a provider of any name', async () => {
+    const kube = await startWithMesh({
+      extensionProviders: [
+        { name: 'platform-stdout', envoyFileAccessLog: { path: '/dev/stdout' } },
+      ],
+    });
+    const calls: string[] = [];
+    const lines: string[] = [];
+    const istio = await detectIstio(
+      withTelemetry(
+        kube,
+        (_version, namespace) =>
+          namespace === 'istio-system'
+            ? [
+                telemetry('mesh-default', {
+                  accessLogging: [{ providers: [{ name: 'platform-stdout' }] }],
+                }),
+              ]
+            : [],
+        calls,
+      ),
+      { log: (line) => lines.push(line) },
+    );
+    expect(istio.accessLog).toEqual({ enabled: true, encoding: 'TEXT' });
+    expect(calls).toEqual(['telemetry.istio.io/v1 istio-system']);
+    expect(lines.join('\n')).toContain(
+      'provider "platform-stdout" → /dev/stdout (TEXT, readable; Telemetry istio-system/mesh-default)',
+    );
+  });
+
+  it('stops with an environment error naming the Telemetry and the provider when its format is custom', async () => {
+    const kube = await startWithMesh({
+      accessLogFile: '/dev/stdout',
+      extensionProviders: [
+        {
+          name: 'platform-json',
+          envoyFileAccessLog: {
+            path: '/dev/stdout',
+            logFormat: { labels: { code: '%RESPONSE_CODE%' } },
+          },
+        },
+      ],
+    });
+    const failure = await detectIstio(
+      withTelemetry(kube, () => [
+        telemetry('egress-logs', {
+          selector: { matchLabels: { istio: 'egressgateway' } },
+          accessLogging: [{ providers: [{ name: 'platform-json' }] }],
+        }),
+      ]),
+    ).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(UnreadableAccessLogError);
+    expect(failure).toBeInstanceOf(EnvironmentError);
+    expect((failure as UnreadableAccessLogError).fromTelemetryResource).toBe(true);
+    expect((failure as Error).message).toContain(
+      'extension provider "platform-json" (meshConfig.extensionProviders), enabled by Telemetry istio-system/egress-logs',
+    );
+  });
+
+  it("a Telemetry that turns the gateway's logging off overrides accessLogFile", async () => {
+    const kube = await startWithMesh({ accessLogFile: '/dev/stdout' });
+    const istio = await detectIstio(
+      withTelemetry(kube, () => [
+        telemetry('quiet', { accessLogging: [{ providers: [{ name: 'envoy' }], disabled: true }] }),
+      ]),
+    );
+    expect(istio.accessLog.enabled).toBe(false);
+  });
+
+  it('falls back to v1alpha1 where v1 is not served (Istio before 1.22), and to none without the CRD', async () => {
+    const kube = await startWithMesh({ accessLogFile: '/dev/stdout' });
+    const calls: string[] = [];
+    const notFound = (): never => {
+      throw new ApiException(
+        404,
+        'Not Found',
+        { reason: 'NotFound', message: 'the server could not find the requested resource' },
+        {},
+      );
+    };
+    const istio = await detectIstio(
+      withTelemetry(
+        kube,
+        (version) => (version === 'telemetry.istio.io/v1' ? notFound() : []),
+        calls,
+      ),
+    );
+    expect(calls).toEqual([
+      'telemetry.istio.io/v1 istio-system',
+      'telemetry.istio.io/v1alpha1 istio-system',
+    ]);
+    expect(istio.accessLog.enabled).toBe(true);
+    // The simulated API server itself serves neither: detection goes on with the mesh config.
+    await expect(detectIstio(kube)).resolves.toMatchObject({ accessLog: { enabled: true } });
+  });
+
+  it('refuses to guess when it may not read Telemetry resources, naming the permission', async () => {
+    const kube = await startWithMesh({ accessLogFile: '/dev/stdout' });
+    const failure = await detectIstio(
+      withTelemetry(kube, () => {
+        throw new ApiException(
+          403,
+          'Forbidden',
+          { reason: 'Forbidden', message: 'telemetries.telemetry.istio.io is forbidden' },
+          {},
+        );
+      }),
+    ).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(EnvironmentError);
+    expect((failure as Error).message).toMatch(
+      /^Cannot list telemetries\.telemetry\.istio\.io in istio-system \(HTTP 403 Forbidden: telemetries\.telemetry\.istio\.io is forbidden\); grant get and list on telemetries\.telemetry\.istio\.io \(the ClusterRole in ci\/rbac does\)/,
     );
   });
 });
