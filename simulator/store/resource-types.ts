@@ -40,6 +40,9 @@ const ALL_VERBS = [
 ];
 const ISTIO_NETWORKING_VERSIONS = ['v1', 'v1beta1', 'v1alpha3'];
 const ISTIO_SECURITY_VERSIONS = ['v1', 'v1beta1'];
+// telemetry.istio.io serves v1 since Istio 1.22 and keeps v1alpha1 (ISTIO_ACCESS_LOGGING in
+// harness/facts.ts; istio/istio manifests/charts/base/crds/crd-all.gen.yaml).
+const ISTIO_TELEMETRY_VERSIONS = ['v1', 'v1alpha1'];
 
 function builtin(
   kind: string,
@@ -68,16 +71,18 @@ function builtin(
 
 function istio(kind: string, plural: string, group: string, shortNames: string[]): ResourceType {
   return builtin(kind, plural, group, {
-    versions: group === 'security.istio.io' ? ISTIO_SECURITY_VERSIONS : ISTIO_NETWORKING_VERSIONS,
+    versions:
+      group === 'security.istio.io'
+        ? ISTIO_SECURITY_VERSIONS
+        : group === 'telemetry.istio.io'
+          ? ISTIO_TELEMETRY_VERSIONS
+          : ISTIO_NETWORKING_VERSIONS,
     custom: true,
     config: true,
     hasStatus: true,
     hasGeneration: true,
     shortNames,
-    categories:
-      group === 'security.istio.io'
-        ? ['istio-io', 'security-istio-io']
-        : ['istio-io', 'networking-istio-io'],
+    categories: ['istio-io', `${group.split('.')[0] ?? ''}-istio-io`],
   });
 }
 
@@ -139,6 +144,7 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
   istio('Sidecar', 'sidecars', 'networking.istio.io', []),
   istio('PeerAuthentication', 'peerauthentications', 'security.istio.io', ['pa']),
   istio('AuthorizationPolicy', 'authorizationpolicies', 'security.istio.io', ['ap']),
+  istio('Telemetry', 'telemetries', 'telemetry.istio.io', ['telemetry']),
   builtin('SelfSubjectAccessReview', 'selfsubjectaccessreviews', 'authorization.k8s.io', {
     namespaced: false,
     verbs: ['create'],
