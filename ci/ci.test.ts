@@ -30,7 +30,7 @@ const GITHUB_WORKFLOWS = [
 const GITHUB_CALLERS = ['acceptance-gate/example-caller.yml'];
 const GITLAB_PIPELINES = ['gitlab/egress-conformance.gitlab-ci.yml'];
 const RBAC_MANIFESTS = ['rbac/egress-conformance-rbac.yaml'];
-const SCRIPTS = ['acceptance-gate/run-gate.sh'];
+const SCRIPTS = ['acceptance-gate/run-gate.sh', 'run-cli.sh'];
 
 type Json = Record<string, unknown>;
 
@@ -117,7 +117,7 @@ describe('pipelines take versions from versions.json', () => {
     const [, conformance] = jobsOf(workflow).find(([name]) => name === 'conformance') ?? [];
     expect(conformance?.needs).toBe('matrix');
     expect(conformance?.strategy?.matrix).toBe('${{ fromJSON(needs.matrix.outputs.matrix) }}');
-    const run = conformance?.steps?.find((step) => step.run?.includes('npm run conformance'));
+    const run = conformance?.steps?.find((step) => step.run?.includes('ci/run-cli.sh'));
     expect(run?.run).toMatch(/--istio-version "\$\{ISTIO_VERSION\}"/);
     expect(run?.run).toMatch(/--kind-node-image "\$\{NODE_IMAGE\}"/);
   });
@@ -471,11 +471,11 @@ describe('acceptance gate script (run-gate.sh) with a stand-in CLI', () => {
     '    token: do-not-print-this-token',
   ].join('\n');
 
-  /** Runs the gate with `npm` replaced by a stub that records its arguments and exits `cliExit`. */
+  /** Runs the gate with the CLI replaced by a stub that records its arguments and exits `cliExit`. */
   function runGate(env: Record<string, string>, cliExit = 0) {
     const work = mkdtempSync(join(tmpdir(), 'egress-gate-test-'));
     const record = join(work, 'record');
-    const stub = join(work, 'npm');
+    const stub = join(work, 'egress-conformance');
     writeFileSync(
       stub,
       [
@@ -491,7 +491,13 @@ describe('acceptance gate script (run-gate.sh) with a stand-in CLI', () => {
     chmodSync(stub, 0o755);
     const result = spawnSync('bash', [join(ciDir, 'acceptance-gate/run-gate.sh')], {
       encoding: 'utf8',
-      env: { PATH: `${work}:${process.env.PATH ?? ''}`, HOME: work, TMPDIR: work, ...env },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: work,
+        TMPDIR: work,
+        EGRESS_CONFORMANCE_CLI: stub,
+        ...env,
+      },
     });
     const read = (suffix: string) =>
       existsSync(`${record}.${suffix}`)
@@ -515,7 +521,6 @@ describe('acceptance gate script (run-gate.sh) with a stand-in CLI', () => {
   it('runs the existing-cluster mode against the approved host with a private kubeconfig', () => {
     const gate = runGate({ ...base, EGRESS_CONFORMANCE_SUITES: 'http-gateway,dr-lookup' });
     expect(gate.status).toBe(0);
-    expect(gate.args?.slice(0, 3)).toEqual(['run', 'conformance', '--']);
     expect(gate.args).toEqual(
       expect.arrayContaining([
         '--cluster',

@@ -14,7 +14,7 @@ import {
 import { describeCurlResult, type CurlResult } from './curl.ts';
 import { describeEntries } from './envoy/evidence.ts';
 import type { Client, SuiteEnvironment } from './suite.ts';
-import { EnvironmentError } from './errors.ts';
+import { ConformanceFailure, EnvironmentError } from './errors.ts';
 import type { ExternalHost } from './providers/types.ts';
 
 /** Options for requests through the gateway. */
@@ -263,13 +263,19 @@ export function otherSniVerdict(
   if (wrong.headers['x-egress-conformance-host'] === host.name) {
     return `${routed} (the host's identifying header came back: ${describeCurlResult(wrong)})`;
   }
-  const rightLeaf = right.certificates[0]?.pem;
-  const wrongLeaf = wrong.certificates[0]?.pem;
-  if (rightLeaf && wrongLeaf && normalisePem(rightLeaf) === normalisePem(wrongLeaf)) {
-    return `${routed} (it was shown the host's own certificate, subject "${wrong.certificates[0]?.subject ?? '-'}": ${describeCurlResult(wrong)})`;
-  }
+  const rightLeaf = right.certificates[0];
+  const wrongLeaf = wrong.certificates[0];
   if (!rightLeaf) {
     return `the control request through the gateway showed no certificate, so the other SNI's answer cannot be compared with the host's`;
+  }
+  // The PEM when curl printed it (%{certs} does); subject and issuer otherwise.
+  const sameLeaf =
+    wrongLeaf !== undefined &&
+    (rightLeaf.pem && wrongLeaf.pem
+      ? normalisePem(rightLeaf.pem) === normalisePem(wrongLeaf.pem)
+      : rightLeaf.subject === wrongLeaf.subject && rightLeaf.issuer === wrongLeaf.issuer);
+  if (sameLeaf) {
+    return `${routed} (it was shown the host's own certificate, subject "${wrongLeaf.subject}": ${describeCurlResult(wrong)})`;
   }
   return true;
 }
@@ -290,7 +296,8 @@ export async function clusterMustHaveEgress(env: SuiteEnvironment, client: Clien
     });
   } catch (error) {
     throw new EnvironmentError(
-      `The cluster cannot reach the external host ${env.host.name} even without Istio in the path (${error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error)}); give the cluster egress to that host (or pick another with --external) and rerun.`,
+      `The cluster cannot reach the external host ${env.host.name} even without Istio in the path (${error instanceof ConformanceFailure ? `after ${error.observations} observations in ${error.elapsedMs} ms: ${error.reason}` : error instanceof Error ? error.message : String(error)}); give the cluster egress to that host (or pick another with --external) and rerun.`,
+      { cause: error },
     );
   }
 }
@@ -398,12 +405,15 @@ export async function gatewayCounterMustIncrease(
   const before = (await read()) ?? { source: 'none yet', value: 0 };
   const url = `https://${env.host.name}/`;
   let sent = 0;
+  let exposed = true;
   const convergence = await establish(behaviour, env, {
     what: `the gateway's connection counter for ${cluster} to increase after requests from ${client.namespace}/${client.pod}`,
     observe: async () => {
       const result = await env.curl(client, { url });
       sent += 1;
-      return { result, counter: await read() };
+      const counter = await read();
+      exposed = counter !== undefined;
+      return { result, counter };
     },
     check: ({ counter }) => {
       if (!counter) return `neither ${statName} nor ${metricName} is exposed by the gateway`;
@@ -416,8 +426,7 @@ export async function gatewayCounterMustIncrease(
       `request ${url}: ${describeCurlResult(result)}; counter: ${counter ? `${counter.source} = ${counter.value}` : 'not exposed'} (before: ${before.value})`,
     hint: `read the counters with "pilot-agent request GET stats" in the gateway's istio-proxy; if they never move while requests succeed, the gateway's stats are broken or the traffic does not pass the gateway`,
   }).catch((error: unknown) => {
-    const message = error instanceof Error ? error.message : String(error);
-    if (message.includes('is exposed by the gateway')) {
+    if (error instanceof ConformanceFailure && !exposed) {
       skip(
         `The gateway exposes neither ${statName} nor ${metricName}, so the counter cannot be read. Fix: add "cluster.outbound" to meshConfig.defaultConfig.proxyStatsMatcher.inclusionPrefixes (or the proxy.istio.io/config annotation on the gateway) and rerun.`,
       );

@@ -3,7 +3,7 @@
  * Gateway API's conformance suite. Each sends requests, reads the gateway's evidence,
  * converges over N consecutive observations, and fails with what it saw and a hint.
  */
-import { converge, type Convergence } from './poll.ts';
+import { converge, ConvergenceTimeoutError, poll, type Convergence } from './wait.ts';
 import { describeCurlResult, type CurlResult } from './curl.ts';
 import {
   DEFAULT_CLOCK_SKEW_MS,
@@ -65,23 +65,25 @@ export async function observeRequest(
     ...(resolve ? { resolve } : {}),
   });
   const flush = env.run.timeouts.accessLogFlush;
-  const started = Date.now();
-  let window: GatewayLog;
-  let matched: AccessLogEntry[];
-  for (;;) {
-    window = await env.gatewayLog(sentAt);
-    window.entries = window.entries.filter((entry) => entry.startTime >= sentAt);
-    // sentAt already allows for clock skew, hence none on top.
-    matched = findGatewayEntries(window.entries, {
-      ...match,
-      since: sentAt,
-      clockSkewMs: 0,
-    }).filter((entry) => !exclude?.has(entry.raw));
-    if ((expectEntry && matched.length > 0) || Date.now() - started >= flush) break;
-    await new Promise((resolveDelay) =>
-      setTimeout(resolveDelay, Math.min(env.run.timeouts.pollInterval, flush)),
-    );
-  }
+  const read = await poll({
+    observe: async () => {
+      const window = await env.gatewayLog(sentAt);
+      window.entries = window.entries.filter((entry) => entry.startTime >= sentAt);
+      // sentAt already allows for clock skew, hence none on top.
+      const matched = findGatewayEntries(window.entries, {
+        ...match,
+        since: sentAt,
+        clockSkewMs: 0,
+      }).filter((entry) => !exclude?.has(entry.raw));
+      return { window, matched };
+    },
+    // Without an expected entry the whole window is watched: a late entry must still count.
+    done: ({ matched }) => expectEntry && matched.length > 0,
+    timeoutMs: flush,
+    intervalMs: Math.min(env.run.timeouts.pollInterval, flush),
+  });
+  if (!read.last.ok) throw read.last.error;
+  const { window, matched } = read.last.value;
   return { url, sentAt, result, matched, window };
 }
 
@@ -152,17 +154,18 @@ export function missingEntryReason(observation: RequestObservation, expected: st
   return `the request did not pass through the egress gateway: the gateway logged ${observation.window.entries.length} entries in the window but none ${expected}`;
 }
 
-/** Fails a behaviour: one message that names it, says what was expected and what was seen. */
-export function behaviourFailed(behaviour: string, error: unknown): never {
-  const message = error instanceof Error ? error.message : String(error);
-  throw new ConformanceFailure(`[${behaviour}] ${message}`, { cause: error });
-}
-
-/** Runs a convergence and prefixes a failure with the behaviour id. */
+/**
+ * Runs a convergence; when it runs out of budget, fails the behaviour with a
+ * {@link ConformanceFailure} whose fields say what was expected, what was last seen, how
+ * long it waited and what to check next.
+ */
 export async function establish<O>(
   behaviour: string,
   env: SuiteEnvironment,
-  options: {
+  {
+    timeoutMs = env.run.timeouts.configPropagation,
+    ...options
+  }: {
     what: string;
     observe: () => Promise<O>;
     check: (observation: O) => true | string;
@@ -171,22 +174,40 @@ export async function establish<O>(
     timeoutMs?: number;
   },
 ): Promise<Convergence<O>> {
+  let convergence: Convergence<O>;
   try {
-    const convergence = await converge({
+    convergence = await converge({
       required: env.run.requiredObservations,
-      timeoutMs: options.timeoutMs ?? env.run.timeouts.configPropagation,
+      timeoutMs,
       intervalMs: env.run.timeouts.pollInterval,
       ...options,
     });
-    // Recorded on the environment, which the suite runner copies into the case's report.
-    env.convergence.push({
-      behaviour,
-      observations: convergence.observations,
-      flips: convergence.flips,
-      elapsedMs: convergence.elapsedMs,
-    });
-    return convergence;
   } catch (error) {
-    behaviourFailed(behaviour, error);
+    if (error instanceof ConvergenceTimeoutError) throw behaviourFailed(behaviour, error);
+    throw error;
   }
+  // Recorded on the environment, which the suite runner copies into the case's report.
+  env.convergence.push({
+    behaviour,
+    observations: convergence.observations,
+    flips: convergence.flips,
+    elapsedMs: convergence.elapsedMs,
+  });
+  return convergence;
+}
+
+/** The failure of a behaviour whose convergence ran out of budget, field for field. */
+function behaviourFailed(behaviour: string, timeout: ConvergenceTimeoutError): ConformanceFailure {
+  return new ConformanceFailure({
+    behaviour,
+    expected: timeout.what,
+    reason: timeout.reason,
+    observed: timeout.observed,
+    hint: timeout.hint,
+    observations: timeout.observations,
+    elapsedMs: timeout.elapsedMs,
+    budgetMs: timeout.budgetMs,
+    required: timeout.required,
+    flips: timeout.flips,
+  });
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseCli, UsageError } from './cli.ts';
 import { SUITES } from '../suites/index.ts';
 
@@ -26,6 +27,7 @@ describe('CLI exit codes and usage', () => {
       '--keep-on-failure',
       '--timeout',
       '--istio-version',
+      '--verbose',
     ]) {
       expect(result.stdout).toContain(flag);
     }
@@ -50,6 +52,8 @@ describe('CLI exit codes and usage', () => {
   });
 
   it.each([
+    [['--junit', '/proc/forbidden/junit.xml'], /Cannot write the folder of the JUnit report/],
+    [['--reports', '/proc/forbidden'], /Cannot write the reports folder \(\/proc\/forbidden\)/],
     [['--suite', 'nope'], /unknown suite "nope"; valid suites: http-gateway, passthrough/],
     [['--bogus'], /unknown flag --bogus; valid flags: .*--suite/],
     [
@@ -58,15 +62,28 @@ describe('CLI exit codes and usage', () => {
     ],
     [['--mtls', 'sometimes'], /unknown --mtls "sometimes"; valid values: disabled, enabled, both/],
     [
+      ['--timeout', 'configPropagation=0'],
+      /bad --timeout: timeout "configPropagation" must be a whole number of milliseconds from 1 to 86400000/,
+    ],
+    [
+      ['--timeout', 'configPropagation=1000000000000'],
+      /bad --timeout: timeout "configPropagation" must be a whole number of milliseconds from 1 to 86400000/,
+    ],
+    [
       ['--timeout', 'forever=1'],
       /bad --timeout "forever=1"; use name=milliseconds .* configPropagation/,
     ],
+    [['--manifests', '/nonexistent/egc'], /bad --manifests: cannot read the manifests folder/],
     [
       ['--external', 'ftp://x'],
       /unknown --external "ftp:\/\/x"; valid values: local, internet, host:<dns-name>/,
     ],
   ])('%j is a usage error: exit 2 and one line naming the valid choices', async (args, message) => {
+    const started = Date.now();
     const result = await runCli(args);
+    // Before any cluster work: seconds, whatever the flag (issue: an unwritable --junit
+    // once ran every suite and then hung).
+    expect(Date.now() - started).toBeLessThan(5_000);
     expect(result.exitCode).toBe(2);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(result.stderr).toMatch(message);
@@ -81,6 +98,8 @@ describe('parseCli', () => {
     expect(options.mtlsModes).toEqual(['disabled', 'enabled']);
     expect(options.suites).toEqual(SUITES.map((suite) => suite.name));
     expect(options.junit).toBe('reports/junit.xml');
+    expect(options.verbose).toBe(false);
+    expect(parseCli(['-v']).verbose).toBe(true);
   });
 
   it('accepts repeated and comma-separated suites, timeouts in ms or s, and host externals', () => {
@@ -100,6 +119,12 @@ describe('parseCli', () => {
     expect(options.timeoutOverrides).toEqual({ request: 7000, podReady: 1000 });
     expect(options.external).toEqual({ mode: 'host', hostName: 'egress.example.com' });
     expect(options.mtlsModes).toEqual(['enabled']);
+  });
+
+  it('writes the JUnit file under --reports unless --junit names another place', () => {
+    expect(parseCli(['--reports', 'out']).junit).toBe(join('out', 'junit.xml'));
+    expect(parseCli([]).junit).toBe(join('reports', 'junit.xml'));
+    expect(parseCli(['--reports', 'out', '--junit', 'j.xml']).junit).toBe('j.xml');
   });
 
   it('rejects a malformed Istio version', () => {

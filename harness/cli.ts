@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import {
   createRunReport,
   recordSetupFailure,
@@ -24,6 +24,9 @@ import {
 } from './errors.ts';
 import { SUITES, findSuite } from '../suites/index.ts';
 import { listSuites } from './list.ts';
+import { checkManifestTree } from './manifests.ts';
+import { checkOutputs } from './outputs.ts';
+import { RUN_LABEL, SHARED_LOCK_ANNOTATION } from './run-labels.ts';
 import {
   CLUSTER_KINDS,
   type ClusterKind,
@@ -62,7 +65,7 @@ const FLAGS = {
   cluster: { type: 'string', default: 'kind' },
   mtls: { type: 'string', default: 'both' },
   external: { type: 'string' },
-  junit: { type: 'string', default: 'reports/junit.xml' },
+  junit: { type: 'string' },
   reports: { type: 'string', default: 'reports' },
   'keep-on-failure': { type: 'boolean', default: false },
   timeout: { type: 'string', multiple: true },
@@ -81,6 +84,7 @@ const FLAGS = {
   parallel: { type: 'string' },
   'istio-revision': { type: 'string' },
   'gateway-label': { type: 'string' },
+  verbose: { type: 'boolean', short: 'v', default: false },
 } as const;
 
 /** The parsed command line. */
@@ -111,6 +115,8 @@ export interface CliOptions {
   parallel: number | undefined;
   istioRevision: string | undefined;
   gatewaySelector: { key: string; value: string } | undefined;
+  /** Vitest's full error output (code frames, stacks, causes) besides the failures' fields. */
+  verbose: boolean;
 }
 
 /** Parses argv (without node and script); throws {@link UsageError} naming the valid choices. */
@@ -178,7 +184,8 @@ export function parseCli(argv: readonly string[]): CliOptions {
     cluster: cluster as ClusterKind,
     mtlsModes,
     external: parseExternal(values.external as string | undefined),
-    junit: values.junit as string,
+    // The reports folder holds every report unless --junit names another place.
+    junit: (values.junit as string | undefined) ?? path.join(values.reports as string, 'junit.xml'),
     reportsDir: values.reports as string,
     keepOnFailure: Boolean(values['keep-on-failure']),
     timeoutOverrides: parseTimeouts((values.timeout as string[] | undefined) ?? []),
@@ -196,6 +203,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
     parallel: parsePositive('--parallel', values.parallel as string | undefined),
     istioRevision: values['istio-revision'] as string | undefined,
     gatewaySelector: parseLabel(values['gateway-label'] as string | undefined),
+    verbose: Boolean(values.verbose),
     manifestsDir: path.resolve(
       (values.manifests as string | undefined) ?? path.join(PROJECT_ROOT, 'manifests'),
     ),
@@ -239,6 +247,14 @@ function parseTimeouts(entries: readonly string[]): Partial<TimeoutConfig> {
     }
     overrides[match[1]] = Number(match[2]) * (match[3] === 's' ? 1000 : 1);
   }
+  // Bounds are checked here, before any cluster work, so a bad value is a usage error.
+  try {
+    resolveTimeouts(overrides);
+  } catch (error) {
+    throw new UsageError(
+      `bad --timeout: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
   return overrides;
 }
 
@@ -264,7 +280,7 @@ Flags (default in brackets):
                                 simulated: an in-process model of a cluster with Istio, for testing this tool
   --mtls MODE                 disabled | enabled | both: sidecar-to-gateway mTLS variants [both]
   --external MODE             local | internet | host:<dns-name> [local on kind, host:<name> required on existing]
-  --junit PATH                JUnit XML report [reports/junit.xml]
+  --junit PATH                JUnit XML report [<reports>/junit.xml]
   --reports DIR               folder for all reports and diagnostics [reports]
   --keep-on-failure           keep the namespaces of failed tests (and the cluster) for debugging [off]
   --timeout NAME=MS           override one timeout (repeatable), e.g. --timeout configPropagation=90000
@@ -283,6 +299,7 @@ Flags (default in brackets):
   --istio-revision REV        existing clusters: the Istio revision to test [the default revision]
   --gateway-label KEY=VALUE   existing clusters: the label selecting the egress gateway pods [istio=egressgateway]
   --manifests DIR             manifests to apply instead of the bundled ones (same layout) [manifests/]
+  -v, --verbose               also print vitest's error output: code frames, stack traces, causes [off]
   -h, --help                  this text
 
 Timeouts (--timeout NAME=MS):
@@ -292,7 +309,7 @@ Exit codes:
   0  every selected behaviour holds
   1  a behaviour does not hold (conformance failure); the reports carry the evidence
   2  environment or usage error (missing Docker, unreachable cluster, bad flag): fix the setup and rerun
-  130 interrupted (Ctrl-C); what the run created is cleaned up first
+  130 interrupted by SIGINT (Ctrl-C), 143 by SIGTERM; what the run created is cleaned up first
 
 Reports: <reports>/junit.xml, conformance.yaml, conformance.json, summary.md, diagnostics/.
 `;
@@ -313,8 +330,11 @@ async function createProvider(
       // development dependencies.
       const { createSimulatedProvider } = await import('../simulator/provider.ts').catch(
         (error: unknown) => {
+          const message = error instanceof Error ? error.message : String(error);
           throw new EnvironmentError(
-            `The simulated cluster could not be loaded (${error instanceof Error ? error.message : String(error)}); it needs the development dependencies: run npm ci without --omit=dev.`,
+            /Cannot find package/.test(message)
+              ? `The simulated cluster could not be loaded (${message}); it needs the development dependencies: run npm ci without --omit=dev.`
+              : `The simulated cluster could not be loaded: ${message}.`,
           );
         },
       );
@@ -378,12 +398,23 @@ export async function main(
     say(listSuites());
     return EXIT_PASSED;
   }
+  // A broken or hostile --manifests folder is a usage error, found before any cluster work.
+  const manifestProblem = checkManifestTree(options.manifestsDir);
+  if (manifestProblem) {
+    complain(`bad --manifests: ${manifestProblem}.`);
+    return EXIT_ENVIRONMENT_ERROR;
+  }
 
   const runId = randomBytes(4).toString('hex').slice(0, 6);
   const reportsDir = path.resolve(options.reportsDir);
   const runDir = path.resolve('.runs', runId);
-  await mkdir(runDir, { recursive: true });
-  await mkdir(reportsDir, { recursive: true });
+  try {
+    await checkOutputs({ reportsDir, junitPath: path.resolve(options.junit), runDir });
+  } catch (error) {
+    complain(error instanceof Error ? error.message : String(error));
+    await rm(runDir, { recursive: true, force: true }).catch(() => {});
+    return EXIT_ENVIRONMENT_ERROR;
+  }
   const report = createRunReport({
     runId,
     argv,
@@ -403,18 +434,33 @@ export async function main(
   const progress: Progress = trackSteps(report, reporter);
 
   let provider: ClusterProvider | undefined;
-  let interrupted = false;
+  let reportsFailed = false;
+  let interruptedBy: NodeJS.Signals | undefined;
   let keepCluster = options.keepCluster;
-  const onSigint = (): void => {
-    if (interrupted) return;
-    interrupted = true;
+  // Exit codes by the shell convention 128 + signal number: SIGINT 130, SIGTERM 143.
+  const interruptedCode = (): number => (interruptedBy === 'SIGTERM' ? 143 : 130);
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (interruptedBy) {
+      // A second signal during cleanup: stop now, and say what may be left and how to remove it.
+      complain(
+        `${signal} again: stopping without finishing cleanup. What may be left: namespaces labelled ${RUN_LABEL}=${runId}` +
+          `${options.cluster === 'kind' && !options.reuseCluster ? ` and the kind cluster ${options.clusterName}` : ''}` +
+          `, and labels borrowed on shared namespaces (annotated ${SHARED_LOCK_ANNOTATION}=${runId}). Remove them with: ` +
+          `kubectl delete namespaces -l ${RUN_LABEL}=${runId}` +
+          `${options.cluster === 'kind' && !options.reuseCluster ? `; kind delete cluster --name ${options.clusterName}` : ''}`,
+      );
+      process.exit(signal === 'SIGTERM' ? 143 : 130);
+    }
+    interruptedBy = signal;
     report.interrupted = true;
-    complain('interrupted: cleaning up what this run created (Ctrl-C again is ignored until done)');
+    complain(
+      `interrupted by ${signal}: cleaning up what this run created (a second signal stops at once)`,
+    );
     abortRun.abort();
   };
   const abortRun = new AbortController();
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigint);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     provider = await createProvider(options, runId, runDir, say, abortRun.signal);
     progress('preflight', 'start');
@@ -429,7 +475,7 @@ export async function main(
     );
     report.target = target;
     report.requiredObservations = REQUIRED_CONSECUTIVE_OBSERVATIONS;
-    if (abortRun.signal.aborted) return 130;
+    if (abortRun.signal.aborted) return interruptedCode();
     const timeouts = resolveTimeouts(provider.timeoutDefaults ?? {}, options.timeoutOverrides);
     const run: RunContext = {
       runId,
@@ -444,18 +490,28 @@ export async function main(
       manifestsDir: options.manifestsDir,
       ...(target.istioctlPath ? { istioctlPath: target.istioctlPath } : {}),
     };
+    // Suites sharing one external host (internet and host: modes) each apply a ServiceEntry
+    // for it; concurrently, the gateway would see several for one host and use one of them
+    // (the simulated cluster keeps the oldest), so they run one at a time.
+    const hostNames = options.suites.map((suite) => target.externalHosts[suite]?.name);
+    const sharedHost = new Set(hostNames).size < hostNames.length;
+    if (sharedHost && options.parallel === undefined) {
+      say(`suites run one at a time: they share the external host ${hostNames[0] ?? ''}`);
+    }
     const outcome = await runSuites({
       projectRoot: PROJECT_ROOT,
       run,
       suites: options.suites.map((name) => findSuite(name)).filter((s) => s !== undefined),
       junitPath: path.resolve(options.junit),
-      parallel: options.parallel,
+      parallel: options.parallel ?? (sharedHost ? 1 : undefined),
       signal: abortRun.signal,
       argv,
       log: say,
+      verbose: options.verbose,
+      colors: isInteractive(io.out),
     });
     report.cases = outcome.cases;
-    if (interrupted) return 130;
+    if (interruptedBy) return interruptedCode();
     if (outcome.failed > 0 && options.keepOnFailure) keepCluster = true;
     say(
       `${outcome.passed} passed, ${outcome.failed} failed, ${outcome.skipped} skipped${target.simulated ? ' (SIMULATED cluster)' : ''}; JUnit: ${path.relative(process.cwd(), path.resolve(options.junit))}`,
@@ -472,7 +528,7 @@ export async function main(
       complain(error.message);
       return EXIT_ENVIRONMENT_ERROR;
     }
-    if (interrupted) return 130;
+    if (interruptedBy) return interruptedCode();
     // Anything else before the suites ran is a setup problem of the environment too.
     complain(`setup failed: ${error instanceof Error ? error.message : String(error)}`);
     return EXIT_ENVIRONMENT_ERROR;
@@ -491,6 +547,7 @@ export async function main(
       await writeSummary(reportsDir, report);
       for (const line of keptResourcesLines(report)) say(line);
     } catch (error) {
+      reportsFailed = true;
       complain(
         `writing the reports failed: ${error instanceof Error ? error.message : String(error)}`,
       );
@@ -500,8 +557,14 @@ export async function main(
       // The run directory holds the kubeconfig (credentials): keep it only with the cluster.
       await rm(runDir, { recursive: true, force: true });
     }
-    process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigint);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    if (reportsFailed && !interruptedBy) {
+      // A run without its reports cannot gate anything: that is the environment's failure,
+      // whatever the suites found, so it overrides the code the run returned.
+      // eslint-disable-next-line no-unsafe-finally
+      return EXIT_ENVIRONMENT_ERROR;
+    }
   }
 }
 

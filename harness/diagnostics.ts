@@ -17,6 +17,7 @@ import { listPods } from './k8s/workloads.ts';
 import { hasProxy, PROXY_CONTAINER } from './facts.ts';
 import { sanitize, secretsFromKubeconfig } from './reporting/redact.ts';
 import type { SuiteEnvironment } from './suite.ts';
+import { withDeadline } from './wait.ts';
 
 /** What the collectors need of a suite's environment. */
 export type DiagnosticsSubject = Pick<
@@ -98,7 +99,10 @@ export async function collectDiagnostics(
   };
   const attempt = async (collector: Collector): Promise<void> => {
     try {
-      await withTimeout(collector.run(), collectorTimeoutMs, collector.what);
+      await withDeadline(collector.run(), {
+        what: collector.what,
+        timeoutMs: collectorTimeoutMs,
+      });
     } catch (error) {
       problems.push(`${collector.what}: ${errorText(error)}`);
     }
@@ -264,21 +268,6 @@ async function runAll(
     for (let next = queue.shift(); next; next = queue.shift()) await attempt(next);
   };
   await Promise.all(Array.from({ length: Math.min(CONCURRENCY, queue.length) }, worker));
-}
-
-async function withTimeout<T>(work: Promise<T>, timeoutMs: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`${what} did not finish within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-  });
-  try {
-    return await Promise.race([work, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 async function listEvents(

@@ -5,6 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import {
   MANIFESTS_ROOT,
+  MAX_MANIFEST_BYTES,
+  checkManifestTree,
   loadManifests,
   parseManifests,
   renderManifest,
@@ -303,5 +305,51 @@ metadata:
     const root = tempManifests({ 'one/vs.yaml': VALID_VS, 'one/notes.txt': 'ignored' });
     expect(loadManifests('one', {}, { root })).toHaveLength(1);
     expect(readFileSync(join(root, 'one/vs.yaml'), 'utf8')).toBe(VALID_VS);
+  });
+});
+
+describe('checkManifestTree (--manifests, before any cluster work)', () => {
+  const tree = (files: Record<string, string>): string => {
+    const root = mkdtempSync(join(tmpdir(), 'egc-hostile-'));
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(root, name), text);
+    return root;
+  };
+
+  it('accepts the bundled manifests', () => {
+    expect(checkManifestTree(MANIFESTS_ROOT)).toBeUndefined();
+  });
+
+  it('names a file that is not YAML, in one line', () => {
+    const problem = checkManifestTree(tree({ 'x.yaml': '{{{ not: yaml: [' }));
+    expect(problem).toMatch(/x\.yaml \(document 1\) is not valid YAML: /);
+    expect(problem).not.toContain('\n');
+  });
+
+  it('refuses a YAML alias bomb without expanding it', () => {
+    const levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
+    for (const [index, name] of [...'bcdefghij'].entries()) {
+      const previous = index === 0 ? 'a' : ('bcdefghij'[index - 1] ?? 'a');
+      levels.push(`${name}: &${name} [${Array(9).fill(`*${previous}`).join(',')}]`);
+    }
+    const bomb = `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n${levels.map((l) => `  ${l}`).join('\n')}\n`;
+    expect(checkManifestTree(tree({ 'x.yaml': bomb }))).toMatch(/Excessive alias count/);
+  });
+
+  it('refuses a file over the size limit without parsing it', () => {
+    const big = `# ${'x'.repeat(MAX_MANIFEST_BYTES)}\n`;
+    expect(checkManifestTree(tree({ 'x.yaml': big }))).toMatch(
+      /more than the 1048576 bytes|more than the 1048576/,
+    );
+  });
+
+  it('refuses object names that are not DNS names', () => {
+    const bad = 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Not_A_Name}\n';
+    expect(checkManifestTree(tree({ 'x.yaml': bad }))).toMatch(
+      /metadata\.name must be a lower-case DNS name/,
+    );
+  });
+
+  it('says when the folder holds no manifests', () => {
+    expect(checkManifestTree(tree({ 'readme.txt': 'hi' }))).toMatch(/holds no \*\.yaml files/);
   });
 });

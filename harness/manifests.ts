@@ -161,9 +161,71 @@ export function loadManifests(
 
   return files.flatMap((file) => {
     const source = join('manifests', relative(root, file));
-    const rendered = renderManifest(readFileSync(file, 'utf8'), values, { source });
+    const rendered = renderManifest(readManifestFile(file, source), values, { source });
     return parseManifests(rendered, { source });
   });
+}
+
+/**
+ * The largest manifest file read: the bundled ones are a few KiB; a user's `--manifests`
+ * folder must not make the run read (and hold) an arbitrarily large file.
+ */
+export const MAX_MANIFEST_BYTES = 1024 * 1024;
+
+/** YAML aliases allowed per document: enough for anchors, too few for a "billion laughs". */
+const MAX_ALIAS_COUNT = 100;
+
+function readManifestFile(file: string, source: string): string {
+  const size = statSync(file).size;
+  if (size > MAX_MANIFEST_BYTES) {
+    throw new Error(
+      `${source} is ${size} bytes, more than the ${MAX_MANIFEST_BYTES} a manifest may have`,
+    );
+  }
+  return readFileSync(file, 'utf8');
+}
+
+/** Values that stand in for the run's own when a manifest tree is checked before the run. */
+const SAMPLE_VALUES: Readonly<Record<string, string>> = {
+  namespace: 'egc-check',
+  name: 'check',
+  host: 'check.egress-conformance.test',
+  subset: 'egress-conformance',
+  gatewayHost: 'istio-egressgateway.istio-system.svc.cluster.local',
+  gatewaySelectorKey: 'istio',
+  gatewaySelectorValue: 'egressgateway',
+  clientName: 'curl',
+  clientImage: 'curlimages/curl:8.11.1',
+};
+
+/**
+ * Checks every `*.yaml` under a manifests root before any cluster work (`--manifests`):
+ * size, YAML syntax and alias count, placeholders, and each object's schema. Returns the
+ * first problem as one sentence, or undefined when the tree is sound.
+ */
+export function checkManifestTree(root: string): string | undefined {
+  let entries: string[];
+  try {
+    entries = readdirSync(root, { recursive: true, encoding: 'utf8' })
+      .filter((entry) => /\.ya?ml$/.test(entry))
+      .sort();
+  } catch (error) {
+    return `cannot read the manifests folder ${root}: ${error instanceof Error ? error.message : String(error)}`;
+  }
+  if (entries.length === 0) return `the manifests folder ${root} holds no *.yaml files`;
+  for (const entry of entries) {
+    const file = join(root, entry);
+    try {
+      if (!statSync(file).isFile()) continue;
+      const source = file;
+      parseManifests(renderManifest(readManifestFile(file, source), SAMPLE_VALUES, { source }), {
+        source,
+      });
+    } catch (error) {
+      return error instanceof Error ? error.message : String(error);
+    }
+  }
+  return undefined;
 }
 
 /** Parses rendered multi-document YAML, drops empty documents and validates each object. */
@@ -177,8 +239,22 @@ export function parseManifests(
   documents.forEach((document, index) => {
     const where = `${source} (document ${index + 1})`;
     const [error] = document.errors;
-    if (error) throw new Error(`${where} is not valid YAML: ${error.message}`, { cause: error });
-    const object = document.toJS() as unknown;
+    // The parser's message carries a code frame after its first line; the sentence is enough.
+    if (error)
+      throw new Error(`${where} is not valid YAML: ${error.message.split('\n')[0] ?? ''}`, {
+        cause: error,
+      });
+    // toJS throws past maxAliasCount ("Excessive alias count indicates a resource
+    // exhaustion attack"): an alias bomb fails here instead of exhausting memory.
+    let object: unknown;
+    try {
+      object = document.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown;
+    } catch (error) {
+      throw new Error(
+        `${where} is not usable YAML: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
+    }
     if (object === null || object === undefined) return;
     manifests.push(validateManifest(object, { source: where }));
   });

@@ -9,6 +9,7 @@ import type { Suite } from './suite-definition.ts';
 import { suiteFile } from '../suites/index.ts';
 import { redactSecrets, secretsFromKubeconfig } from './reporting/redact.ts';
 import { CollectingReporter, renderJUnit, writeJUnit, type CaseResult } from './reporting/junit.ts';
+import { ConsoleReporter } from './reporting/console.ts';
 
 /** Counts of a finished run, plus the cases for the other reports. */
 export interface RunOutcome {
@@ -29,6 +30,8 @@ export async function runSuites({
   parallel,
   signal,
   log,
+  verbose = false,
+  colors = false,
 }: {
   projectRoot: string;
   run: RunContext;
@@ -39,9 +42,20 @@ export async function runSuites({
   signal: AbortSignal;
   argv: readonly string[];
   log: (line: string) => void;
+  /** Vitest's own reporter too: code frames, stack traces and error causes. */
+  verbose?: boolean;
+  /** ANSI colours in the per-test lines and failures (a terminal). */
+  colors?: boolean;
 }): Promise<RunOutcome> {
   const startedAt = new Date();
   const collector = new CollectingReporter();
+  // Each failure once, from its fields; vitest's reporter (frames, stacks, causes) only when verbose.
+  const terminal = new ConsoleReporter({
+    write: log,
+    reportsDir: run.reportsDir,
+    progress: !verbose,
+    colors,
+  });
   const { timeouts } = run;
   // A test converges over several waits; the vitest timeout is only a backstop above them.
   const testTimeout =
@@ -58,7 +72,7 @@ export async function runSuites({
       watch: false,
       run: true,
       include: ['suites/**/*.test.ts'],
-      reporters: ['default', collector],
+      reporters: verbose ? ['default', terminal, collector] : [terminal, collector],
       provide: { run },
       testTimeout,
       hookTimeout,

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
 import { connect, type Kube } from './k8s/client.ts';
 import { applyObjects, deleteAndWait, mergePatch } from './k8s/objects.ts';
-import { pollUntil } from './poll.ts';
+import { pollUntil } from './wait.ts';
 import {
   createNamespace,
   deleteNamespaceAndWait,
@@ -39,8 +39,8 @@ import {
 } from './variants.ts';
 import type { ExternalHost } from './providers/types.ts';
 
-/** Marks a shared namespace whose labels a run has borrowed; its value is the run id. */
-export const SHARED_LOCK_ANNOTATION = 'egress-conformance.io/labels-borrowed-by';
+export { SHARED_LOCK_ANNOTATION } from './run-labels.ts';
+import { SHARED_LOCK_ANNOTATION } from './run-labels.ts';
 
 /** A client workload the suite runs requests from. */
 export interface Client {
@@ -380,9 +380,15 @@ export class SuiteEnvironment {
   async labelsMustBeRestored(): Promise<void> {
     const problems = await labelProblems(this);
     if (problems.length > 0) {
-      throw new ConformanceFailure(
-        `[B4.7] Namespace labels were not restored exactly:\n- ${problems.join('\n- ')}\nHint: restore them by hand with the values shown; the run changed only these keys.`,
-      );
+      throw new ConformanceFailure({
+        behaviour: 'B4.7',
+        expected: 'every namespace label the run borrowed to hold its value from before the run',
+        reason: `${problems.length} change(s) the run made to shared namespaces remain`,
+        observed: `\n- ${problems.join('\n- ')}`,
+        hint: 'restore them by hand with the values shown; the run changed only these keys',
+        observations: 1,
+        elapsedMs: 0,
+      });
     }
   }
 
@@ -511,9 +517,15 @@ export async function verifyCleanup(
     restoredLabels.push(...env.labelHistory.map((entry) => entry.namespace));
   }
   if (problems.length > 0) {
-    throw new ConformanceFailure(
-      `[B6] The suite did not leave the cluster as it found it (run ${run.runId}):\n- ${problems.join('\n- ')}\nHint: look for namespaces labelled ${RUN_LABEL}=${run.runId} and delete them; check the run log for cleanup errors.`,
-    );
+    throw new ConformanceFailure({
+      behaviour: 'B6',
+      expected: `the suite to leave the cluster as it found it (run ${run.runId})`,
+      reason: `${problems.length} thing(s) the run created or changed remain`,
+      observed: `\n- ${problems.join('\n- ')}`,
+      hint: `look for namespaces labelled ${RUN_LABEL}=${run.runId} and delete them; check the run log for cleanup errors`,
+      observations: 1,
+      elapsedMs: 0,
+    });
   }
   return { deleted, kept, restoredLabels };
 }

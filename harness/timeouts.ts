@@ -31,6 +31,12 @@ export interface TimeoutConfig {
   sharedNamespaceLock: number;
 }
 
+/**
+ * The longest any wait may be: beyond 2^31-1 ms Node's timers fire at once (with only a
+ * warning), so a budget of 10^12 ms would silently become zero; a day bounds every real wait.
+ */
+export const MAX_TIMEOUT_MS = 86_400_000;
+
 /** Consecutive agreeing observations a convergence needs (Gateway API conformance uses 3). */
 export const REQUIRED_CONSECUTIVE_OBSERVATIONS = 3;
 
@@ -76,8 +82,10 @@ export function resolveTimeouts(...layers: Partial<Record<string, number>>[]): T
       if (!(TIMEOUT_NAMES as string[]).includes(name)) {
         throw new Error(`unknown timeout "${name}"; valid names: ${TIMEOUT_NAMES.join(', ')}`);
       }
-      if (!Number.isFinite(value) || value < 0) {
-        throw new Error(`timeout "${name}" must be a number of milliseconds >= 0, got ${value}`);
+      if (!Number.isInteger(value) || value < 1 || value > MAX_TIMEOUT_MS) {
+        throw new Error(
+          `timeout "${name}" must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT_MS} (24 h), got ${value}`,
+        );
       }
       result[name as keyof TimeoutConfig] = value;
     }

@@ -76,7 +76,7 @@ read -r -a suites <<< "${suites_csv//,/ }"
 for suite in ${suites[@]+"${suites[@]}"}; do args+=(--suite "${suite}"); done
 
 set +e
-npm run conformance -- "${args[@]}"
+bash "$(dirname "$0")/../run-cli.sh" "${args[@]}"
 exit_code=$?
 set -e
 

@@ -7,7 +7,7 @@
 import type { V1Deployment } from '@kubernetes/client-node';
 import { mergePatch } from '../k8s/objects.ts';
 import { type Kube, apiFailure, errorText } from '../k8s/client.ts';
-import { pollUntil } from '../poll.ts';
+import { pollUntil } from '../wait.ts';
 
 /** Where CoreDNS's configuration lives in kind (and kubeadm) clusters. */
 export const COREDNS = Object.freeze({

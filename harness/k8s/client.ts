@@ -110,13 +110,37 @@ export function errorText(error: unknown): string {
   return String(error);
 }
 
-/** Turns "cannot connect" into an environment error naming the server; passes API errors through. */
-export async function checkReachable(kube: Kube): Promise<string> {
+/** How long the first request may take: TLS, credentials (an exec plugin) and one GET. */
+export const REACHABLE_TIMEOUT_MS = 30_000;
+
+/**
+ * Turns "cannot connect" into an environment error naming the server; passes API errors
+ * through. Bounded: a kubeconfig whose exec credential plugin waits for input or hangs would
+ * otherwise stall the first request forever (client-node spawns it without a timeout).
+ */
+export async function checkReachable(
+  kube: Kube,
+  { timeoutMs = REACHABLE_TIMEOUT_MS }: { timeoutMs?: number } = {},
+): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new ReachTimeout()), timeoutMs);
+  });
   try {
     const { VersionApi } = await import('@kubernetes/client-node');
-    const version = await kube.config.makeApiClient(VersionApi).getCode();
+    const version = await Promise.race([kube.config.makeApiClient(VersionApi).getCode(), expired]);
     return version.gitVersion;
   } catch (error) {
+    if (error instanceof ReachTimeout) {
+      // client-node types `exec` loosely; only its command is read, as a string.
+      const exec = kube.config.getCurrentUser()?.exec as { command?: unknown } | undefined;
+      const plugin = typeof exec?.command === 'string' ? exec.command : undefined;
+      throw new EnvironmentError(
+        plugin
+          ? `The Kubernetes API server at ${kube.server} did not answer within ${timeoutMs / 1000} s, and the kubeconfig's exec credential plugin (${plugin}) may be waiting for input or hanging; run it by hand to check, or use a kubeconfig with a token.`
+          : `The Kubernetes API server at ${kube.server} did not answer within ${timeoutMs / 1000} s; check that the cluster is running and --kubeconfig/--context point at it.`,
+      );
+    }
     if (apiFailure(error)?.code === 401 || apiFailure(error)?.code === 403) {
       throw new EnvironmentError(
         `The Kubernetes API server at ${kube.server} refused the kubeconfig's credentials (${errorText(error)}); refresh the credentials or pick another --context.`,
@@ -127,5 +151,9 @@ export async function checkReachable(kube: Kube): Promise<string> {
       `Cannot reach the Kubernetes API server at ${kube.server} (${errorText(error)}); check that the cluster is running and --kubeconfig/--context point at it.`,
       { cause: error },
     );
+  } finally {
+    clearTimeout(timer);
   }
 }
+
+class ReachTimeout extends Error {}

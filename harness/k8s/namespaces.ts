@@ -2,10 +2,10 @@
 import type { V1Namespace } from '@kubernetes/client-node';
 import { mergePatch } from './objects.ts';
 import { type Kube, errorText, isNotFound } from './client.ts';
-import { pollUntil } from '../poll.ts';
+import { pollUntil } from '../wait.ts';
 
-/** Label on everything a run creates; cleanup deletes only namespaces carrying its run id. */
-export const RUN_LABEL = 'egress-conformance.io/run';
+export { RUN_LABEL } from '../run-labels.ts';
+import { RUN_LABEL } from '../run-labels.ts';
 
 /** Creates a namespace labelled with the run id (and `labels`); fails if it already exists. */
 export async function createNamespace(

@@ -1,7 +1,7 @@
 /** Applying, reading and deleting arbitrary objects (Istio's custom resources included). */
 import { PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import { type Kube, errorText, isNotFound } from './client.ts';
-import { pollUntil } from '../poll.ts';
+import { pollUntil } from '../wait.ts';
 
 /** The field manager of every object this harness applies; also how its objects are recognised. */
 export const FIELD_MANAGER = 'egress-conformance';

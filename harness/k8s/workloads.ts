@@ -1,7 +1,7 @@
 /** Waiting for workloads the suites depend on (clients, the gateway) to be ready. */
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Kube } from './client.ts';
-import { pollUntil } from '../poll.ts';
+import { pollUntil } from '../wait.ts';
 
 /** Lists pods by label selector, running and ready ones first. */
 export async function listPods(

@@ -10,7 +10,7 @@ import {
   trackSteps,
   writeConformanceReports,
 } from './conformance-report.ts';
-import { SAMPLE_KUBECONFIG, TOKEN, sampleReport } from './testing.ts';
+import { SAMPLE_KUBECONFIG, TOKEN, sampleReport, structuredFailureCase } from './testing.ts';
 
 describe('conformance report', () => {
   let dir: string;
@@ -89,6 +89,21 @@ describe('conformance report', () => {
       kubeconfig: kubeconfigPath,
       namespaces: ['egc-abc123-passthrough-disabled'],
     });
+  });
+
+  it("records a conformance failure's fields on its case, read from the fields, not the message", () => {
+    const report = sampleReport(kubeconfigPath);
+    const entry = { ...structuredFailureCase(), message: 'a message nobody parses' };
+    report.cases = [entry];
+    const b3 = buildConformanceReport(report).behaviours.find((behaviour) => behaviour.id === 'B3');
+    const { diagnostics: _folder, ...fields } = entry.failure ?? {};
+    expect(b3?.cases[0]?.failure).toEqual(fields);
+    expect(b3?.cases[0]?.message).toBe(
+      '[B3.1] Expected TLS from egc-1/curl to passthrough.test to end at the external host in 3 consecutive observations within 8000 ms, but after 12 observations (8050 ms) it did not hold: TLS did not end at the external host: the client was shown a certificate with subject "CN = istio-egressgateway".',
+    );
+    expect(b3?.failures[0]).toMatch(
+      /^B3\.1 TLS ends at the external host \[mtls disabled, istio-api\]: \[B3\.1\] Expected /,
+    );
   });
 
   it('marks an environment failure as an error of the environment, not of the mesh', () => {

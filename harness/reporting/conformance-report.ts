@@ -11,7 +11,8 @@ import { stringify } from 'yaml';
 import type { ClusterKind, ClusterTarget, ExternalMode, Progress } from '../providers/types.ts';
 import type { MtlsMode } from '../run-context.ts';
 import { SUITES } from '../../suites/index.ts';
-import type { CaseResult } from './junit.ts';
+import { failureText, type CaseResult } from './junit.ts';
+import type { FailureFields } from '../errors.ts';
 import { redactArgv, redactSecrets, secretsFromKubeconfig } from './redact.ts';
 
 /** The behaviours of docs/behaviours.md, in report order. */
@@ -151,6 +152,21 @@ export interface CaseReport {
   observations: ObservationRecord[];
   /** The failure's first line, or the skip reason. */
   message?: string;
+  /** A conformance failure, field by field (the diagnostics are in {@link diagnostics}). */
+  failure?: {
+    /** The check that failed, e.g. `B3.1`. */
+    behaviour: string;
+    expected: string;
+    reason: string;
+    /** The last observation, described. */
+    observed: string;
+    hint: string;
+    observations: number;
+    elapsedMs: number;
+    budgetMs?: number;
+    required?: number;
+    flips?: number;
+  };
   /** Files collected on failure, relative to the reports folder. */
   diagnostics?: string[];
   kept?: string[];
@@ -233,7 +249,7 @@ export function buildConformanceReport(report: RunReport, now = new Date()): Con
   const behaviours = BEHAVIOURS.map(({ id, title }) => behaviourReport(report, id, title, cases));
   const runErrors = cases
     .filter((entry) => entry.state === 'failed' && behavioursOf(entry).length === 0)
-    .map((entry) => `${entry.suite} › ${entry.name}: ${firstLine(entry.message)}`);
+    .map((entry) => `${entry.suite} › ${entry.name}: ${firstLine(failureText(entry))}`);
   const keptNamespaces = [...new Set(cases.flatMap((entry) => entry.meta.kept ?? []))];
   const hosts = Object.entries(target?.externalHosts ?? {}).map(([suite, host]) => ({
     suite,
@@ -413,7 +429,7 @@ function caseReport(entry: CaseResult): CaseReport {
   const environment = entry.state === 'failed' && entry.errorName === 'EnvironmentError';
   const message =
     entry.state === 'failed'
-      ? firstLine(entry.message)
+      ? firstLine(failureText(entry))
       : entry.state === 'skipped'
         ? (entry.skipReason ?? 'skipped')
         : undefined;
@@ -431,10 +447,16 @@ function caseReport(entry: CaseResult): CaseReport {
       elapsedMs: c.elapsedMs,
     })),
     ...(message !== undefined ? { message } : {}),
+    ...(entry.state === 'failed' && entry.failure ? { failure: failureReport(entry.failure) } : {}),
     ...(entry.meta.diagnostics?.length ? { diagnostics: [...entry.meta.diagnostics] } : {}),
     ...(entry.meta.kept?.length ? { kept: [...entry.meta.kept] } : {}),
     ...(entry.meta.notes !== undefined ? { evidence: entry.meta.notes } : {}),
   };
+}
+
+function failureReport(fields: FailureFields): NonNullable<CaseReport['failure']> {
+  const { diagnostics: _folder, ...failure } = fields;
+  return failure;
 }
 
 function overallResult(

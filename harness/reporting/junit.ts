@@ -6,7 +6,8 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Reporter, TestCase, TestModule } from 'vitest/node';
+import type { Reporter, TestCase, TestModule, TestSuite } from 'vitest/node';
+import { failureFields, renderFailure, type FailureFields } from '../errors.ts';
 import type { RunContext } from '../run-context.ts';
 import type { EgressMeta } from '../suite-runner.ts';
 
@@ -17,9 +18,15 @@ export interface CaseResult {
   name: string;
   state: 'passed' | 'failed' | 'skipped';
   durationMs: number;
+  /** The error messages as thrown; for a conformance failure, rendered from {@link failure}. */
   message?: string;
   /** The error's class name: an EnvironmentError inside a suite makes the run exit 2. */
   errorName?: string;
+  /**
+   * A conformance failure's fields, read from the error vitest serialised (its own
+   * properties survive), with the diagnostics folder added: what the reports print.
+   */
+  failure?: FailureFields;
   skipReason?: string;
   meta: EgressMeta & { variant?: string };
 }
@@ -30,6 +37,12 @@ export function collectCases(modules: readonly TestModule[]): CaseResult[] {
   for (const module of modules) {
     const suite = path.basename(module.moduleId).replace(/\.test\.ts$/, '');
     for (const test of module.children.allTests()) cases.push(toCase(suite, test));
+    // A failed beforeAll (setup, a stage) skips its tests; an afterAll failure (cleanup)
+    // passes them: either way the error is only on the suite.
+    for (const group of module.children.allSuites()) {
+      const failed = hookFailure(suite, group);
+      if (failed) cases.push(failed);
+    }
     const moduleErrors = module.errors();
     if (moduleErrors.length > 0) {
       cases.push({
@@ -65,11 +78,51 @@ function toCase(suite: string, test: TestCase): CaseResult {
     meta,
   };
   if (result.state === 'failed') {
+    const failure = result.errors.map(failureFields).find((fields) => fields !== undefined);
     base.message = result.errors.map((error) => error.message).join('\n');
-    base.errorName = result.errors[0]?.name;
+    base.errorName = failure ? 'ConformanceFailure' : result.errors[0]?.name;
+    if (failure) {
+      const diagnostics = diagnosticsFolder(meta.diagnostics);
+      base.failure = diagnostics ? { ...failure, diagnostics } : failure;
+    }
   }
   if (result.state === 'skipped' && result.note) base.skipReason = result.note;
   return base;
+}
+
+function hookFailure(suite: string, group: TestSuite): CaseResult | undefined {
+  const errors = group.errors();
+  if (errors.length === 0) return undefined;
+  const groups: string[] = [];
+  for (let at: TestSuite['parent'] = group; at.type === 'suite'; at = at.parent) {
+    groups.unshift(at.name);
+  }
+  const failure = errors.map(failureFields).find((fields) => fields !== undefined);
+  return {
+    suite,
+    group: groups.join(' › '),
+    name: `setup or cleanup of "${group.name}"`,
+    state: 'failed',
+    durationMs: 0,
+    message: errors.map((error) => error.message).join('\n'),
+    ...(errors[0]?.name ? { errorName: failure ? 'ConformanceFailure' : errors[0].name } : {}),
+    ...(failure ? { failure } : {}),
+    meta: {},
+  };
+}
+
+/**
+ * The folder of a failed test's diagnostics, from the files the suite runner recorded
+ * (`<folder>/index.txt` first); undefined when collection failed or did not run.
+ */
+export function diagnosticsFolder(files: readonly string[] | undefined): string | undefined {
+  const index = files?.[0];
+  return index?.endsWith('/index.txt') ? path.posix.dirname(index) : undefined;
+}
+
+/** A case's failure as the reports print it: rendered from its fields, else its message. */
+export function failureText(entry: CaseResult): string {
+  return entry.failure ? renderFailure(entry.failure) : (entry.message ?? 'failed');
 }
 
 /** Renders the JUnit XML for a run. */
@@ -141,6 +194,18 @@ function renderCase(entry: CaseResult, runProperties: [string, string][]): strin
       }
     }
   }
+  // A conformance failure's fields, so CI can show them without reading the message.
+  if (entry.failure) {
+    const { failure } = entry;
+    properties.push(['failure.behaviour', failure.behaviour], ['expected', failure.expected]);
+    properties.push(['reason', failure.reason], ['observations', String(failure.observations)]);
+    properties.push(['elapsed.ms', String(failure.elapsedMs)]);
+    if (failure.budgetMs !== undefined) properties.push(['budget.ms', String(failure.budgetMs)]);
+    if (failure.required !== undefined) properties.push(['required', String(failure.required)]);
+    if (failure.flips !== undefined) properties.push(['flips', String(failure.flips)]);
+    properties.push(['hint', failure.hint]);
+    if (failure.diagnostics) properties.push(['diagnostics', failure.diagnostics]);
+  }
   for (const [index, file] of (entry.meta.diagnostics ?? []).entries()) {
     properties.push([`attachment.${index + 1}`, file]);
   }
@@ -155,10 +220,10 @@ function renderCase(entry: CaseResult, runProperties: [string, string][]): strin
     '      </properties>',
   ];
   if (entry.state === 'failed') {
-    const message = entry.message ?? 'failed';
+    const message = failureText(entry);
     const firstLine = message.split('\n')[0] ?? message;
     out.push(
-      `      <failure message="${esc(firstLine)}" type="ConformanceFailure">${esc(message)}</failure>`,
+      `      <failure message="${esc(firstLine)}" type="${esc(entry.errorName ?? 'Error')}">${esc(message)}</failure>`,
     );
   } else if (entry.state === 'skipped') {
     out.push(`      <skipped message="${esc(entry.skipReason ?? 'skipped')}"/>`);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRunReport, recordSetupFailure } from './conformance-report.ts';
 import { keptResourcesLines, renderSummary, writeSummary } from './summary.ts';
-import { SAMPLE_KUBECONFIG, TOKEN, sampleReport } from './testing.ts';
+import { SAMPLE_KUBECONFIG, TOKEN, sampleReport, structuredFailureCase } from './testing.ts';
 
 describe('summary', () => {
   let dir: string;
@@ -46,6 +46,29 @@ describe('summary', () => {
     );
     expect(text).toContain(
       '- [diagnostics/passthrough/gateway/istio-proxy.log](diagnostics/passthrough/gateway/istio-proxy.log)',
+    );
+  });
+
+  it("shows a conformance failure's fields, escaped for Markdown, with the observation fenced", () => {
+    const report = sampleReport(kubeconfigPath);
+    report.cases = [structuredFailureCase()];
+    const text = renderSummary(report);
+    expect(text).toContain(
+      [
+        '- **Check:** B3.1',
+        '- **Expected:** TLS from egc-1/curl to passthrough.test to end at the external host in 3 consecutive observations within 8000 ms',
+        '- **Did not hold** after 12 observations (8050 ms): TLS did not end at the external host: the client was shown a certificate with subject "CN = istio-egressgateway"',
+        "- **Hint:** PASSTHROUGH must be set on the Gateway's 443 server; check &lt;gateway-pod&gt;",
+        '',
+        'Last observation:',
+        '',
+        '```text',
+        'request https://passthrough.test/: HTTP 200 from 10.96.0.21:443',
+        '```',
+      ].join('\n'),
+    );
+    expect(text).toContain(
+      '- [diagnostics/passthrough/b3.1/index.txt](diagnostics/passthrough/b3.1/index.txt)',
     );
   });
 

@@ -14,6 +14,7 @@ import {
   type RunReport,
 } from './conformance-report.ts';
 import { capSize, redactSecrets, secretsFromKubeconfig } from './redact.ts';
+import type { FailureFields } from '../errors.ts';
 
 /** A failure message longer than this is cut in the summary (the JUnit has it whole). */
 const MAX_MESSAGE_BYTES = 8 * 1024;
@@ -83,7 +84,9 @@ export function renderSummary(
       out.push(
         `### ${cell(caseTitle({ name: entry.name, variant: entry.meta.variant }))} — ${entry.suite}${label}`,
         '',
-        ...fenced(capSize(entry.message ?? 'failed', MAX_MESSAGE_BYTES)),
+        ...(entry.failure
+          ? failureLines(entry.failure)
+          : fenced(capSize(entry.message ?? 'failed', MAX_MESSAGE_BYTES))),
         '',
       );
       const files = entry.meta.diagnostics ?? [];
@@ -100,6 +103,33 @@ export function renderSummary(
 
   if (report.junitFile) out.push(`JUnit: ${fileReference(report.junitFile, links)}`, '');
   return out.join('\n');
+}
+
+/** A conformance failure, field by field: what was expected, what happened, what to check. */
+function failureLines(failure: FailureFields): string[] {
+  const budget =
+    failure.required !== undefined && failure.budgetMs !== undefined
+      ? ` in ${failure.required} consecutive observations within ${failure.budgetMs} ms`
+      : '';
+  return [
+    `- **Check:** ${failure.behaviour}`,
+    `- **Expected:** ${inline(failure.expected)}${budget}`,
+    `- **Did not hold** after ${failure.observations} observation${failure.observations === 1 ? '' : 's'} (${failure.elapsedMs} ms): ${inline(capSize(failure.reason, MAX_MESSAGE_BYTES))}`,
+    `- **Hint:** ${inline(failure.hint)}`,
+    '',
+    'Last observation:',
+    '',
+    ...fenced(capSize(failure.observed.replace(/^\n/, ''), MAX_MESSAGE_BYTES)),
+  ];
+}
+
+/** Text safe inside a Markdown paragraph: no markup, no HTML, on one line. */
+function inline(text: string): string {
+  return text
+    .replace(/[\\`*_[\]|]/g, (char) => `\\${char}`)
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/\s*\n\s*/g, ' ');
 }
 
 /**

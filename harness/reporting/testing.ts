@@ -1,6 +1,7 @@
 /** Hand-built runs for the reporting tests: the shapes the CLI and the collecting reporter produce. */
 import type { ClusterTarget } from '../providers/types.ts';
 import type { CaseResult } from './junit.ts';
+import { renderFailure, type FailureFields } from '../errors.ts';
 import { createRunReport, type RunReport } from './conformance-report.ts';
 
 /** The token of the sample kubeconfig: it must never reach a report. */
@@ -130,6 +131,44 @@ export function sampleCases(): CaseResult[] {
       meta: { behaviour: 'B6' },
     },
   ];
+}
+
+/** A failed case as the collecting reporter hands over a ConformanceFailure: with its fields. */
+export function structuredFailureCase(): CaseResult {
+  const failure: FailureFields = {
+    behaviour: 'B3.1',
+    expected: 'TLS from egc-1/curl to passthrough.test to end at the external host',
+    reason:
+      'TLS did not end at the external host: the client was shown a certificate with subject "CN = istio-egressgateway"',
+    observed: 'request https://passthrough.test/: HTTP 200 from 10.96.0.21:443',
+    hint: "PASSTHROUGH must be set on the Gateway's 443 server; check <gateway-pod>",
+    observations: 12,
+    elapsedMs: 8050,
+    budgetMs: 8000,
+    required: 3,
+    flips: 0,
+    diagnostics: 'diagnostics/passthrough/b3.1',
+  };
+  return {
+    suite: 'passthrough',
+    group: 'passthrough [mtls disabled, istio-api] › with Gateway',
+    name: 'B3.1 TLS ends at the external host',
+    state: 'failed',
+    durationMs: 8100,
+    message: renderFailure({ ...failure, diagnostics: undefined }),
+    errorName: 'ConformanceFailure',
+    failure,
+    meta: {
+      behaviour: 'B3',
+      variant: 'mtls disabled, istio-api',
+      mtls: 'disabled',
+      api: 'istio-api',
+      diagnostics: [
+        'diagnostics/passthrough/b3.1/index.txt',
+        'diagnostics/passthrough/b3.1/gateway.log',
+      ],
+    },
+  };
 }
 
 /** A finished simulated run with the sample cases. */

@@ -1,0 +1,11 @@
+/**
+ * The marks a run leaves on what it touches, in a module without dependencies so that the
+ * CLI can name them (e.g. in the message of a second Ctrl-C) without loading the
+ * Kubernetes client at startup.
+ */
+
+/** Label on every namespace a run creates; its value is the run id. */
+export const RUN_LABEL = 'egress-conformance.io/run';
+
+/** Marks a shared namespace whose labels a run has borrowed; its value is the run id. */
+export const SHARED_LOCK_ANNOTATION = 'egress-conformance.io/labels-borrowed-by';
