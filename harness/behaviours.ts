@@ -16,6 +16,12 @@ import { describeEntries } from './envoy/evidence.ts';
 import type { Client, SuiteEnvironment } from './suite.ts';
 import { ConformanceFailure, EnvironmentError } from './errors.ts';
 import type { ExternalHost } from './providers/types.ts';
+import {
+  clusterStatName,
+  ENVOY_CLUSTER_STATS,
+  istioClusterName,
+  ISTIO_TCP_CONNECTIONS_OPENED,
+} from './facts/envoy.ts';
 
 /** Options for requests through the gateway. */
 export interface GatewayRequest {
@@ -380,9 +386,9 @@ export async function gatewayCounterMustIncrease(
   client: Client,
   { skip }: { skip: (note: string) => never },
 ): Promise<{ source: string; before: number; after: number }> {
-  const cluster = `outbound|443||${env.host.name}`;
-  const statName = `cluster.${cluster}.upstream_cx_total`;
-  const metricName = 'istio_tcp_connections_opened_total';
+  const cluster = istioClusterName(443, env.host.name);
+  const statName = clusterStatName(cluster, ENVOY_CLUSTER_STATS.connections);
+  const metricName = ISTIO_TCP_CONNECTIONS_OPENED;
   const read = async (): Promise<{ source: string; value: number } | undefined> => {
     const stats = await env.gatewayStats();
     const stat = stats.get(statName);
@@ -451,7 +457,10 @@ async function readUpstreamCounter(
   scheme: 'http' | 'https',
 ): Promise<{ name: string; value: number } | undefined> {
   // Envoy pools upstream HTTP connections, so for HTTP only the request counter moves per request.
-  const name = `cluster.${upstreamCluster}.${scheme === 'http' ? 'upstream_rq_total' : 'upstream_cx_total'}`;
+  const name = clusterStatName(
+    upstreamCluster,
+    scheme === 'http' ? ENVOY_CLUSTER_STATS.requests : ENVOY_CLUSTER_STATS.connections,
+  );
   try {
     const value = (await env.gatewayStats()).get(name);
     return value === undefined ? undefined : { name, value };

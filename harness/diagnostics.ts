@@ -18,6 +18,7 @@ import { hasProxy, PROXY_CONTAINER } from './facts.ts';
 import { sanitize, secretsFromKubeconfig } from './reporting/redact.ts';
 import type { SuiteEnvironment } from './suite.ts';
 import { withDeadline } from './wait.ts';
+import { pilotAgentRequest } from './facts/envoy.ts';
 
 /** What the collectors need of a suite's environment. */
 export type DiagnosticsSubject = Pick<
@@ -161,7 +162,7 @@ export async function collectDiagnostics(
             namespace,
             pod: name,
             container: PROXY_CONTAINER,
-            command: ['pilot-agent', 'request', 'GET', dump.path],
+            command: pilotAgentRequest(dump.path),
             timeoutMs: env.run.timeouts.exec,
           });
           if (output.exitCode !== 0) {

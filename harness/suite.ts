@@ -41,6 +41,7 @@ import type { ExternalHost } from './providers/types.ts';
 
 export { SHARED_LOCK_ANNOTATION } from './run-labels.ts';
 import { SHARED_LOCK_ANNOTATION } from './run-labels.ts';
+import { pilotAgentRequest } from './facts/envoy.ts';
 
 /** A client workload the suite runs requests from. */
 export interface Client {
@@ -301,7 +302,7 @@ export class SuiteEnvironment {
         namespace: this.gateway.namespace,
         pod: pod.metadata?.name ?? '',
         container: PROXY_CONTAINER,
-        command: ['pilot-agent', 'request', 'GET', path],
+        command: pilotAgentRequest(path),
         timeoutMs: this.run.timeouts.exec,
       });
       if (output.exitCode !== 0) {

@@ -223,7 +223,13 @@ describe('simulated API server through @kubernetes/client-node', () => {
         apiVersion: 'networking.istio.io/v1',
         kind: 'VirtualService',
         metadata: { name: 'route', namespace: 'ssa', labels: { suite: 'ssa' } },
-        spec: { hosts, gateways: ['mesh'], ...extra },
+        // Istio's webhook refuses a VirtualService without routes.
+        spec: {
+          hosts,
+          gateways: ['mesh'],
+          http: [{ route: [{ destination: { host: hosts[0] } }] }],
+          ...extra,
+        },
       }) as KubernetesObject;
 
     const created = await objects.patch(
@@ -301,6 +307,43 @@ describe('simulated API server through @kubernetes/client-node', () => {
     expect(missingManager.code).toBe(422);
     expect(missingManager.status?.message).toBe(
       'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+    );
+  });
+
+  it("answers Istio's validating webhook as the API server reports webhooks: 400, no reason", async () => {
+    await createNamespace('webhook');
+    const route = {
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'VirtualService',
+      metadata: { name: 'tls', namespace: 'webhook' },
+      spec: {
+        hosts: ['a.example'],
+        tls: [{ match: [{ sniHosts: [] }], route: [{ destination: { host: 'a.example' } }] }],
+      },
+    } as KubernetesObject;
+    const message =
+      'admission webhook "validation.istio.io" denied the request: configuration is invalid: TLS match must have at least one SNI host';
+    for (const dryRun of [undefined, 'All']) {
+      const denied = await failure(objects.create(route, undefined, dryRun));
+      expect(denied.code).toBe(400);
+      expect(denied.status).toEqual({
+        kind: 'Status',
+        apiVersion: 'v1',
+        metadata: {},
+        status: 'Failure',
+        message,
+        code: 400,
+      });
+    }
+    // The CRD schema is checked first: without the key the webhook is never called.
+    const withoutKey = structuredClone(route) as KubernetesObject & {
+      spec: { tls: { match: Record<string, unknown>[] }[] };
+    };
+    delete withoutKey.spec.tls[0]?.match[0]?.sniHosts;
+    const invalid = await failure(objects.create(withoutKey));
+    expect(invalid.code).toBe(422);
+    expect(invalid.status?.message).toBe(
+      'VirtualService.networking.istio.io "tls" is invalid: spec.tls[0].match[0].sniHosts: Required value',
     );
   });
 

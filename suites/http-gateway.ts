@@ -13,6 +13,7 @@ import {
   requestMustBypassGateway,
   requestMustLeaveThroughGateway,
 } from '../harness/behaviours.ts';
+import { istioClusterName } from '../harness/facts/envoy.ts';
 
 export default defineSuite({
   name: 'http-gateway',
@@ -57,7 +58,7 @@ export default defineSuite({
       run: ({ env, state, variant, caseId }) =>
         requestMustLeaveThroughGateway(caseId, env, state.client, {
           scheme: 'http',
-          upstreamCluster: `outbound|80||${env.host.name}`,
+          upstreamCluster: istioClusterName(80, env.host.name),
           ...(variant.mtls === 'enabled' ? { requestedServerName: env.host.name } : {}),
         }).then(() => {}),
     },

@@ -13,6 +13,7 @@ import {
   requestMustBypassGateway,
   requestMustLeaveThroughGateway,
 } from '../harness/behaviours.ts';
+import { istioClusterName } from '../harness/facts/envoy.ts';
 
 export default defineSuite({
   name: 'passthrough',
@@ -53,7 +54,7 @@ export default defineSuite({
       run: ({ env, state, caseId }) =>
         requestMustLeaveThroughGateway(caseId, env, state.client, {
           scheme: 'https',
-          upstreamCluster: `outbound|443||${env.host.name}`,
+          upstreamCluster: istioClusterName(443, env.host.name),
           requestedServerName: env.host.name,
         }).then(() => {}),
     },

@@ -8,7 +8,7 @@ import type { ResourceType } from '../store/resource-types.ts';
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
 
 /** The request body, refused beyond the size limit. */
-export async function readBody(request: IncomingMessage): Promise<string> {
+export async function readBody(request: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request) {
@@ -22,7 +22,7 @@ export async function readBody(request: IncomingMessage): Promise<string> {
       );
     chunks.push(buffer);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 /** JSON or YAML by content type; a parse failure is a 400. */

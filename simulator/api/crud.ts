@@ -19,6 +19,7 @@ import { patchObject } from './patch.ts';
 import type { ResourceRequest } from './routes.ts';
 import { methodNotAllowed, notFoundPath } from './responses.ts';
 import { validateObject } from './validation.ts';
+import { runValidatingWebhooks } from './webhooks.ts';
 
 /** Runs a non-watch request on a resource path; the code and body to answer with. */
 export function dispatch(method: string, call: ResourceCall): { code: number; object: unknown } {
@@ -102,7 +103,8 @@ function createObject(call: ResourceCall): KubeObject {
   ) {
     object.metadata.name = `${object.metadata.generateName}${store.randomSuffix(5)}`;
   }
-  validateObject(type, object);
+  validateObject(type, object, call.kubernetesMinor);
+  runValidatingWebhooks(call, object);
   const {
     uid: _uid,
     resourceVersion: _rv,

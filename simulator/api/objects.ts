@@ -6,9 +6,11 @@ import { cloneObject, type ObjectStore } from '../store/object-store.ts';
 import { groupVersion, RESOURCE_TYPES } from '../store/resource-types.ts';
 import type { KubeObject } from '../types.ts';
 import { checkStringMaps, parseBody, truncate } from './bodies.ts';
+import { pruneUnknownFields } from './field-validation.ts';
 import { managerOf, parseManagedFields, recordUpdate } from './managed-fields.ts';
 import type { ResourceRequest } from './routes.ts';
 import { checkPodUpdate, validateObject } from './validation.ts';
+import { runValidatingWebhooks } from './webhooks.ts';
 
 /** One request against a stored kind, as the verbs' handlers need it. */
 export interface ResourceCall {
@@ -19,6 +21,10 @@ export interface ResourceCall {
   headers: IncomingHttpHeaders;
   /** `?dryRun=All`: validate and answer, store nothing. */
   dryRun: boolean;
+  /** Minor of the served Kubernetes version (how validation errors print). */
+  kubernetesMinor: number;
+  /** Warnings for the response's `Warning` headers (admission webhooks add them). */
+  warnings: string[];
 }
 
 export function existingObject(store: ObjectStore, resource: ResourceRequest): KubeObject {
@@ -64,6 +70,7 @@ export function incomingObject(
       `the kind in the data (${String(parsed.kind)}) does not match the expected kind (${type.kind})`,
     );
   }
+  pruneUnknownFields(type, parsed);
   const metadata = isRecord(parsed.metadata) ? { ...parsed.metadata } : {};
   if (type.namespaced) {
     if (
@@ -146,9 +153,10 @@ export function writeObject(
   managedFields: unknown[],
 ): KubeObject {
   const { resource } = call;
-  validateObject(resource.type, next);
+  validateObject(resource.type, next, call.kubernetesMinor);
   if (resource.type.kind === 'Pod' && resource.subresource === undefined)
     checkPodUpdate(existing, next);
+  runValidatingWebhooks(call, next);
   next.metadata.managedFields = managedFields;
   if (next.metadata.resourceVersion === undefined || next.metadata.resourceVersion === '') {
     next.metadata.resourceVersion = existing.metadata.resourceVersion;

@@ -28,7 +28,10 @@ import {
   type ResourceCall,
 } from './objects.ts';
 import { applyJsonPatch, applyMergePatch, mergeIntent } from './patch-documents.ts';
+import { checkPatchedFields } from './field-validation.ts';
+import { applyStrategicMergePatch } from './strategic-merge.ts';
 import { validateObject } from './validation.ts';
+import { runValidatingWebhooks } from './webhooks.ts';
 
 const CR_PATCH_TYPES = [
   'application/json-patch+json',
@@ -90,13 +93,15 @@ export function patchObject(call: ResourceCall): { code: number; object: KubeObj
       throw badRequestError('json: cannot unmarshal object into Go value of type jsonpatch.Patch');
     patched = applyJsonPatch(current, patch);
   } else {
-    // Strategic merge patch on built-in kinds: the list merge keys are not modelled,
-    // which only matters for patches that touch lists.
     if (!isRecord(patch))
       throw badRequestError('the object provided is unrecognized (must be a JSON object)');
-    patched = applyMergePatch(current, patch);
+    patched =
+      contentType === 'application/strategic-merge-patch+json'
+        ? applyStrategicMergePatch(current, patch)
+        : applyMergePatch(current, patch);
   }
   if (!isRecord(patched)) throw badRequestError('the patch did not produce an object');
+  checkPatchedFields(call, patched);
   const incoming = incomingObject(resource, JSON.stringify(patched), 'application/json', 'update');
   const next = mergedObject(existing, incoming, resource.subresource);
   if (resource.subresource === undefined)
@@ -124,7 +129,8 @@ function applyObject(call: ResourceCall): { code: number; object: KubeObject } {
     if (resource.subresource !== undefined) throw notFoundError(type, resource.name ?? '');
     const fresh = cloneObject(intent);
     if (type.hasStatus) delete fresh.status;
-    validateObject(type, fresh);
+    validateObject(type, fresh, call.kubernetesMinor);
+    runValidatingWebhooks(call, fresh);
     fresh.metadata.managedFields = recordApply([], applied, manager, fresh.apiVersion, store.now());
     return {
       code: 201,

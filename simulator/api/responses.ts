@@ -4,11 +4,20 @@ import type { Socket } from 'node:net';
 import type { Json } from '../json.ts';
 import { ApiError } from '../store/errors.ts';
 
-export function sendJson(response: ServerResponse, code: number, body: unknown): void {
+/** Sends `body` as JSON; `warnings` become `Warning: 299 - "<text>"` headers, as the API server writes them. */
+export function sendJson(
+  response: ServerResponse,
+  code: number,
+  body: unknown,
+  warnings: readonly string[] = [],
+): void {
   const text = JSON.stringify(body);
   response.writeHead(code, {
     'Content-Type': 'application/json',
     'Content-Length': Buffer.byteLength(text),
+    ...(warnings.length === 0
+      ? {}
+      : { Warning: warnings.map((w) => `299 - ${JSON.stringify(w)}`) }),
   });
   response.end(text);
 }

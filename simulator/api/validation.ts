@@ -4,6 +4,10 @@ import { invalidError, type StatusCause } from '../store/errors.ts';
 import { cloneObject } from '../store/object-store.ts';
 import type { ResourceType } from '../store/resource-types.ts';
 import type { KubeObject } from '../types.ts';
+import { checkIstioSchema } from './istio-schema.ts';
+
+/** The minor of the served Kubernetes version unless told (the API server's default, v1.36). */
+export const DEFAULT_KUBERNETES_MINOR = 36;
 
 const SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const RFC1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -55,7 +59,8 @@ function nameCauses(type: ResourceType, name: string): StatusCause[] {
   }
 }
 
-class Causes {
+/** The field errors of one object, worded as the API server words them. */
+export class Causes {
   readonly list: StatusCause[] = [];
   required(field: string): void {
     this.list.push({ reason: 'FieldValueRequired', message: 'Required value', field });
@@ -81,32 +86,6 @@ class Causes {
       field,
     });
   }
-  /** A required, non-empty array of strings (Istio `hosts`). */
-  hosts(field: string, value: unknown): void {
-    if (value === undefined || value === null) return this.required(field);
-    if (!Array.isArray(value)) return this.type(field, value, 'array');
-    if (value.length === 0)
-      return this.invalid(field, 0, `${field} in body should have at least 1 items`);
-    value.forEach((entry, index) => {
-      if (typeof entry !== 'string') this.type(`${field}[${index}]`, entry, 'string');
-    });
-  }
-  optionalArray(field: string, value: unknown): unknown[] {
-    if (value === undefined || value === null) return [];
-    if (!Array.isArray(value)) {
-      this.type(field, value, 'array');
-      return [];
-    }
-    return value as unknown[];
-  }
-  optionalObject(field: string, value: unknown): Json {
-    if (value === undefined || value === null) return {};
-    if (!isRecord(value)) {
-      this.type(field, value, 'object');
-      return {};
-    }
-    return value;
-  }
   enumValue(field: string, value: unknown, supported: string[]): void {
     if (value === undefined || value === null) return;
     if (typeof value !== 'string' || !supported.includes(value))
@@ -121,18 +100,15 @@ function describeSchemaType(value: unknown): string {
   return typeof value;
 }
 
-const TLS_MODES_GATEWAY = [
-  'PASSTHROUGH',
-  'SIMPLE',
-  'MUTUAL',
-  'AUTO_PASSTHROUGH',
-  'ISTIO_MUTUAL',
-  'OPTIONAL_MUTUAL',
-];
-const TLS_MODES_CLIENT = ['DISABLE', 'SIMPLE', 'MUTUAL', 'ISTIO_MUTUAL'];
-
-/** Throws the 422 the real API server would answer for `object`. */
-export function validateObject(type: ResourceType, object: KubeObject): void {
+/**
+ * Throws the 422 the real API server would answer for `object`; `kubernetesMinor` is the
+ * served version's minor (it decides how CEL errors print).
+ */
+export function validateObject(
+  type: ResourceType,
+  object: KubeObject,
+  kubernetesMinor = DEFAULT_KUBERNETES_MINOR,
+): void {
   const causes = new Causes();
   causes.list.push(...nameCauses(type, object.metadata.name));
   for (const value of Object.values(object.metadata.labels ?? {})) {
@@ -213,71 +189,10 @@ export function validateObject(type: ResourceType, object: KubeObject): void {
       break;
     }
     case 'VirtualService':
-      causes.hosts('spec.hosts', spec.hosts);
-      causes.optionalArray('spec.gateways', spec.gateways).forEach((gateway, index) => {
-        if (typeof gateway !== 'string') causes.type(`spec.gateways[${index}]`, gateway, 'string');
-      });
-      for (const section of ['http', 'tls', 'tcp'] as const)
-        causes.optionalArray(`spec.${section}`, spec[section]);
-      break;
-    case 'Gateway': {
-      causes.optionalObject('spec.selector', spec.selector);
-      const servers = causes.optionalArray('spec.servers', spec.servers);
-      servers.forEach((server, index) => {
-        const field = `spec.servers[${index}]`;
-        if (!isRecord(server)) return causes.type(field, server, 'object');
-        const port = server.port;
-        if (!isRecord(port)) causes.required(`${field}.port`);
-        else {
-          if (port.number === undefined) causes.required(`${field}.port.number`);
-          else if (typeof port.number !== 'number' || !Number.isInteger(port.number))
-            causes.type(`${field}.port.number`, port.number, 'integer');
-          if (port.protocol === undefined) causes.required(`${field}.port.protocol`);
-          else if (typeof port.protocol !== 'string')
-            causes.type(`${field}.port.protocol`, port.protocol, 'string');
-        }
-        causes.hosts(`${field}.hosts`, server.hosts);
-        causes.enumValue(`${field}.tls.mode`, asRecord(server.tls).mode, TLS_MODES_GATEWAY);
-      });
-      break;
-    }
-    case 'DestinationRule': {
-      if (spec.host === undefined || spec.host === '') causes.required('spec.host');
-      else if (typeof spec.host !== 'string') causes.type('spec.host', spec.host, 'string');
-      const checkPolicy = (field: string, policy: unknown): void => {
-        const record = causes.optionalObject(field, policy);
-        causes.enumValue(`${field}.tls.mode`, asRecord(record.tls).mode, TLS_MODES_CLIENT);
-        asArray(record.portLevelSettings).forEach((setting, index) =>
-          causes.enumValue(
-            `${field}.portLevelSettings[${index}].tls.mode`,
-            asRecord(setting.tls).mode,
-            TLS_MODES_CLIENT,
-          ),
-        );
-      };
-      checkPolicy('spec.trafficPolicy', spec.trafficPolicy);
-      causes.optionalArray('spec.subsets', spec.subsets).forEach((subset, index) => {
-        if (!isRecord(subset) || typeof subset.name !== 'string' || subset.name === '')
-          causes.required(`spec.subsets[${index}].name`);
-        else checkPolicy(`spec.subsets[${index}].trafficPolicy`, subset.trafficPolicy);
-      });
-      break;
-    }
+    case 'Gateway':
+    case 'DestinationRule':
     case 'ServiceEntry':
-      causes.hosts('spec.hosts', spec.hosts);
-      causes.optionalArray('spec.ports', spec.ports).forEach((port, index) => {
-        const record = asRecord(port);
-        if (record.number === undefined) causes.required(`spec.ports[${index}].number`);
-        if (record.protocol !== undefined && typeof record.protocol !== 'string')
-          causes.type(`spec.ports[${index}].protocol`, record.protocol, 'string');
-      });
-      causes.enumValue('spec.resolution', spec.resolution, [
-        'NONE',
-        'STATIC',
-        'DNS',
-        'DNS_ROUND_ROBIN',
-      ]);
-      causes.enumValue('spec.location', spec.location, ['MESH_EXTERNAL', 'MESH_INTERNAL']);
+      checkIstioSchema(causes, type.kind, object, kubernetesMinor);
       break;
     default:
       break;

@@ -37,6 +37,7 @@ import type { RouteDestination } from './routing.ts';
 import { proxyKey } from './telemetry.ts';
 import type { Address, Payload, Reply } from './wire.ts';
 import { resolveName, resolveTargetPort } from './world.ts';
+import { istioClusterName } from '../../harness/facts/envoy.ts';
 
 /** An Envoy upstream cluster that exists in the proxy's config. */
 export interface UpstreamCluster {
@@ -54,7 +55,7 @@ export type ClusterLookup =
   | { ok: false; name: string };
 
 export function clusterName(port: number, subset: string | undefined, host: string): string {
-  return `outbound|${port}|${subset ?? ''}|${host}`;
+  return istioClusterName(port, host, { subset: subset ?? '' });
 }
 
 /** The DestinationRule `proxy` applies to `service`, following Istio's lookup path. */

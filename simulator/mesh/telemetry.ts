@@ -15,6 +15,7 @@ import {
   workloadName,
 } from './k8s.ts';
 import type { MeshService } from './registry.ts';
+import { ISTIO_TCP_CONNECTIONS_OPENED } from '../../harness/facts/envoy.ts';
 
 /** The key a proxy's counters live under: its UID, so a recreated pod starts from zero. */
 export function proxyKey(pod: KubeObject): string {
@@ -144,7 +145,7 @@ export function recordTcpMetric(
     ['response_flags', connection.flags || '-'],
   ];
   const key = proxyKey(pod);
-  ctx.state.stats.addMetric(key, 'istio_tcp_connections_opened_total', labels);
+  ctx.state.stats.addMetric(key, ISTIO_TCP_CONNECTIONS_OPENED, labels);
   ctx.state.stats.addMetric(key, 'istio_tcp_connections_closed_total', labels);
   ctx.state.stats.addMetric(key, 'istio_tcp_sent_bytes_total', labels, connection.sent);
   ctx.state.stats.addMetric(key, 'istio_tcp_received_bytes_total', labels, connection.received);

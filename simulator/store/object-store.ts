@@ -1,6 +1,6 @@
 /** The simulated etcd; config keeps a history so the data plane sees it after an xDS-like delay. */
 import { randomUUID } from 'node:crypto';
-import { rfc3339 } from '../json.ts';
+import { rfc3339, sameValue } from '../json.ts';
 import type { ClusterView, KubeObject } from '../types.ts';
 import { alreadyExistsError, conflictError, notFoundError } from './errors.ts';
 import { ContainerLogs } from './logs.ts';
@@ -73,6 +73,9 @@ interface Entry {
   history: Version[];
 }
 
+/** How many events the store remembers for resuming watches (the watch cache's window). */
+const HISTORY_LIMIT = 10_000;
+
 /** Deep-freezes a plain JSON value so that stored objects cannot be changed behind the store's back. */
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
@@ -90,6 +93,16 @@ export function cloneObject<T>(object: T): T {
 function specOf(object: KubeObject): unknown {
   const { metadata: _metadata, status: _status, ...rest } = object;
   return rest;
+}
+
+/** An object without what every write changes: resourceVersion and managedFields times. */
+function unversioned(object: KubeObject): unknown {
+  const managedFields = Array.isArray(object.metadata.managedFields)
+    ? object.metadata.managedFields.map((entry) =>
+        entry !== null && typeof entry === 'object' ? { ...entry, time: undefined } : entry,
+      )
+    : object.metadata.managedFields;
+  return { ...object, metadata: { ...object.metadata, resourceVersion: undefined, managedFields } };
 }
 
 function pendingFinalizers(object: KubeObject): string[] {
@@ -111,6 +124,8 @@ export class ObjectStore {
   readonly #listeners = new Set<(event: StoreEvent) => void>();
   readonly #admission: AdmissionHook[] = [];
   readonly #queue: StoreEvent[] = [];
+  /** Recent events, oldest first, for watches that resume from a resourceVersion. */
+  readonly #history: StoreEvent[] = [];
   #flushing = false;
   #idleWaiters: (() => void)[] = [];
   #resourceVersion = 1000;
@@ -159,6 +174,26 @@ export class ObjectStore {
   watch(listener: (event: StoreEvent) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * The events after resourceVersion `since`, oldest first, as the watch cache replays them
+   * to a watch that resumes; undefined when `since` is older than what is remembered (the
+   * watch then ends with 410 Expired). `oldest` is the oldest resourceVersion remembered.
+   */
+  eventsSince(since: number): { events: StoreEvent[] } | { expired: true; oldest: number } {
+    const first = this.#history[0];
+    const oldest =
+      first === undefined
+        ? this.#resourceVersion + 1
+        : Number(first.object.metadata.resourceVersion);
+    if (since < oldest - 1 && this.#history.length >= HISTORY_LIMIT)
+      return { expired: true, oldest };
+    return {
+      events: this.#history.filter(
+        (event) => Number(event.object.metadata.resourceVersion) > since,
+      ),
+    };
   }
 
   /** Resolves once every queued watcher notification has been delivered. */
@@ -266,6 +301,9 @@ export class ObjectStore {
       const changed = JSON.stringify(specOf(object)) !== JSON.stringify(specOf(previous));
       object.metadata.generation = changed ? generation + 1 : generation;
     }
+    // A write that changes nothing is not stored: same resourceVersion, no event
+    // (NO_OP_UPDATE_KEEPS_RESOURCE_VERSION in harness/facts/kube-api.ts).
+    if (sameValue(unversioned(object), unversioned(previous))) return previous;
     object.metadata.resourceVersion =
       options.dryRun === true ? previous.metadata.resourceVersion : this.#nextResourceVersion();
     const stored = deepFreeze(object);
@@ -431,6 +469,9 @@ export class ObjectStore {
   }
 
   #emit(event: StoreEvent): void {
+    this.#history.push(event);
+    if (this.#history.length > HISTORY_LIMIT)
+      this.#history.splice(0, this.#history.length - HISTORY_LIMIT);
     this.#queue.push(event);
     if (this.#flushing) return;
     this.#flushing = true;

@@ -137,6 +137,16 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     hasGeneration: true,
     shortNames: ['netpol'],
   }),
+  // Istio's injector webhooks: the simulated injector reads which revisions inject from them.
+  builtin(
+    'MutatingWebhookConfiguration',
+    'mutatingwebhookconfigurations',
+    'admissionregistration.k8s.io',
+    {
+      namespaced: false,
+      hasGeneration: true,
+    },
+  ),
   istio('ServiceEntry', 'serviceentries', 'networking.istio.io', ['se']),
   istio('Gateway', 'gateways', 'networking.istio.io', ['gw']),
   istio('VirtualService', 'virtualservices', 'networking.istio.io', ['vs']),
