@@ -338,7 +338,12 @@ async function createProvider(
           );
         },
       );
-      return createSimulatedProvider({ runDir, istioVersion: options.istioVersion, log });
+      return createSimulatedProvider({
+        runDir,
+        istioVersion: options.istioVersion,
+        log,
+        ...(options.istioRevision ? { istioRevision: options.istioRevision } : {}),
+      });
     }
     case 'kind': {
       const { createKindProvider } = await import('./providers/kind.ts');

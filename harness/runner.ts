@@ -64,6 +64,13 @@ export async function runSuites({
     2 * timeouts.podReady + timeouts.deletion + timeouts.configPropagation + 60_000;
   const files = suites.map((suite) => path.join(projectRoot, suiteFile(suite)));
   const ownListeners = new Set([...process.listeners('SIGINT'), ...process.listeners('SIGTERM')]);
+  // Vitest's logger registers SIGINT/SIGTERM listeners that exit the process; they exist
+  // from inside createVitest until removed below. A signal in that window must not end the
+  // run before cleanup: the CLI's own listener (registered first) aborts `signal`, and an
+  // exit requested after that is ignored.
+  const exit = process.exit.bind(process);
+  process.exit = (code?: number | string | null) =>
+    signal.aborted ? (undefined as never) : exit(code);
   const vitest = await createVitest(
     'test',
     {
@@ -86,11 +93,13 @@ export async function runSuites({
     },
     {},
     {},
-  );
+  ).finally(() => {
+    process.exit = exit;
+  });
   // Vitest's logger exits the process on SIGINT; the CLI must stay alive to clean up.
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    for (const listener of process.listeners(signal)) {
-      if (!ownListeners.has(listener)) process.off(signal, listener);
+  for (const name of ['SIGINT', 'SIGTERM'] as const) {
+    for (const listener of process.listeners(name)) {
+      if (!ownListeners.has(listener)) process.off(name, listener);
     }
   }
   const onAbort = (): void => {
@@ -98,7 +107,8 @@ export async function runSuites({
   };
   signal.addEventListener('abort', onAbort, { once: true });
   try {
-    await vitest.start(files);
+    // Interrupted while vitest started: no test runs, the CLI goes straight to cleanup.
+    if (!signal.aborted) await vitest.start(files);
     await vitest.close();
   } finally {
     signal.removeEventListener('abort', onAbort);

@@ -50,6 +50,16 @@ describe('readSimOptions', () => {
     expect(options.propagationJitterMs).toBe(2000);
   });
 
+  it('reads EGRESS_SIM_PROFILE: the shapes in order, once each, and names the valid ones on a typo', () => {
+    expect(
+      readSimOptions({ EGRESS_SIM_PROFILE: ' revisioned, json-logs,revisioned ' }).profiles,
+    ).toEqual(['revisioned', 'json-logs']);
+    expect(readSimOptions({ EGRESS_SIM_PROFILE: '' }).profiles).toBeUndefined();
+    expect(() => readSimOptions({ EGRESS_SIM_PROFILE: 'classic' })).toThrow(
+      /unknown profile "classic"; valid names: default, classic-sidecars, revisioned, gateway-namespace, custom-log-format, telemetry-logging, json-logs, no-outbound-stats/,
+    );
+  });
+
   it('names the valid faults when given an unknown one, and refuses bad numbers', () => {
     expect(() => readSimOptions({ EGRESS_SIM_FAULTS: 'gateway-bypass,no-such-fault' })).toThrow(
       /unknown fault "no-such-fault"; valid names: gateway-bypass, no-gateway-log, .*slow-propagation/,

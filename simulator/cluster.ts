@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import { startApiServer } from './api-server.ts';
 import { seedBaseCluster, startControllers } from './controllers.ts';
-import { bootstrapIstio } from './istio-bootstrap.ts';
+import { bootstrapIstio, type IstioInstallOptions } from './istio-bootstrap.ts';
+import { applyProfiles, readProfiles } from './profiles.ts';
 import { ObjectStore } from './store.ts';
 import {
   FAULT_NAMES,
@@ -43,8 +44,9 @@ function nonNegativeInteger(
 }
 
 /**
- * Reads `EGRESS_SIM_FAULTS`, `EGRESS_SIM_PROPAGATION_MS`, `EGRESS_SIM_PROPAGATION_JITTER_MS`
- * and `EGRESS_SIM_POD_START_MS`; throws on an unknown fault or a malformed number.
+ * Reads `EGRESS_SIM_FAULTS`, `EGRESS_SIM_PROFILE`, `EGRESS_SIM_PROPAGATION_MS`,
+ * `EGRESS_SIM_PROPAGATION_JITTER_MS` and `EGRESS_SIM_POD_START_MS`; throws on an unknown
+ * fault or profile or a malformed number.
  */
 export function readSimOptions(
   env: Record<string, string | undefined> = process.env,
@@ -60,6 +62,7 @@ export function readSimOptions(
     }
     faults.add(name as FaultName);
   }
+  const profiles = readProfiles(env.EGRESS_SIM_PROFILE);
   const slow = faults.has('slow-propagation');
   const propagationMs = slow
     ? SLOW_PROPAGATION_MS
@@ -71,6 +74,7 @@ export function readSimOptions(
     propagationMs,
     propagationJitterMs,
     podStartMs: nonNegativeInteger(env, 'EGRESS_SIM_POD_START_MS') ?? 0,
+    ...(profiles.length > 0 ? { profiles } : {}),
   };
 }
 
@@ -105,6 +109,7 @@ export interface StartSimulatedClusterOptions {
   istio?: SimulatedIstio;
   /** How long a deleted namespace stays Terminating; 150 ms unless told. */
   namespaceDeletionMs?: number;
+  /** The node's version; a profile of `options.profiles` that sets one wins. */
   kubernetesVersion?: string;
 }
 
@@ -118,7 +123,10 @@ export interface SimulatedCluster {
   stop(): Promise<void>;
 }
 
-/** Starts store, controllers and API server, installs Istio if asked, and writes the kubeconfig. */
+/**
+ * Starts store, controllers and API server, installs Istio if asked, and writes the
+ * kubeconfig; the profiles of `options.profiles` shape the node version and the install.
+ */
 export async function startSimulatedCluster(
   settings: StartSimulatedClusterOptions,
 ): Promise<SimulatedCluster> {
@@ -126,7 +134,11 @@ export async function startSimulatedCluster(
     ...settings.options,
     externalHosts: settings.externalHosts ?? settings.options.externalHosts ?? [],
   };
-  const kubernetesVersion = settings.kubernetesVersion ?? 'v1.36.1';
+  const profiled = applyProfiles(options.profiles ?? [], {
+    kubernetesVersion: settings.kubernetesVersion,
+    install: settings.istio ? installOptions(settings.istio) : {},
+  });
+  const kubernetesVersion = profiled.kubernetesVersion ?? 'v1.36.1';
   const store = new ObjectStore({
     propagationMs: options.propagationMs,
     propagationJitterMs: options.propagationJitterMs,
@@ -147,14 +159,8 @@ export async function startSimulatedCluster(
   try {
     seedBaseCluster(store, { kubernetesVersion });
     if (settings.istio?.install === true) {
-      bootstrapIstio(store, {
-        version: settings.istio.version,
-        accessLogEncoding: settings.istio.accessLogEncoding,
-        ...(settings.istio.accessLogFormat
-          ? { accessLogFormat: settings.istio.accessLogFormat }
-          : {}),
-        outboundStatsIncluded: settings.istio.outboundStatsIncluded,
-      });
+      bootstrapIstio(store, profiled.install);
+      for (const object of profiled.objects) store.create(object);
     }
     await store.idle();
     const kubeconfigPath = join(settings.dir, 'kubeconfig');
@@ -176,6 +182,15 @@ export async function startSimulatedCluster(
     await server.close();
     throw error;
   }
+}
+
+function installOptions(istio: SimulatedIstio): IstioInstallOptions {
+  return {
+    version: istio.version,
+    accessLogEncoding: istio.accessLogEncoding,
+    ...(istio.accessLogFormat ? { accessLogFormat: istio.accessLogFormat } : {}),
+    outboundStatsIncluded: istio.outboundStatsIncluded,
+  };
 }
 
 /** A kubeconfig in the shape kind writes: CA data inline, one context, current-context set. */

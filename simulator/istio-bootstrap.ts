@@ -5,6 +5,14 @@
  * real CLI.
  */
 import YAML from 'yaml';
+import {
+  ISTIO_CONTROL_PLANE,
+  injectorWebhookName,
+  istiodAddress,
+  istiodName,
+  meshConfigMapName,
+} from '../harness/facts/istio-install.ts';
+import { INJECTION } from '../harness/facts/injection.ts';
 import { ISTIO_DEFAULT_VERSION } from '../harness/versions.ts';
 import { ApiError, type ObjectStore } from './store.ts';
 import type { KubeObject } from './types.ts';
@@ -15,6 +23,8 @@ export interface IstioInstallOptions {
   /** Image registry and path, as `global.hub`. */
   hub?: string;
   accessLogEncoding?: 'TEXT' | 'JSON';
+  /** `meshConfig.accessLogFile`; empty leaves it out (Istio's default profile does). */
+  accessLogFile?: string;
   /**
    * `meshConfig.accessLogFormat`, as an overlay may set it: a custom TEXT format, or the
    * JSON keys with `accessLogEncoding: JSON`. Absent: Istio's default format.
@@ -23,6 +33,10 @@ export interface IstioInstallOptions {
   /** Adds `cluster.outbound` to `proxyStatsMatcher.inclusionPrefixes`. */
   outboundStatsIncluded?: boolean;
   outboundTrafficPolicy?: 'ALLOW_ANY' | 'REGISTRY_ONLY';
+  /** `revision` of the IstioOperator: `default` (or empty) installs the default revision. */
+  revision?: string;
+  /** The egress gateway's namespace (`components.egressGateways[].namespace`). */
+  gatewayNamespace?: string;
 }
 
 /** Defaults of `IstioInstallOptions`. */
@@ -30,19 +44,25 @@ export const ISTIO_INSTALL_DEFAULTS = {
   version: ISTIO_DEFAULT_VERSION,
   hub: 'docker.io/istio',
   accessLogEncoding: 'TEXT',
+  accessLogFile: '/dev/stdout',
   accessLogFormat: '',
   outboundStatsIncluded: true,
   outboundTrafficPolicy: 'ALLOW_ANY',
+  revision: INJECTION.defaultRevision,
+  gatewayNamespace: ISTIO_CONTROL_PLANE.defaultNamespace,
 } as const satisfies Required<IstioInstallOptions>;
 
-const NAMESPACE = 'istio-system';
+const NAMESPACE = ISTIO_CONTROL_PLANE.defaultNamespace;
 
 /** The objects an install creates, in the order to apply them (namespace first). */
 export function istioInstallObjects(options: IstioInstallOptions = {}): KubeObject[] {
   const settings = { ...ISTIO_INSTALL_DEFAULTS, ...options };
+  const revision = settings.revision || INJECTION.defaultRevision;
+  const isDefault = revision === INJECTION.defaultRevision;
+  const gatewayNamespace = settings.gatewayNamespace || NAMESPACE;
   const operatorLabels = {
     'install.operator.istio.io/owning-resource': 'installed-state',
-    'istio.io/rev': 'default',
+    'istio.io/rev': revision,
     'operator.istio.io/component': '',
   };
   const componentLabels = (component: string): Record<string, string> => ({
@@ -50,11 +70,11 @@ export function istioInstallObjects(options: IstioInstallOptions = {}): KubeObje
     'operator.istio.io/component': component,
   });
   const mesh: Record<string, unknown> = {
-    accessLogFile: '/dev/stdout',
+    ...(settings.accessLogFile ? { accessLogFile: settings.accessLogFile } : {}),
     accessLogEncoding: settings.accessLogEncoding,
     ...(settings.accessLogFormat ? { accessLogFormat: settings.accessLogFormat } : {}),
     defaultConfig: {
-      discoveryAddress: 'istiod.istio-system.svc:15012',
+      discoveryAddress: istiodAddress(revision, NAMESPACE),
       ...(settings.outboundStatsIncluded
         ? { proxyStatsMatcher: { inclusionPrefixes: ['cluster.outbound'] } }
         : {}),
@@ -65,16 +85,31 @@ export function istioInstallObjects(options: IstioInstallOptions = {}): KubeObje
     rootNamespace: NAMESPACE,
     trustDomain: 'cluster.local',
   };
-  const istiodLabels = { app: 'istiod', istio: 'pilot', 'istio.io/rev': 'default' };
+  const { podIstioLabel } = ISTIO_CONTROL_PLANE;
+  const istiodPodIstio = isDefault ? podIstioLabel.default : podIstioLabel.revision;
+  const istiodLabels = { app: 'istiod', istio: 'pilot', 'istio.io/rev': revision };
+  // The chart selects the default revision's pods by `istio: pilot`, a revision's by its label.
+  const istiodSelector = isDefault
+    ? { app: 'istiod', istio: 'pilot' }
+    : { app: 'istiod', 'istio.io/rev': revision };
+  const istiod = istiodName(revision);
   const gatewayLabels = { app: 'istio-egressgateway', istio: 'egressgateway' };
+  // The egress chart adds these only when it is installed in istio-system.
+  const gatewayChartLabels =
+    gatewayNamespace === NAMESPACE
+      ? { chart: 'gateways', heritage: 'Tiller', release: 'istio' }
+      : {};
   const proxyImage = `${settings.hub}/proxyv2:${settings.version}`;
   return [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE } },
+    ...(gatewayNamespace === NAMESPACE
+      ? []
+      : [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: gatewayNamespace } }]),
     {
       apiVersion: 'v1',
       kind: 'ConfigMap',
       metadata: {
-        name: 'istio',
+        name: meshConfigMapName(revision),
         namespace: NAMESPACE,
         labels: { ...componentLabels('Pilot'), release: 'istio' },
       },
@@ -84,7 +119,7 @@ export function istioInstallObjects(options: IstioInstallOptions = {}): KubeObje
       apiVersion: 'v1',
       kind: 'ServiceAccount',
       metadata: {
-        name: 'istiod',
+        name: istiod,
         namespace: NAMESPACE,
         labels: { app: 'istiod', release: 'istio' },
       },
@@ -93,17 +128,20 @@ export function istioInstallObjects(options: IstioInstallOptions = {}): KubeObje
       apiVersion: 'apps/v1',
       kind: 'Deployment',
       metadata: {
-        name: 'istiod',
+        name: istiod,
         namespace: NAMESPACE,
         labels: { ...componentLabels('Pilot'), ...istiodLabels, release: 'istio' },
       },
       spec: {
         replicas: 1,
-        selector: { matchLabels: { istio: 'pilot' } },
+        selector: {
+          matchLabels: isDefault ? { istio: 'pilot' } : { app: 'istiod', 'istio.io/rev': revision },
+        },
         template: {
           metadata: {
             labels: {
               ...istiodLabels,
+              istio: istiodPodIstio,
               'sidecar.istio.io/inject': 'false',
               'operator.istio.io/component': 'Pilot',
             },
@@ -114,7 +152,7 @@ export function istioInstallObjects(options: IstioInstallOptions = {}): KubeObje
             },
           },
           spec: {
-            serviceAccountName: 'istiod',
+            serviceAccountName: istiod,
             containers: [
               {
                 name: 'discovery',
@@ -151,12 +189,12 @@ export function istioInstallObjects(options: IstioInstallOptions = {}): KubeObje
       apiVersion: 'v1',
       kind: 'Service',
       metadata: {
-        name: 'istiod',
+        name: istiod,
         namespace: NAMESPACE,
         labels: { ...componentLabels('Pilot'), ...istiodLabels, release: 'istio' },
       },
       spec: {
-        selector: { app: 'istiod', istio: 'pilot' },
+        selector: istiodSelector,
         ports: [
           { name: 'grpc-xds', port: 15010, protocol: 'TCP' },
           { name: 'https-dns', port: 15012, protocol: 'TCP' },
@@ -165,12 +203,13 @@ export function istioInstallObjects(options: IstioInstallOptions = {}): KubeObje
         ],
       },
     },
+    injectorWebhook(revision, istiod),
     {
       apiVersion: 'v1',
       kind: 'ServiceAccount',
       metadata: {
         name: 'istio-egressgateway-service-account',
-        namespace: NAMESPACE,
+        namespace: gatewayNamespace,
         labels: { ...gatewayLabels, release: 'istio' },
       },
     },
@@ -179,7 +218,7 @@ export function istioInstallObjects(options: IstioInstallOptions = {}): KubeObje
       kind: 'Deployment',
       metadata: {
         name: 'istio-egressgateway',
-        namespace: NAMESPACE,
+        namespace: gatewayNamespace,
         labels: { ...componentLabels('EgressGateways'), ...gatewayLabels, release: 'istio' },
       },
       spec: {
@@ -189,9 +228,8 @@ export function istioInstallObjects(options: IstioInstallOptions = {}): KubeObje
           metadata: {
             labels: {
               ...gatewayLabels,
-              chart: 'gateways',
-              heritage: 'Tiller',
-              release: 'istio',
+              ...gatewayChartLabels,
+              'istio.io/rev': revision,
               'install.operator.istio.io/owning-resource': 'unknown',
               'operator.istio.io/component': 'EgressGateways',
               'service.istio.io/canonical-name': 'istio-egressgateway',
@@ -199,7 +237,7 @@ export function istioInstallObjects(options: IstioInstallOptions = {}): KubeObje
               'sidecar.istio.io/inject': 'false',
             },
             annotations: {
-              'istio.io/rev': 'default',
+              'istio.io/rev': revision,
               'prometheus.io/path': '/stats/prometheus',
               'prometheus.io/port': '15020',
               'prometheus.io/scrape': 'true',
@@ -221,6 +259,7 @@ export function istioInstallObjects(options: IstioInstallOptions = {}): KubeObje
                   '--proxyComponentLogLevel=misc:error',
                   '--log_output_level=default:info',
                 ],
+                env: [{ name: 'CA_ADDR', value: istiodAddress(revision, NAMESPACE) }],
                 ports: [
                   { containerPort: 8080, protocol: 'TCP' },
                   { containerPort: 8443, protocol: 'TCP' },
@@ -243,7 +282,7 @@ export function istioInstallObjects(options: IstioInstallOptions = {}): KubeObje
       kind: 'Service',
       metadata: {
         name: 'istio-egressgateway',
-        namespace: NAMESPACE,
+        namespace: gatewayNamespace,
         labels: { ...componentLabels('EgressGateways'), ...gatewayLabels, release: 'istio' },
       },
       spec: {
@@ -256,6 +295,107 @@ export function istioInstallObjects(options: IstioInstallOptions = {}): KubeObje
       },
     },
   ];
+}
+
+/**
+ * The injector's MutatingWebhookConfiguration of one revision, with the webhooks
+ * `mutatingwebhook.yaml` renders: `rev.namespace.`/`rev.object.` for the revision label, and
+ * for the default revision also `namespace.`/`object.` for `istio-injection` and
+ * `sidecar.istio.io/inject` (see INJECTION and ISTIO_CONTROL_PLANE). The simulated injector
+ * finds the revisions that inject, and their istiod, from these objects.
+ */
+function injectorWebhook(revision: string, istiod: string): KubeObject {
+  const isDefault = revision === INJECTION.defaultRevision;
+  const { injectorWebhook: webhook } = ISTIO_CONTROL_PLANE;
+  const core = (prefix: string) => ({
+    name: `${prefix}sidecar-injector.istio.io`,
+    clientConfig: {
+      service: { name: istiod, namespace: NAMESPACE, path: '/inject', port: webhook.servicePort },
+    },
+    sideEffects: 'None',
+    rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }],
+    failurePolicy: 'Fail',
+    reinvocationPolicy: 'Never',
+    admissionReviewVersions: ['v1'],
+  });
+  const notDisabled = {
+    matchExpressions: [{ key: 'sidecar.istio.io/inject', operator: 'NotIn', values: ['false'] }],
+  };
+  const exists = (key: string, present: boolean) => ({
+    key,
+    operator: present ? 'Exists' : 'DoesNotExist',
+  });
+  const webhooks = [
+    {
+      ...core('rev.namespace.'),
+      namespaceSelector: {
+        matchExpressions: [
+          { key: INJECTION.revisionLabel, operator: 'In', values: [revision] },
+          exists(INJECTION.namespaceLabel, false),
+        ],
+      },
+      objectSelector: notDisabled,
+    },
+    {
+      ...core('rev.object.'),
+      namespaceSelector: {
+        matchExpressions: [
+          exists(INJECTION.revisionLabel, false),
+          exists(INJECTION.namespaceLabel, false),
+        ],
+      },
+      objectSelector: {
+        matchExpressions: [
+          ...notDisabled.matchExpressions,
+          { key: INJECTION.revisionLabel, operator: 'In', values: [revision] },
+        ],
+      },
+    },
+    ...(isDefault
+      ? [
+          {
+            ...core('namespace.'),
+            namespaceSelector: {
+              matchExpressions: [
+                { key: INJECTION.namespaceLabel, operator: 'In', values: [INJECTION.enabled] },
+              ],
+            },
+            objectSelector: notDisabled,
+          },
+          {
+            ...core('object.'),
+            namespaceSelector: {
+              matchExpressions: [
+                exists(INJECTION.namespaceLabel, false),
+                exists(INJECTION.revisionLabel, false),
+              ],
+            },
+            objectSelector: {
+              matchExpressions: [
+                { key: 'sidecar.istio.io/inject', operator: 'In', values: ['true'] },
+                exists(INJECTION.revisionLabel, false),
+              ],
+            },
+          },
+        ]
+      : []),
+  ];
+  return {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'MutatingWebhookConfiguration',
+    metadata: {
+      name: injectorWebhookName(revision, NAMESPACE),
+      labels: {
+        [webhook.appLabel.key]: webhook.appLabel.value,
+        'istio.io/rev': revision,
+        'install.operator.istio.io/owning-resource': 'installed-state',
+        'operator.istio.io/component': 'Pilot',
+        release: 'istio',
+        'app.kubernetes.io/name': 'istiod',
+      },
+    },
+    webhooks,
+  };
 }
 
 /** Creates the install in `store`; objects that already exist are replaced, as a re-install does. */

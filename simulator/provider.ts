@@ -18,14 +18,20 @@ import { connect } from '../harness/k8s/client.ts';
 import { detectIstio } from '../harness/istio/detect.ts';
 import { localHostName } from '../harness/external/local.ts';
 
-/** Creates the simulated provider; EGRESS_SIM_* variables configure the model. */
+/**
+ * Creates the simulated provider; EGRESS_SIM_* variables configure the model, and
+ * EGRESS_SIM_PROFILE the shape of the cluster (simulator/profiles.ts). `istioRevision` is
+ * `--istio-revision`: which installed revision to test, as on an existing cluster.
+ */
 export function createSimulatedProvider({
   runDir,
   istioVersion,
+  istioRevision,
   env = process.env,
 }: {
   runDir: string;
   istioVersion: string;
+  istioRevision?: string | undefined;
   log?: (line: string) => void;
   env?: NodeJS.ProcessEnv;
 }): ClusterProvider {
@@ -98,11 +104,16 @@ export function createSimulatedProvider({
       });
       stop = () => cluster.stop();
       const kube = connect({ kubeconfigPath: cluster.kubeconfigPath });
-      const istio = await detectIstio(kube);
+      const istio = await detectIstio(kube, istioRevision ? { revision: istioRevision } : {});
       const version = await kube.config
         .makeApiClient((await import('@kubernetes/client-node')).VersionApi)
         .getCode();
-      progress('simulated cluster', 'done', cluster.server);
+      const profiles = options.profiles ?? [];
+      progress(
+        'simulated cluster',
+        'done',
+        profiles.length > 0 ? `${cluster.server}, profile ${profiles.join(',')}` : cluster.server,
+      );
       return {
         kind: 'simulated',
         simulated: true,

@@ -3,6 +3,7 @@
  * Kubernetes API server, the mesh model that answers `exec`, and the external world.
  * The product's code never imports this folder except through the `simulated` provider.
  */
+import type { ProfileName } from './profiles.ts';
 
 /** A stored Kubernetes object, as JSON, with the metadata the store fills in. */
 export interface KubeObject {
@@ -102,6 +103,8 @@ export type FaultName = (typeof FAULT_NAMES)[number];
 /** Knobs of the simulated cluster, read from the environment once at start. */
 export interface SimOptions {
   faults: ReadonlySet<FaultName>;
+  /** `EGRESS_SIM_PROFILE`: the real cluster shapes to start as (simulator/profiles.ts); none: the pinned one. */
+  profiles?: readonly ProfileName[];
   /** Delay before a config change is visible to the data plane, in ms. */
   propagationMs: number;
   /** Random extra delay, 0..jitterMs, per change. */

@@ -1,17 +1,91 @@
-/** Istio's sidecar injector as admission, laid out by the same facts the harness reads. */
+/**
+ * Istio's sidecar injector as admission, laid out by the same facts the harness reads: the
+ * revisions that inject are those with an injector webhook configuration (as `istioctl
+ * install` creates them, istio-bootstrap.ts), a namespace picks one by its labels
+ * (`namespaceSelectsRevision`), and the sidecar is rendered from that revision's istiod.
+ */
 import {
   hasProxy,
   injectsNativeSidecars,
   NATIVE_SIDECARS,
   PROXY_CONTAINER,
 } from '../../harness/facts.ts';
+import { INJECTION, namespaceSelectsRevision } from '../../harness/facts/injection.ts';
+import {
+  ISTIO_CONTROL_PLANE,
+  istiodAddress,
+  istiodName,
+} from '../../harness/facts/istio-install.ts';
 import { asArray, asRecord, text, type Json } from '../json.ts';
 import type { ObjectStore } from '../store/object-store.ts';
 import type { KubeObject } from '../types.ts';
 
-/** The Istio image hub and tag, read from istiod's image; undefined when Istio is not installed. */
-function installedIstio(store: ObjectStore): { hub: string; tag: string } | undefined {
-  const istiod = store.get('Deployment', 'istio-system', 'istiod');
+/** A control-plane revision whose webhook injects sidecars. */
+export interface InjectingRevision {
+  revision: string;
+  /** The revision also serves the `default` tag: it answers `istio-injection=enabled`. */
+  hasDefaultTag: boolean;
+  /** The istiod the webhook calls (its Service, named as its Deployment). */
+  istiod: { namespace: string; name: string };
+}
+
+/** The default revision alone, installed in istio-system: what a cluster without webhook objects gets. */
+const DEFAULT_ONLY: readonly InjectingRevision[] = [
+  {
+    revision: INJECTION.defaultRevision,
+    hasDefaultTag: true,
+    istiod: {
+      namespace: ISTIO_CONTROL_PLANE.defaultNamespace,
+      name: istiodName(INJECTION.defaultRevision),
+    },
+  },
+];
+
+/**
+ * The revisions with an injector webhook configuration (label `app: sidecar-injector`) in
+ * the store, and whether a `default` revision tag points at them. A store without any such
+ * object (seeded by hand) is taken to have the default revision's injector.
+ */
+export function injectingRevisions(store: ObjectStore): InjectingRevision[] {
+  const { injectorWebhook, revisionTag, revisionLabel } = ISTIO_CONTROL_PLANE;
+  const webhooks = store
+    .list('MutatingWebhookConfiguration')
+    .filter(
+      (config) =>
+        config.metadata.labels?.[injectorWebhook.appLabel.key] === injectorWebhook.appLabel.value,
+    );
+  if (webhooks.length === 0) return [...DEFAULT_ONLY];
+  const revisionOf = (config: KubeObject): string =>
+    config.metadata.labels?.[revisionLabel] ?? INJECTION.defaultRevision;
+  const tags = webhooks.filter((config) => config.metadata.labels?.[revisionTag.label]);
+  return webhooks
+    .filter((config) => !config.metadata.labels?.[revisionTag.label])
+    .map((config) => {
+      const revision = revisionOf(config);
+      const service = asRecord(asRecord(asArray(config.webhooks)[0]?.clientConfig).service);
+      return {
+        revision,
+        hasDefaultTag:
+          revision === INJECTION.defaultRevision ||
+          tags.some(
+            (tag) =>
+              tag.metadata.labels?.[revisionTag.label] === revisionTag.default &&
+              revisionOf(tag) === revision,
+          ),
+        istiod: {
+          namespace: text(service.namespace, ISTIO_CONTROL_PLANE.defaultNamespace),
+          name: text(service.name, istiodName(revision)),
+        },
+      };
+    });
+}
+
+/** The Istio image hub and tag, read from the revision's istiod; undefined when it is not installed. */
+function installedIstio(
+  store: ObjectStore,
+  revision: InjectingRevision,
+): { hub: string; tag: string } | undefined {
+  const istiod = store.get('Deployment', revision.istiod.namespace, revision.istiod.name);
   if (istiod === undefined) return undefined;
   const containers = asArray(asRecord(asRecord(asRecord(istiod.spec).template).spec).containers);
   const image = text(containers.find((container) => container.name === 'discovery')?.image);
@@ -21,20 +95,46 @@ function installedIstio(store: ObjectStore): { hub: string; tag: string } | unde
 }
 
 /**
- * Whether Istio's injector would inject this pod: namespace label `istio-injection`
- * (enabled/disabled) wins, then the pod label `sidecar.istio.io/inject`.
+ * Which revision's webhook injects this pod, as the webhooks' selectors decide: a pod that
+ * opts out (`sidecar.istio.io/inject: "false"`) gets none; a namespace labelled
+ * `istio-injection` or `istio.io/rev` is matched by `namespaceSelectsRevision`; an unlabelled
+ * namespace leaves it to the pod's `istio.io/rev` label, or its `sidecar.istio.io/inject:
+ * "true"` for the revision serving the default tag.
+ */
+export function selectingRevision(
+  namespaceLabels: Record<string, string> | undefined,
+  pod: KubeObject,
+  revisions: readonly InjectingRevision[],
+): InjectingRevision | undefined {
+  const podSetting =
+    pod.metadata.labels?.['sidecar.istio.io/inject'] ??
+    pod.metadata.annotations?.['sidecar.istio.io/inject'];
+  if (podSetting === 'false') return undefined;
+  const namespaceLabelled =
+    namespaceLabels?.[INJECTION.namespaceLabel] !== undefined ||
+    namespaceLabels?.[INJECTION.revisionLabel] !== undefined;
+  if (namespaceLabelled) {
+    return revisions.find((candidate) =>
+      namespaceSelectsRevision(namespaceLabels, candidate.revision, candidate),
+    );
+  }
+  const podRevision = pod.metadata.labels?.[INJECTION.revisionLabel];
+  if (podRevision !== undefined)
+    return revisions.find((candidate) => candidate.revision === podRevision);
+  return podSetting === 'true' ? revisions.find((candidate) => candidate.hasDefaultTag) : undefined;
+}
+
+/**
+ * Whether Istio's injector would inject this pod, with only the default revision installed:
+ * namespace label `istio-injection` (enabled/disabled) wins, then the pod label
+ * `sidecar.istio.io/inject`.
  */
 export function wantsSidecar(
   namespaceLabels: Record<string, string> | undefined,
   pod: KubeObject,
+  revisions: readonly InjectingRevision[] = DEFAULT_ONLY,
 ): boolean {
-  const namespaceSetting = namespaceLabels?.['istio-injection'];
-  const podSetting =
-    pod.metadata.labels?.['sidecar.istio.io/inject'] ??
-    pod.metadata.annotations?.['sidecar.istio.io/inject'];
-  if (namespaceSetting === 'disabled') return false;
-  if (namespaceSetting === 'enabled') return podSetting !== 'false';
-  return podSetting === 'true';
+  return selectingRevision(namespaceLabels, pod, revisions) !== undefined;
 }
 
 /** The pod with Istio's sidecar added, when the injector would add one. */
@@ -45,8 +145,9 @@ export function injectSidecar(pod: KubeObject, store: ObjectStore): KubeObject {
   const spec = asRecord(pod.spec);
   if (spec.hostNetwork === true) return pod;
   const namespace = store.get('Namespace', undefined, namespaceName);
-  if (!wantsSidecar(namespace?.metadata.labels, pod)) return pod;
-  const istio = installedIstio(store);
+  const revision = selectingRevision(namespace?.metadata.labels, pod, injectingRevisions(store));
+  if (revision === undefined) return pod;
+  const istio = installedIstio(store, revision);
   if (istio === undefined) return pod;
   const image = `${istio.hub}/proxyv2:${istio.tag}`;
   const appContainers = asArray(spec.containers);
@@ -80,7 +181,7 @@ export function injectSidecar(pod: KubeObject, store: ObjectStore): KubeObject {
   };
   pod.metadata.annotations = {
     ...pod.metadata.annotations,
-    'istio.io/rev': 'default',
+    'istio.io/rev': revision.revision,
     'kubectl.kubernetes.io/default-container': firstApp,
     'kubectl.kubernetes.io/default-logs-container': firstApp,
     'prometheus.io/path': '/stats/prometheus',
@@ -91,7 +192,7 @@ export function injectSidecar(pod: KubeObject, store: ObjectStore): KubeObject {
       containers: ['istio-proxy'],
       volumes,
       imagePullSecrets: null,
-      revision: 'default',
+      revision: revision.revision,
     }),
   };
   spec.initContainers = [
@@ -153,7 +254,7 @@ export function injectSidecar(pod: KubeObject, store: ObjectStore): KubeObject {
       ],
       env: [
         { name: 'PILOT_CERT_PROVIDER', value: 'istiod' },
-        { name: 'CA_ADDR', value: 'istiod.istio-system.svc:15012' },
+        { name: 'CA_ADDR', value: istiodAddress(revision.revision, revision.istiod.namespace) },
         {
           name: 'POD_NAME',
           valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } },

@@ -6,6 +6,7 @@
 import type { KubeObject } from '../types.ts';
 import type { MeshContext } from './context.ts';
 import { hasIstioProxy, isIpLiteral, namespaceOf } from './k8s.ts';
+import { sidecarReachesIstiod } from './control-plane.ts';
 import { connect } from './network.ts';
 import { dnsAllowed } from './network-policy.ts';
 import { sidecarCaptures, sidecarOutbound } from './sidecar.ts';
@@ -65,7 +66,10 @@ export function resolveFromPod(ctx: MeshContext, pod: KubeObject, host: string):
 /** A connection opened by a process in `container`, and whether the sidecar took it. */
 export interface ClientConnection {
   reply: Reply;
-  /** True when iptables redirected it to the sidecar: the TCP connect itself always succeeds. */
+  /**
+   * True when iptables redirected it to the sidecar: the TCP connect itself succeeds, unless
+   * the sidecar has no configuration (cut off from istiod, control-plane.ts).
+   */
   viaSidecar: boolean;
   localPort: number;
 }
@@ -81,8 +85,11 @@ export function openFromPod(
   const localPort = ctx.state.nextPort();
   // The proxy's own container runs as the UID iptables exempts from capture.
   const viaSidecar = hasIstioProxy(pod) && container !== 'istio-proxy' && sidecarCaptures(pod, dst);
+  // A sidecar cut off from istiod has no outbound listener: nothing accepts on port 15001.
   const reply = viaSidecar
-    ? sidecarOutbound(ctx, pod, dst, payload, localPort)
+    ? sidecarReachesIstiod(ctx, pod)
+      ? sidecarOutbound(ctx, pod, dst, payload, localPort)
+      : { kind: 'refused' as const }
     : connect(ctx, pod, localPort, dst, payload);
   return { reply, viaSidecar, localPort };
 }

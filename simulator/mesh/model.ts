@@ -130,7 +130,7 @@ export function createMeshModel({
       const snapshot = view();
       const ctx: MeshContext = {
         view: snapshot,
-        mesh: readMeshConfig(snapshot),
+        mesh: readMeshConfig(snapshot, pod),
         options,
         externalHosts: options.externalHosts,
         logs,

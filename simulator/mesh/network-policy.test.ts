@@ -46,7 +46,7 @@ describe('B4 network-policy', () => {
     expect(await gatewayStat(world, counter)).toBe(before + 2);
   });
 
-  it('times the sidecar client out when istio-system is not labelled for the policy', async () => {
+  it('cuts the sidecar off istiod when istio-system is not labelled for the policy: no listeners, connections refused', async () => {
     const { world } = networkPolicy(host);
     const injected = lockDownAndInject(world, host, NS, { labelIstioSystem: false });
     const result = await curl(world, injected, {
@@ -54,8 +54,22 @@ describe('B4 network-policy', () => {
       maxTimeSeconds: 3,
       insecure: true,
     });
-    expect(result.exitCode).toBe(28);
+    expect(result.exitCode).toBe(7);
+    expect(result.error).toMatch(
+      /^Failed to connect to .* port 443 after \d+ ms: Could not connect to server$/,
+    );
     expect(gatewayLog(world)).toEqual([]);
+  });
+
+  it('the same policy without the netpol-not-enforced fault is what cuts it off', async () => {
+    const { world } = networkPolicy(host, { faults: ['netpol-not-enforced'] });
+    const injected = lockDownAndInject(world, host, NS, { labelIstioSystem: false });
+    const result = await curl(world, injected, {
+      url: `https://${HOST}/`,
+      maxTimeSeconds: 3,
+      insecure: true,
+    });
+    expect(result.exitCode).toBe(0);
   });
 
   it('fails name resolution when the policy does not allow DNS', async () => {

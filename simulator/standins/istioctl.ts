@@ -14,6 +14,7 @@ import type { IstioInstallOptions } from '../istio-bootstrap.ts';
 import { ISTIO_DEFAULT_VERSION } from '../../harness/versions.ts';
 import type { StandinIo } from './kind.ts';
 import { hasProxy } from '../../harness/facts.ts';
+import { ISTIO_CONTROL_PLANE, istiodName } from '../../harness/facts/istio-install.ts';
 
 // The Kubernetes client is loaded only by the commands that talk to a cluster:
 // `istioctl version --remote=false` runs in every preflight and must stay fast.
@@ -23,6 +24,7 @@ const kubernetes = async () => ({
   ...(await import('../../harness/k8s/objects.ts')),
   ...(await import('../../harness/k8s/workloads.ts')),
   ...(await import('../istio-bootstrap.ts')),
+  ...(await import('../profiles.ts')),
 });
 
 const processIo: StandinIo = {
@@ -109,25 +111,36 @@ export function overlaySettings(
   const spec = ((overlay as { spec?: unknown } | null)?.spec ?? {}) as {
     hub?: string;
     tag?: string | number;
+    revision?: string;
     meshConfig?: {
+      accessLogFile?: string;
+      accessLogFormat?: string;
       accessLogEncoding?: string;
       outboundTrafficPolicy?: { mode?: string };
       defaultConfig?: { proxyStatsMatcher?: unknown };
     };
-    components?: { egressGateways?: { name?: string; enabled?: boolean }[] };
+    components?: {
+      egressGateways?: { name?: string; enabled?: boolean; namespace?: string }[];
+    };
   };
   const mesh = spec.meshConfig ?? {};
+  const gateway = (spec.components?.egressGateways ?? []).find(
+    (g) => g.name === 'istio-egressgateway' && g.enabled === true,
+  );
   return {
     version: spec.tag === undefined ? clientVersion : String(spec.tag),
     ...(spec.hub ? { hub: spec.hub } : {}),
+    ...(spec.revision ? { revision: spec.revision } : {}),
+    ...(gateway?.namespace ? { gatewayNamespace: gateway.namespace } : {}),
+    // The default profile leaves accessLogFile empty; only the overlay turns it on.
+    accessLogFile: mesh.accessLogFile ?? '',
+    ...(mesh.accessLogFormat ? { accessLogFormat: mesh.accessLogFormat } : {}),
     accessLogEncoding: mesh.accessLogEncoding === 'JSON' ? 'JSON' : 'TEXT',
     outboundStatsIncluded: statsMatcherIncludesOutbound(mesh.defaultConfig?.proxyStatsMatcher),
     outboundTrafficPolicy:
       mesh.outboundTrafficPolicy?.mode === 'REGISTRY_ONLY' ? 'REGISTRY_ONLY' : 'ALLOW_ANY',
     // The default profile has no egress gateway; only the overlay can turn it on.
-    egressGateway: (spec.components?.egressGateways ?? []).some(
-      (g) => g.name === 'istio-egressgateway' && g.enabled === true,
-    ),
+    egressGateway: gateway !== undefined,
   };
 }
 
@@ -156,30 +169,46 @@ async function install(
   const client = standinIstioctlVersion(env);
   const {
     applyObjects,
+    applyProfiles,
     connect,
     istioInstallObjects,
+    readProfiles,
     statsMatcherIncludesOutbound,
     waitForDeploymentReady,
   } = await kubernetes();
-  const settings = overlaySettings(overlay, client, statsMatcherIncludesOutbound);
-  const objects = istioInstallObjects(settings).filter(
-    (object) => settings.egressGateway || !object.metadata.name.startsWith('istio-egressgateway'),
+  const { egressGateway, ...overlaid } = overlaySettings(
+    overlay,
+    client,
+    statsMatcherIncludesOutbound,
   );
+  // EGRESS_SIM_PROFILE: the install takes the shape of the chosen profiles, as if the overlay said so.
+  const profiled = applyProfiles(readProfiles(env.EGRESS_SIM_PROFILE), { install: overlaid });
+  const settings = { ...profiled.install, egressGateway };
+  const objects = [
+    ...istioInstallObjects(settings).filter(
+      (object) => egressGateway || !object.metadata.name.startsWith('istio-egressgateway'),
+    ),
+    ...profiled.objects,
+  ];
   const kube = connect({
     kubeconfigPath: kubeconfigOf(values, env),
     ...(values.context ? { context: values.context } : {}),
   });
   io.out(
-    `This will install the Istio ${settings.version} profile "default" into the cluster. Proceed? (y/N)\n`,
+    `This will install the Istio ${settings.version ?? client} profile "default" into the cluster. Proceed? (y/N)\n`,
   );
   await applyObjects(kube, objects as unknown as KubernetesObject[]);
   io.out('✔ Istio core installed ⛵️\n');
   const timeoutMs = parseGoDuration(values['readiness-timeout'] ?? '300s');
-  await waitForDeploymentReady(kube, { namespace: 'istio-system', name: 'istiod', timeoutMs });
+  await waitForDeploymentReady(kube, {
+    namespace: ISTIO_CONTROL_PLANE.defaultNamespace,
+    name: istiodName(settings.revision),
+    timeoutMs,
+  });
   io.out('✔ Istiod installed 🧠\n');
-  if (settings.egressGateway) {
+  if (egressGateway) {
     await waitForDeploymentReady(kube, {
-      namespace: 'istio-system',
+      namespace: settings.gatewayNamespace ?? ISTIO_CONTROL_PLANE.defaultNamespace,
       name: 'istio-egressgateway',
       timeoutMs,
     });

@@ -137,14 +137,14 @@ describe('the kind path with stand-in executables', () => {
     child.stdout?.on('data', (chunk: Buffer) => {
       output += chunk.toString();
       // Interrupt once the suites are running, i.e. after the cluster and Istio exist.
-      if (!sent && /RUN\s/.test(output)) {
+      if (!sent && /\] cluster: done/.test(output)) {
         sent = true;
         child.kill('SIGINT');
       }
     });
     const result = await child;
     expect(result.exitCode, output).toBe(130);
-    expect(await clusters()).not.toContain('egc-e2e-sigint');
+    expect(await clusters(), `${output}\n${String(result.stderr)}`).not.toContain('egc-e2e-sigint');
   });
 
   it('--keep-cluster keeps it, and --reuse-cluster uses it without installing or deleting it', async () => {

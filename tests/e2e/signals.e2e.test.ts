@@ -37,7 +37,7 @@ async function interrupt(
   let sent = false;
   const onData = (chunk: Buffer): void => {
     output += chunk.toString();
-    if (!sent && /cluster: done/.test(output)) {
+    if (!sent && /\] cluster: done/.test(output)) {
       sent = true;
       process.kill(group ? -(child.pid ?? 0) : (child.pid ?? 0), signal);
     }

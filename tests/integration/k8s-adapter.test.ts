@@ -124,14 +124,16 @@ describe('Kubernetes adapter on the simulated API server', () => {
     await expect(
       applyObjects(kube, [
         {
+          // Istio's CRD schema requires a DestinationRule's host: the API server refuses it
+          // (422) before any webhook, with or without istiod.
           apiVersion: 'networking.istio.io/v1',
-          kind: 'VirtualService',
-          metadata: { name: 'no-hosts', namespace: 'egc-adapt-a' },
-          spec: { http: [] },
+          kind: 'DestinationRule',
+          metadata: { name: 'no-host', namespace: 'egc-adapt-a' },
+          spec: { subsets: [] },
         },
       ]),
     ).rejects.toThrow(
-      /Applying VirtualService egc-adapt-a\/no-hosts failed: HTTP 422 Invalid: .*hosts/,
+      /Applying DestinationRule egc-adapt-a\/no-host failed: HTTP 422 Invalid: .*host/,
     );
   });
 
