@@ -4,6 +4,7 @@
  * does. Spec: docs/behaviours.md B5.
  */
 import { defineSuite } from '../harness/suite-definition.ts';
+import { passthroughConfigNamespace } from './common.ts';
 import {
   clientMustReachHost,
   requestMustNotReachHostThroughGateway,
@@ -19,15 +20,8 @@ export default defineSuite({
   variants: { mtls: ['disabled'], api: ['istio-api'] },
   behaviour: () => 'B5',
   async setup({ env }) {
-    const config = await env.createNamespace('config', { injection: false });
-    for (const file of [
-      'service-entry.yaml',
-      'gateway.yaml',
-      'destination-rule.yaml',
-      'virtual-service.yaml',
-    ]) {
-      await env.apply(env.config(file, { suite: 'passthrough' }), config);
-    }
+    // The passthrough config lives in its own namespace, as the task's lives in `default`.
+    const config = await passthroughConfigNamespace(env);
     const client = await env.deployClient(await env.createNamespace('client', { injection: true }));
     return { config, client };
   },

@@ -7,6 +7,7 @@
  * Spec: docs/behaviours.md B1, B2.
  */
 import { defineSuite } from '../harness/suite-definition.ts';
+import { clientWithServiceEntry, GATEWAY_ROUTES } from './common.ts';
 import {
   clientMustReachHost,
   plaintextMustBeRefusedByGateway,
@@ -22,12 +23,7 @@ export default defineSuite({
   behaviours: ['B1', 'B2', 'B6'],
   variants: { mtls: ['disabled', 'enabled'], api: ['istio-api'] },
   behaviour: (variant) => (variant.mtls === 'enabled' ? 'B2' : 'B1'),
-  async setup({ env, variant }) {
-    const namespace = await env.createNamespace(variant.mtls, { injection: true });
-    const client = await env.deployClient(namespace);
-    await env.apply(env.config('service-entry.yaml'), namespace);
-    return { namespace, client };
-  },
+  setup: clientWithServiceEntry,
   steps: [
     {
       id: 'control',
@@ -35,14 +31,7 @@ export default defineSuite({
       run: ({ env, state, caseId }) =>
         requestMustBypassGateway(caseId, env, state.client, { scheme: 'http' }).then(() => {}),
     },
-    {
-      stage: 'with Gateway, DestinationRule and VirtualService applied',
-      async apply({ env, state }) {
-        for (const file of ['gateway.yaml', 'destination-rule.yaml', 'virtual-service.yaml']) {
-          await env.apply(env.config(file, { mtls: true }), state.namespace);
-        }
-      },
-    },
+    GATEWAY_ROUTES,
     {
       id: '1',
       title: "HTTP to the host gets the external host's own answer",

@@ -5,6 +5,7 @@
  * Spec: docs/behaviours.md B4.
  */
 import { defineSuite } from '../harness/suite-definition.ts';
+import { passthroughConfigNamespace } from './common.ts';
 import {
   bareClientMustBeBlocked,
   clientMustReachHost,
@@ -22,15 +23,7 @@ export default defineSuite({
   behaviour: () => 'B4',
   async setup({ env }) {
     // The passthrough config lives in its own namespace, as the task's lives in `default`.
-    const config = await env.createNamespace('config', { injection: false });
-    for (const file of [
-      'service-entry.yaml',
-      'gateway.yaml',
-      'destination-rule.yaml',
-      'virtual-service.yaml',
-    ]) {
-      await env.apply(env.config(file, { suite: 'passthrough' }), config);
-    }
+    await passthroughConfigNamespace(env);
     const egress = await env.createNamespace('egress', { injection: false });
     return { egress, client: await env.deployClient(egress) };
   },

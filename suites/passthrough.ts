@@ -7,6 +7,7 @@
  * Spec: docs/behaviours.md B3.
  */
 import { defineSuite } from '../harness/suite-definition.ts';
+import { clientWithServiceEntry, GATEWAY_ROUTES } from './common.ts';
 import {
   clientMustSeeHostCertificate,
   otherSniMustNotReachHost,
@@ -22,12 +23,7 @@ export default defineSuite({
   behaviours: ['B3', 'B6'],
   variants: { mtls: ['disabled', 'enabled'], api: ['istio-api'] },
   behaviour: () => 'B3',
-  async setup({ env, variant }) {
-    const namespace = await env.createNamespace(variant.mtls, { injection: true });
-    const client = await env.deployClient(namespace);
-    await env.apply(env.config('service-entry.yaml'), namespace);
-    return { namespace, client };
-  },
+  setup: clientWithServiceEntry,
   steps: [
     {
       id: 'control',
@@ -35,14 +31,7 @@ export default defineSuite({
       run: ({ env, state, caseId }) =>
         requestMustBypassGateway(caseId, env, state.client, { scheme: 'https' }).then(() => {}),
     },
-    {
-      stage: 'with Gateway, DestinationRule and VirtualService applied',
-      async apply({ env, state }) {
-        for (const file of ['gateway.yaml', 'destination-rule.yaml', 'virtual-service.yaml']) {
-          await env.apply(env.config(file, { mtls: true }), state.namespace);
-        }
-      },
-    },
+    GATEWAY_ROUTES,
     {
       id: '1',
       title: "TLS ends at the external host: the client sees the host's own certificate",
