@@ -15,7 +15,7 @@ export function listSuites(suites: readonly Suite[] = SUITES): string {
         const behaviour = suite.behaviour(variant);
         const cases = suite.steps
           .filter(isCase)
-          .filter((step) => !step.only || step.only(variant))
+          .filter((step) => !step.inVariant || step.inVariant(variant))
           .map((step) => caseId(behaviour, step.id));
         lines.push(`${indent}[${variantLabel(variant)}] ${[...cases, 'B6'].join(' ')}`);
       }

@@ -30,7 +30,7 @@ export interface CaseSpec<Id extends string, State> {
   /** One sentence saying what holds, e.g. "the gateway logs the request with …". */
   title: string;
   /** The variants the case exists in (B2.4 only with mTLS); all when absent. */
-  only?: (variant: Variant) => boolean;
+  inVariant?: (variant: Variant) => boolean;
   /** When the case does not apply to a variant, the reason (reported as skipped with it). */
   applies?: (variant: Variant) => true | string;
   run(context: StepContext<State>): Promise<void>;

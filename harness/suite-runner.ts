@@ -104,7 +104,7 @@ function declareSteps<Id extends string, State>(
       });
       return;
     }
-    if (step.only && !step.only(variant)) continue;
+    if (step.inVariant && !step.inVariant(variant)) continue;
     const applies = step.applies?.(variant) ?? true;
     it(caseTitle(behaviour, step), async (ctx) => {
       ctx.task.meta.egress = { ...ctx.task.meta.egress, behaviour };

@@ -60,7 +60,7 @@ export default defineSuite({
     {
       id: '4',
       title: 'the gateway refuses plaintext on its ISTIO_MUTUAL port',
-      only: (variant) => variant.mtls === 'enabled',
+      inVariant: (variant) => variant.mtls === 'enabled',
       async run({ env, caseId }) {
         const outside = await env.createNamespace('no-sidecar', { injection: false });
         const bare = await env.deployClient(outside);

@@ -52,7 +52,7 @@ export default defineSuite({
       title: 'the gateway routes by SNI: TLS with another SNI is not passed to the host',
       // Sent straight to the gateway's 443 by a client without sidecar: with mTLS that port
       // speaks ISTIO_MUTUAL, and the case would fail for that reason instead.
-      only: (variant) => variant.mtls === 'disabled',
+      inVariant: (variant) => variant.mtls === 'disabled',
       async run({ env, caseId }) {
         const outside = await env.createNamespace('no-sidecar', { injection: false });
         await otherSniMustNotReachHost(caseId, env, await env.deployClient(outside));
