@@ -1,7 +1,8 @@
 /** Helpers for the end-to-end tests: run the CLI, read its JUnit file back. */
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 
@@ -55,6 +56,68 @@ export function parseJUnit(xml: string): JUnitCase[] {
   return cases;
 }
 
+/**
+ * Pause between disagreeing observations for runs that spend most of their time waiting
+ * (for a budget to run out, for slow propagation): every observation costs an exec into
+ * the cluster, and at the simulated default of 50 ms the waiting runs kept the CPU the
+ * other runs need busy. Passing checks on a prompt cluster never pause.
+ */
+export const PATIENT_POLLING: readonly string[] = ['--timeout', 'pollInterval=1000'];
+
+/**
+ * Budgets for runs in which checks must fail: a failing check waits out its whole budget.
+ * On the simulated cluster config takes effect at once (propagation 0 ms), so a passing
+ * check converges in its first three observations: under 2.5 s measured with the whole
+ * `npm test` running on two cores (load 5 to 8), well within the budget.
+ */
+export const FAILING_RUN_TIMEOUTS: readonly string[] = [
+  '--timeout',
+  'configPropagation=5000',
+  '--timeout',
+  'policyEnforcement=5000',
+  ...PATIENT_POLLING,
+];
+
+/**
+ * How many CLI runs the whole `npm test` lets run at once, across its worker processes.
+ * A run is a cluster plus a vitest fork per suite; more than this at once on CI's two
+ * cores turns the passing checks' budgets into a measure of CPU contention.
+ */
+export const CLI_SLOTS = 3;
+
+// One folder per `vitest` invocation: its workers are the children of one process.
+const SLOTS_DIR = path.join(tmpdir(), `egc-cli-slots-${process.ppid}`);
+
+/** Waits for one of the {@link CLI_SLOTS}; the function returned gives it back. */
+export async function acquireCliSlot(): Promise<() => Promise<void>> {
+  await mkdir(SLOTS_DIR, { recursive: true });
+  for (;;) {
+    for (let index = 0; index < CLI_SLOTS; index += 1) {
+      const slot = path.join(SLOTS_DIR, `slot-${index}`);
+      // mkdir is atomic: whoever creates the folder holds the slot.
+      const taken = await mkdir(slot).then(
+        () => true,
+        (error: NodeJS.ErrnoException) => {
+          if (error.code === 'EEXIST') return false;
+          throw error;
+        },
+      );
+      if (taken) return () => rm(slot, { recursive: true, force: true });
+    }
+    await delay(100);
+  }
+}
+
+/** Runs `task` holding one of the {@link CLI_SLOTS}. */
+export async function withCliSlot<T>(task: () => Promise<T>): Promise<T> {
+  const release = await acquireCliSlot();
+  try {
+    return await task();
+  } finally {
+    await release();
+  }
+}
+
 /** Runs the CLI against the simulated cluster in a fresh reports folder. */
 export async function runSimulated(
   args: string[],
@@ -68,19 +131,21 @@ export async function runSimulated(
   cases: JUnitCase[];
 }> {
   const reports = await mkdtemp(path.join(tmpdir(), 'egc-reports-'));
-  const result = await execa(
-    process.execPath,
-    [
-      CLI,
-      '--cluster',
-      'simulated',
-      '--reports',
-      reports,
-      '--junit',
-      path.join(reports, 'junit.xml'),
-      ...args,
-    ],
-    { reject: false, env: { ...process.env, ...env }, cwd: reports, timeout: 240_000 },
+  const result = await withCliSlot(() =>
+    execa(
+      process.execPath,
+      [
+        CLI,
+        '--cluster',
+        'simulated',
+        '--reports',
+        reports,
+        '--junit',
+        path.join(reports, 'junit.xml'),
+        ...args,
+      ],
+      { reject: false, env: { ...process.env, ...env }, cwd: reports, timeout: 240_000 },
+    ),
   );
   const xml = await readFile(path.join(reports, 'junit.xml'), 'utf8').catch(() => '');
   return {

@@ -11,7 +11,14 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { parse } from 'yaml';
-import { CLI, parseJUnit } from './cli.ts';
+import {
+  CLI,
+  FAILING_RUN_TIMEOUTS,
+  PATIENT_POLLING,
+  acquireCliSlot,
+  parseJUnit,
+  withCliSlot,
+} from './cli.ts';
 import { connect } from '../../harness/k8s/client.ts';
 
 const STANDIN_BIN = fileURLToPath(new URL('../../simulator/bin', import.meta.url));
@@ -26,40 +33,56 @@ const FAST = [
   '--timeout',
   'accessLogFlush=200',
   '--timeout',
-  'pollInterval=50',
-  '--timeout',
   'podReady=20000',
   '--timeout',
   'deletion=20000',
+  ...PATIENT_POLLING,
 ];
 
 let work: string;
-let env: Record<string, string>;
+const stateDirs = new Set<string>();
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(tmpdir(), 'egc-kindpath-'));
-  env = {
-    PATH: `${STANDIN_BIN}:${NODE_BIN}:${process.env.PATH ?? ''}`,
-    EGRESS_SIM_STATE_DIR: path.join(work, 'state'),
-    EGRESS_SIM_WORLD_HOSTS: 'edition.cnn.com',
-    XDG_CACHE_HOME: path.join(work, 'cache'),
-    HOME: work,
-  };
 });
 
 afterAll(async () => {
-  for (const name of await clusters()) {
-    await execa('kind', ['delete', 'cluster', '--name', name], {
-      env: { ...process.env, ...env },
-      reject: false,
-    });
+  for (const state of stateDirs) {
+    const tools = { EGRESS_SIM_STATE_DIR: state, PATH: standinsPath() };
+    for (const name of await clusters(tools)) {
+      await execa('kind', ['delete', 'cluster', '--name', name], {
+        env: { ...process.env, ...tools },
+        reject: false,
+      });
+    }
   }
   await rm(work, { recursive: true, force: true });
 });
 
-async function clusters(): Promise<string[]> {
+function standinsPath(): string {
+  return `${STANDIN_BIN}:${NODE_BIN}:${process.env.PATH ?? ''}`;
+}
+
+/**
+ * The stand-ins' environment, with a state folder of the case's own: the cases run at
+ * once, and `kind get clusters` removes what it finds half-created in its folder.
+ */
+function standins(name: string, settings: Record<string, string> = {}): Record<string, string> {
+  const state = path.join(work, 'state', name);
+  stateDirs.add(state);
+  return {
+    PATH: standinsPath(),
+    EGRESS_SIM_STATE_DIR: state,
+    EGRESS_SIM_WORLD_HOSTS: 'edition.cnn.com',
+    XDG_CACHE_HOME: path.join(work, 'cache'),
+    HOME: work,
+    ...settings,
+  };
+}
+
+async function clusters(tools: Record<string, string>): Promise<string[]> {
   const result = await execa('kind', ['get', 'clusters'], {
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...tools },
     reject: false,
   });
   return String(result.stdout)
@@ -68,39 +91,52 @@ async function clusters(): Promise<string[]> {
     .filter((line) => line && !line.startsWith('No kind clusters'));
 }
 
-async function conformance(args: string[], extraEnv: Record<string, string> = {}) {
+async function conformance(
+  tools: Record<string, string>,
+  args: string[],
+  extraEnv: Record<string, string> = {},
+) {
   const reports = await mkdtemp(path.join(work, 'reports-'));
+  const release = await acquireCliSlot();
   const child = execa(
     process.execPath,
     [CLI, '--reports', reports, '--junit', path.join(reports, 'junit.xml'), ...args],
-    { reject: false, cwd: work, env: { ...process.env, ...env, ...extraEnv }, timeout: 240_000 },
+    { reject: false, cwd: work, env: { ...process.env, ...tools, ...extraEnv }, timeout: 240_000 },
   );
+  void child.finally(release);
   return { child, reports };
 }
 
-describe('the kind path with stand-in executables', () => {
-  it('creates the cluster, installs Istio, runs the suite and deletes the cluster', async () => {
-    const { child, reports } = await conformance([
-      '--cluster-name',
-      'egc-e2e-default',
-      '--external',
-      'internet',
-      '--suite',
-      'http-gateway',
-      '--mtls',
-      'disabled',
-      ...FAST,
-    ]);
-    const result = await child;
-    expect(result.exitCode, `${String(result.stdout)}\n${String(result.stderr)}`).toBe(0);
-    const cases = parseJUnit(await readFile(path.join(reports, 'junit.xml'), 'utf8'));
-    expect(cases.length).toBeGreaterThan(0);
-    expect(cases.every((c) => c.properties['cluster.kind'] === 'kind')).toBe(true);
-    expect(await clusters()).not.toContain('egc-e2e-default');
-  });
+// Each case waits for a free CLI slot (see cli.ts) before its runs start.
+describe('the kind path with stand-in executables', { timeout: 240_000 }, () => {
+  it.concurrent(
+    'creates the cluster, installs Istio, runs the suite and deletes the cluster',
+    async () => {
+      const tools = standins('egc-e2e-default');
+      const { child, reports } = await conformance(tools, [
+        '--cluster-name',
+        'egc-e2e-default',
+        '--external',
+        'internet',
+        '--suite',
+        'http-gateway',
+        '--mtls',
+        'disabled',
+        ...FAST,
+      ]);
+      const result = await child;
+      expect(result.exitCode, `${String(result.stdout)}\n${String(result.stderr)}`).toBe(0);
+      const cases = parseJUnit(await readFile(path.join(reports, 'junit.xml'), 'utf8'));
+      expect(cases.length).toBeGreaterThan(0);
+      expect(cases.every((c) => c.properties['cluster.kind'] === 'kind')).toBe(true);
+      expect(await clusters(tools)).not.toContain('egc-e2e-default');
+    },
+  );
 
-  it('deletes the cluster after a failing suite too', async () => {
+  it.concurrent('deletes the cluster after a failing suite too', async () => {
+    const tools = standins('egc-e2e-failing');
     const { child } = await conformance(
+      tools,
       [
         '--cluster-name',
         'egc-e2e-failing',
@@ -111,82 +147,93 @@ describe('the kind path with stand-in executables', () => {
         '--mtls',
         'disabled',
         ...FAST,
+        ...FAILING_RUN_TIMEOUTS,
       ],
       { EGRESS_SIM_FAULTS: 'gateway-bypass' },
     );
     const result = await child;
     expect(result.exitCode).toBe(1);
-    expect(await clusters()).not.toContain('egc-e2e-failing');
+    expect(await clusters(tools)).not.toContain('egc-e2e-failing');
   });
 
-  it('on Ctrl-C mid-run cleans up everything the run created and exits 130', async () => {
-    const { child } = await conformance(
-      [
-        '--cluster-name',
+  it.concurrent(
+    'on Ctrl-C mid-run cleans up everything the run created and exits 130',
+    async () => {
+      const tools = standins('egc-e2e-sigint');
+      const { child } = await conformance(
+        tools,
+        [
+          '--cluster-name',
+          'egc-e2e-sigint',
+          '--external',
+          'internet',
+          '--suite',
+          'network-policy',
+          ...FAST,
+        ],
+        { EGRESS_SIM_POD_START_MS: '3000' },
+      );
+      let output = '';
+      let sent = false;
+      child.stdout?.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        // Interrupt once the suites are running, i.e. after the cluster and Istio exist.
+        if (!sent && /\] cluster: done/.test(output)) {
+          sent = true;
+          child.kill('SIGINT');
+        }
+      });
+      const result = await child;
+      expect(result.exitCode, output).toBe(130);
+      expect(await clusters(tools), `${output}\n${String(result.stderr)}`).not.toContain(
         'egc-e2e-sigint',
-        '--external',
-        'internet',
-        '--suite',
-        'network-policy',
-        ...FAST,
-      ],
-      { EGRESS_SIM_POD_START_MS: '3000' },
-    );
-    let output = '';
-    let sent = false;
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      // Interrupt once the suites are running, i.e. after the cluster and Istio exist.
-      if (!sent && /\] cluster: done/.test(output)) {
-        sent = true;
-        child.kill('SIGINT');
-      }
-    });
-    const result = await child;
-    expect(result.exitCode, output).toBe(130);
-    expect(await clusters(), `${output}\n${String(result.stderr)}`).not.toContain('egc-e2e-sigint');
-  });
+      );
+    },
+  );
 
-  it('--keep-cluster keeps it, and --reuse-cluster uses it without installing or deleting it', async () => {
-    const first = await (
-      await conformance([
-        '--cluster-name',
-        'egc-e2e-keep',
-        '--keep-cluster',
-        '--external',
-        'internet',
-        '--suite',
-        'dr-lookup',
-        ...FAST,
-      ])
-    ).child;
-    expect(first.exitCode, String(first.stdout)).toBe(0);
-    expect(await clusters()).toContain('egc-e2e-keep');
-    const second = await (
-      await conformance([
-        '--cluster-name',
-        'egc-e2e-keep',
-        '--reuse-cluster',
-        '--external',
-        'internet',
-        '--suite',
-        'dr-lookup',
-        ...FAST,
-      ])
-    ).child;
-    expect(second.exitCode, String(second.stdout)).toBe(0);
-    // A reused cluster was not created by this run, so this run leaves it.
-    expect(await clusters()).toContain('egc-e2e-keep');
-  });
+  it.concurrent(
+    '--keep-cluster keeps it, and --reuse-cluster uses it without installing or deleting it',
+    async () => {
+      const tools = standins('egc-e2e-keep');
+      const first = await (
+        await conformance(tools, [
+          '--cluster-name',
+          'egc-e2e-keep',
+          '--keep-cluster',
+          '--external',
+          'internet',
+          '--suite',
+          'dr-lookup',
+          ...FAST,
+        ])
+      ).child;
+      expect(first.exitCode, String(first.stdout)).toBe(0);
+      expect(await clusters(tools)).toContain('egc-e2e-keep');
+      const second = await (
+        await conformance(tools, [
+          '--cluster-name',
+          'egc-e2e-keep',
+          '--reuse-cluster',
+          '--external',
+          'internet',
+          '--suite',
+          'dr-lookup',
+          ...FAST,
+        ])
+      ).child;
+      expect(second.exitCode, String(second.stdout)).toBe(0);
+      // A reused cluster was not created by this run, so this run leaves it.
+      expect(await clusters(tools)).toContain('egc-e2e-keep');
+    },
+  );
 });
 
-describe('an existing cluster (the acceptance gate)', () => {
+describe('an existing cluster (the acceptance gate)', { timeout: 240_000 }, () => {
   it('runs against a cluster it did not create and leaves it exactly as it found it', async () => {
     const kubeconfig = path.join(work, 'existing-kubeconfig');
     const overlay = path.join(work, 'existing-overlay.yaml');
-    const tools = {
-      env: { ...process.env, ...env, EGRESS_SIM_WORLD_HOSTS: 'approved.example.com' },
-    };
+    const world = standins('egc-e2e-existing', { EGRESS_SIM_WORLD_HOSTS: 'approved.example.com' });
+    const tools = { env: { ...process.env, ...world } };
     await execa(
       'kind',
       ['create', 'cluster', '--name', 'egc-e2e-existing', '--kubeconfig', kubeconfig],
@@ -208,6 +255,7 @@ describe('an existing cluster (the acceptance gate)', () => {
     const before = await snapshot();
 
     const { child } = await conformance(
+      world,
       [
         '--cluster',
         'existing',
@@ -229,18 +277,21 @@ describe('an existing cluster (the acceptance gate)', () => {
   });
 });
 
-describe('environment errors before anything is created', () => {
+describe('environment errors before anything is created', { timeout: 240_000 }, () => {
   it('without a Docker engine, the default run ends within seconds with exit 2 naming Docker, and a report naming the step', async () => {
     const reports = await mkdtemp(path.join(work, 'reports-'));
-    const started = Date.now();
-    const result = await execa(process.execPath, [CLI, '--reports', reports], {
-      reject: false,
-      cwd: work,
-      // No stand-ins on PATH; a socket that does not exist stands for "no engine".
-      env: { ...process.env, DOCKER_HOST: `unix://${path.join(work, 'no-docker.sock')}` },
+    const { result, elapsed } = await withCliSlot(async () => {
+      const started = Date.now();
+      const result = await execa(process.execPath, [CLI, '--reports', reports], {
+        reject: false,
+        cwd: work,
+        // No stand-ins on PATH; a socket that does not exist stands for "no engine".
+        env: { ...process.env, DOCKER_HOST: `unix://${path.join(work, 'no-docker.sock')}` },
+      });
+      return { result, elapsed: Date.now() - started };
     });
     expect(result.exitCode).toBe(2);
-    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(elapsed).toBeLessThan(20_000);
     expect(String(result.stderr)).toMatch(/Docker/);
     expect(String(result.stderr)).not.toMatch(/\n\s+at /);
     const report = parse(await readFile(path.join(reports, 'conformance.yaml'), 'utf8')) as Record<

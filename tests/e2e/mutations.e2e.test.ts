@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { runSimulated } from './cli.ts';
+import { FAILING_RUN_TIMEOUTS, runSimulated } from './cli.ts';
 
 const MANIFESTS = fileURLToPath(new URL('../../manifests', import.meta.url));
 
@@ -81,6 +81,7 @@ describe('altered manifests turn the affected suite red', () => {
         'disabled',
         '--manifests',
         manifests,
+        ...FAILING_RUN_TIMEOUTS,
       ]);
       expect(run.exitCode, run.stdout).toBe(1);
       const failed = run.cases.filter((c) => c.failure !== undefined).map((c) => c.name);
@@ -91,17 +92,21 @@ describe('altered manifests turn the affected suite red', () => {
     },
   );
 
-  it('the unaltered copy passes, so the failures above come from the alterations', async () => {
-    const root = await mkdtemp(path.join(tmpdir(), 'egc-manifests-'));
-    await cp(MANIFESTS, root, { recursive: true });
-    const run = await runSimulated([
-      '--suite',
-      'http-gateway,passthrough',
-      '--mtls',
-      'disabled',
-      '--manifests',
-      root,
-    ]);
-    expect(run.exitCode, run.stdout).toBe(0);
-  });
+  it.concurrent(
+    'the unaltered copy passes, so the failures above come from the alterations',
+    { timeout: 240_000 },
+    async () => {
+      const root = await mkdtemp(path.join(tmpdir(), 'egc-manifests-'));
+      await cp(MANIFESTS, root, { recursive: true });
+      const run = await runSimulated([
+        '--suite',
+        'http-gateway,passthrough',
+        '--mtls',
+        'disabled',
+        '--manifests',
+        root,
+      ]);
+      expect(run.exitCode, run.stdout).toBe(0);
+    },
+  );
 });

@@ -15,7 +15,7 @@ import { readSimOptions, startSimulatedCluster } from '../../simulator/cluster.t
 import { createMeshModel } from '../../simulator/mesh/model.ts';
 import type { ProfileName } from '../../simulator/profiles.ts';
 import { worldHostsFromEnv } from '../../simulator/standins/kind-world.ts';
-import { CLI, parseJUnit, runSimulated, type JUnitCase } from './cli.ts';
+import { CLI, parseJUnit, runSimulated, withCliSlot, type JUnitCase } from './cli.ts';
 
 /** What a run left: exit code, output, JUnit cases and the conformance report. */
 interface Run {
@@ -54,7 +54,12 @@ const FAST = ['configPropagation=8000', 'policyEnforcement=8000', 'accessLogFlus
  * `--cluster existing` against a simulated cluster of the profile's shape, served from this
  * process: the shape as a platform team's cluster has it, found by detection alone.
  */
-async function existing(profile: ProfileName, args: string[]): Promise<Run> {
+function existing(profile: ProfileName, args: string[]): Promise<Run> {
+  // The cluster this process serves works as hard as the CLI: both count as one CLI run.
+  return withCliSlot(() => existingRun(profile, args));
+}
+
+async function existingRun(profile: ProfileName, args: string[]): Promise<Run> {
   const dir = await mkdtemp(path.join(tmpdir(), `egc-profile-${profile}-`));
   const hosts = worldHostsFromEnv({});
   const options = { ...readSimOptions({ EGRESS_SIM_PROFILE: profile }), externalHosts: hosts };
@@ -117,7 +122,8 @@ function passed(run: Run): void {
 const NETWORK_POLICY = ['--suite', 'network-policy'];
 const HTTP_PLAIN = ['--suite', 'http-gateway', '--mtls', 'disabled'];
 
-describe('cluster profiles: the verdict each real shape gets', () => {
+// Each case waits for a free CLI slot (see cli.ts) before its runs start.
+describe('cluster profiles: the verdict each real shape gets', { timeout: 240_000 }, () => {
   it.concurrent(
     'classic-sidecars (Kubernetes 1.32: istio-proxy in spec.containers): passes http-gateway and network-policy',
     async () => {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { withCliSlot } from './cli.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -24,28 +25,30 @@ async function interrupt(
   { group = false }: { group?: boolean } = {},
 ): Promise<Interrupted> {
   const reports = await mkdtemp(path.join(tmpdir(), 'egc-signals-'));
-  const child = spawn(
-    command[0] ?? '',
-    [...command.slice(1), '--cluster', 'simulated', '--reports', reports],
-    {
-      cwd: reports,
-      detached: true,
-      env: { ...process.env, EGRESS_SIM_POD_START_MS: '300' },
-    },
-  );
-  let output = '';
-  let sent = false;
-  const onData = (chunk: Buffer): void => {
-    output += chunk.toString();
-    if (!sent && /\] cluster: done/.test(output)) {
-      sent = true;
-      process.kill(group ? -(child.pid ?? 0) : (child.pid ?? 0), signal);
-    }
-  };
-  child.stdout.on('data', onData);
-  child.stderr.on('data', onData);
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  return { code, output, pid: child.pid ?? 0 };
+  return withCliSlot(async () => {
+    const child = spawn(
+      command[0] ?? '',
+      [...command.slice(1), '--cluster', 'simulated', '--reports', reports],
+      {
+        cwd: reports,
+        detached: true,
+        env: { ...process.env, EGRESS_SIM_POD_START_MS: '300' },
+      },
+    );
+    let output = '';
+    let sent = false;
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString();
+      if (!sent && /\] cluster: done/.test(output)) {
+        sent = true;
+        process.kill(group ? -(child.pid ?? 0) : (child.pid ?? 0), signal);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    return { code, output, pid: child.pid ?? 0 };
+  });
 }
 
 /** Whether any process of the group is still alive. */
@@ -58,7 +61,8 @@ function groupAlive(pid: number): boolean {
   }
 }
 
-describe('cancelling a run', { timeout: 90_000 }, () => {
+// Each case waits for a free CLI slot (see cli.ts) before its run starts.
+describe('cancelling a run', { timeout: 240_000 }, () => {
   it('SIGTERM to the pipeline step (ci/run-cli.sh) reaches the run: cleanup, then 143', async () => {
     const run = await interrupt(['bash', path.join(ROOT, 'ci/run-cli.sh')], 'SIGTERM');
     expect(run.output).toContain('interrupted by SIGTERM: cleaning up');

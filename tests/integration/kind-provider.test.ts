@@ -139,12 +139,23 @@ describe('createKindProvider against the stand-in kind and istioctl', { timeout:
     await provider.release({ keep: false, progress });
   });
 
-  it('keeps the cluster with --keep-cluster, and --reuse-cluster attaches to it without deleting it', async () => {
+  // One kept cluster serves both: refusing to create it again and reusing it.
+  it('keeps the cluster with --keep-cluster, refuses to create it again, and --reuse-cluster attaches to it without deleting it', async () => {
     const clusterName = uniqueName();
     const kept = createKindProvider(await options({ clusterName, keep: true }));
     await kept.preflight();
     await kept.provision({ suites: ['http-gateway'], progress: () => {} });
     await kept.release({ keep: false, progress: () => {} });
+    expect(await clusters()).toContain(clusterName);
+
+    const second = createKindProvider(await options({ clusterName }));
+    const failure = await second.preflight().catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(EnvironmentError);
+    expect((failure as Error).message).toContain(
+      `A kind cluster named ${clusterName} already exists and this run would not delete what it did not create`,
+    );
+    // The refused provider must not delete the other run's cluster on release.
+    await second.release({ keep: false, progress: () => {} });
     expect(await clusters()).toContain(clusterName);
 
     const reuseOptions = await options({ clusterName, reuse: true });
@@ -162,24 +173,10 @@ describe('createKindProvider against the stand-in kind and istioctl', { timeout:
     await execa('kind', ['delete', 'cluster', '--name', clusterName], { env });
   });
 
-  it('refuses to reuse a cluster that does not exist, and to create one that does', async () => {
+  it('refuses to reuse a cluster that does not exist', async () => {
     await expect(createKindProvider(await options({ reuse: true })).preflight()).rejects.toThrow(
       /^There is no kind cluster named egc-test-\w+ to reuse; drop --reuse-cluster to create it/,
     );
-    const clusterName = uniqueName();
-    const first = createKindProvider(await options({ clusterName, keep: true }));
-    await first.preflight();
-    await first.provision({ suites: ['b'], progress: () => {} });
-    const second = createKindProvider(await options({ clusterName }));
-    const failure = await second.preflight().catch((error: unknown) => error);
-    expect(failure).toBeInstanceOf(EnvironmentError);
-    expect((failure as Error).message).toContain(
-      `A kind cluster named ${clusterName} already exists and this run would not delete what it did not create`,
-    );
-    // The refused provider must not delete the other run's cluster on release.
-    await second.release({ keep: false, progress: () => {} });
-    expect(await clusters()).toContain(clusterName);
-    await execa('kind', ['delete', 'cluster', '--name', clusterName], { env });
   });
 
   it('deletes the cluster it created when provisioning fails after the create', async () => {
