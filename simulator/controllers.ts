@@ -13,6 +13,7 @@ import { Kubelet } from './controllers/kubelet.ts';
 import { NamespaceController } from './controllers/namespaces.ts';
 import { onOwnedPodEvent, onReplicaSetEvent } from './controllers/replicasets.ts';
 import { serviceIpAllocator } from './controllers/services.ts';
+import { storeKeyOf } from './store/resource-types.ts';
 
 export { seedBaseCluster, type BaseClusterOptions } from './controllers/base-cluster.ts';
 export {
@@ -48,7 +49,7 @@ export function startControllers(store: ObjectStore, options: ControllerOptions 
   const unsubscribe = store.watch((event) => {
     if (context.stopped) return;
     try {
-      byKind.get(event.object.kind)?.(event);
+      byKind.get(storeKeyOf(event.object))?.(event);
       if (event.type === 'DELETED') collectGarbage(store, event.object);
     } catch (error) {
       if (!isIgnorable(error)) throw error;
