@@ -152,6 +152,7 @@ export async function startSimulatedCluster(
   const controllers = startControllers(store, {
     podStartMs: options.podStartMs,
     rootCaPem: server.caPem,
+    gatewayNeverProgrammed: options.faults.has('gateway-not-programmed'),
     ...(settings.namespaceDeletionMs === undefined
       ? {}
       : { namespaceDeletionMs: settings.namespaceDeletionMs }),

@@ -97,6 +97,8 @@ export const FAULT_NAMES = [
   'counters-frozen',
   'dr-lookup-ignored',
   'slow-propagation',
+  'gateway-not-programmed',
+  'hostname-backend-ignored',
 ] as const;
 export type FaultName = (typeof FAULT_NAMES)[number];
 

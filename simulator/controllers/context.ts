@@ -15,6 +15,8 @@ export interface ControllerOptions {
   nodeIp?: string;
   /** PEM published in every namespace's `kube-root-ca.crt` ConfigMap. */
   rootCaPem?: string;
+  /** The `gateway-not-programmed` fault: Gateway API Gateways never report Programmed=True. */
+  gatewayNeverProgrammed?: boolean;
 }
 
 /** Defaults of `ControllerOptions`. */
@@ -24,6 +26,7 @@ export const CONTROLLER_DEFAULTS = {
   nodeName: 'egress-conformance-control-plane',
   nodeIp: '172.18.0.2',
   rootCaPem: '',
+  gatewayNeverProgrammed: false,
 } as const;
 
 /** A running set of controllers; `stop` cancels their timers and unsubscribes them. */

@@ -25,4 +25,8 @@ export const FAULT_EFFECTS: Readonly<Record<FaultName, string>> = {
   'dr-lookup-ignored':
     'proxy.ts: DestinationRules are found in any namespace after the lookup path',
   'slow-propagation': 'nothing here: the store delays what view() returns',
+  'gateway-not-programmed':
+    'controllers/gateway-api.ts: a Gateway API Gateway keeps Programmed=False (NoResources) although its deployment is ready',
+  'hostname-backend-ignored':
+    'gateway-api.ts: the gateway drops route backends of kind Hostname, so its routes to external hosts have no destination',
 };

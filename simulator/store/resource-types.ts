@@ -95,7 +95,11 @@ function istio(kind: string, plural: string, group: string, shortNames: string[]
 }
 
 /** A Gateway API kind (GATEWAY_API_VERSIONS in harness/facts/gateway-api.ts), status as a subresource. */
-function gatewayApi(kind: string, plural: string, fields: Partial<ResourceType> = {}): ResourceType {
+function gatewayApi(
+  kind: string,
+  plural: string,
+  fields: Partial<ResourceType> = {},
+): ResourceType {
   return builtin(kind, plural, GATEWAY_API_RELEASE.group, {
     versions: ['v1'],
     custom: true,
@@ -202,7 +206,10 @@ export function resourceTypeForKind(key: string): ResourceType | undefined {
 }
 
 /** The type of an object, by its kind and the group of its apiVersion. */
-export function typeOfObject(object: { kind: string; apiVersion?: string }): ResourceType | undefined {
+export function typeOfObject(object: {
+  kind: string;
+  apiVersion?: string;
+}): ResourceType | undefined {
   const apiVersion = object.apiVersion ?? '';
   const group = apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '';
   return (
