@@ -34,7 +34,8 @@ import {
   type Progress,
 } from './providers/types.ts';
 import { MTLS_MODES, type MtlsMode, type RunContext } from './run-context.ts';
-import { API_NAMES } from './variants.ts';
+import type { ApiName } from './variants.ts';
+import { apiFlagProblem, parseApiFlag, selectApis } from './api-selection.ts';
 import {
   REQUIRED_CONSECUTIVE_OBSERVATIONS,
   TIMEOUT_DOCS,
@@ -64,6 +65,7 @@ const FLAGS = {
   suite: { type: 'string', multiple: true },
   cluster: { type: 'string', default: 'kind' },
   mtls: { type: 'string', default: 'both' },
+  api: { type: 'string', default: 'both' },
   external: { type: 'string' },
   junit: { type: 'string' },
   reports: { type: 'string', default: 'reports' },
@@ -94,6 +96,7 @@ export interface CliOptions {
   suites: string[];
   cluster: ClusterKind;
   mtlsModes: MtlsMode[];
+  apis: ApiName[];
   external: { mode: 'local' | 'internet' | 'host'; hostName?: string } | undefined;
   junit: string;
   reportsDir: string;
@@ -171,6 +174,8 @@ export function parseCli(argv: readonly string[]): CliOptions {
         : undefined;
   if (!mtlsModes)
     throw new UsageError(`unknown --mtls "${mtls}"; valid values: disabled, enabled, both`);
+  const apis = parseApiFlag(values.api as string);
+  if (!apis) throw new UsageError(apiFlagProblem(values.api as string));
   const istioVersion = values['istio-version'] as string;
   if (!/^\d+\.\d+\.\d+(-[\w.]+)?$/.test(istioVersion)) {
     throw new UsageError(
@@ -183,6 +188,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
     suites,
     cluster: cluster as ClusterKind,
     mtlsModes,
+    apis,
     external: parseExternal(values.external as string | undefined),
     // The reports folder holds every report unless --junit names another place.
     junit: (values.junit as string | undefined) ?? path.join(values.reports as string, 'junit.xml'),
@@ -279,6 +285,7 @@ Flags (default in brackets):
                                 existing: use the cluster in --kubeconfig/--context (needs --existing-cluster-ok)
                                 simulated: an in-process model of a cluster with Istio, for testing this tool
   --mtls MODE                 disabled | enabled | both: sidecar-to-gateway mTLS variants [both]
+  --api API                   istio-api | gateway-api | both: configuration APIs [both]
   --external MODE             local | internet | host:<dns-name> [local on kind, host:<name> required on existing]
   --junit PATH                JUnit XML report [<reports>/junit.xml]
   --reports DIR               folder for all reports and diagnostics [reports]
@@ -486,7 +493,7 @@ export async function main(
       runId,
       target,
       mtlsModes: options.mtlsModes,
-      apis: [...API_NAMES],
+      apis: await selectApis(target, options.apis, say),
       timeouts,
       requiredObservations: REQUIRED_CONSECUTIVE_OBSERVATIONS,
       clientImage: options.clientImage,

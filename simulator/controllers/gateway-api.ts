@@ -270,9 +270,10 @@ function backendProblem(
   const kind = text(backend.kind) || 'Service';
   const name = text(backend.name);
   if (kind === ISTIO_GATEWAY_API_EXTENSIONS.hostnameBackend.kind) {
-    const known = context.store
-      .list('ServiceEntry')
-      .some((entry) => asArray(asRecord(entry.spec).hosts).some((host) => String(host) === name));
+    const known = context.store.list('ServiceEntry').some((entry) => {
+      const hosts = asRecord(entry.spec).hosts;
+      return Array.isArray(hosts) && hosts.includes(name);
+    });
     return known ? undefined : `backend(${name}) not found`;
   }
   const backendNamespace = text(backend.namespace) || namespace;
