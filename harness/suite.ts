@@ -548,7 +548,13 @@ export async function verifyCleanup(
 async function labelProblems(env: SuiteEnvironment): Promise<string[]> {
   const problems: string[] = [];
   for (const { namespace, previous } of env.labelHistory) {
-    const metadata = (await env.kube.core.readNamespace({ name: namespace })).metadata;
+    // A namespace the suite created and deleted (the Gateway API's gateway namespace) keeps nothing.
+    const found = await env.kube.core.readNamespace({ name: namespace }).catch((error: unknown) => {
+      if (isNotFound(error) && env.createdNamespaces.includes(namespace)) return undefined;
+      throw error;
+    });
+    if (!found) continue;
+    const metadata = found.metadata;
     const current = metadata?.labels ?? {};
     const holder = metadata?.annotations?.[SHARED_LOCK_ANNOTATION];
     if (holder === env.run.runId) {

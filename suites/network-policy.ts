@@ -42,8 +42,13 @@ export default defineSuite({
         // the sidecars would lose their control plane.
         // With the Gateway API the gateway runs in the config's namespace, allowed by its own
         // label (gateway=true, the page's Gateway API tab).
-        await env.borrowNamespaceLabels(env.run.target.istio.namespace, { istio: 'system' });
-        await env.borrowNamespaceLabels(env.gateway.namespace, env.api.gatewayNamespaceLabels);
+        const labels = new Map<string, Record<string, string>>([
+          [env.run.target.istio.namespace, { istio: 'system' }],
+        ]);
+        const gateway = env.gateway.namespace;
+        labels.set(gateway, { ...labels.get(gateway), ...env.api.gatewayNamespaceLabels });
+        for (const [namespace, values] of labels)
+          await env.borrowNamespaceLabels(namespace, values);
         await env.borrowNamespaceLabels('kube-system', { 'kube-system': 'true' });
         await env.apply(env.config('network-policy.yaml'), state.egress);
         // Policies are decided for new pods: recreate the client after the policy exists.
