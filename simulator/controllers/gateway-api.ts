@@ -66,7 +66,7 @@ function conditions(
       ...condition,
       observedGeneration: generation,
       lastTransitionTime: unchanged ? (old.lastTransitionTime ?? now) : now,
-    } as Json;
+    };
   });
 }
 
@@ -321,7 +321,7 @@ function reconcileRoute(context: ControllerContext, kind: string, route: KubeObj
         parentRef: parent,
         controllerName: ISTIO_GATEWAY_DEPLOYMENT.controllerName,
         conditions: conditions(old?.conditions, wanted, draft.metadata.generation, now),
-      } as Json;
+      };
     });
     draft.status = { ...asRecord(draft.status), parents };
   });
