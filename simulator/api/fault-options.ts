@@ -9,7 +9,7 @@ export const DEFAULT_FLAKY_RATE = 0.1;
  * `EGRESS_SIM_API_DOWN_AFTER_MS` is set: past the simulated provider's own requests and a
  * suite's setup, so the outage hits a run in the middle of its suites.
  */
-export const DEFAULT_DOWN_AFTER_REQUESTS = 60;
+export const DEFAULT_DOWN_AFTER_REQUESTS = 30;
 
 /**
  * The options of the named API faults; undefined when none is named. Throws on a malformed
