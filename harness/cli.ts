@@ -51,7 +51,7 @@ import {
 } from './versions.ts';
 import { runSuites } from './runner.ts';
 import { leftoversSentence } from './leftovers.ts';
-import { ApiUnavailableError, isApiUnavailableMessage, setApiStep } from './k8s/retry.ts';
+import { ApiUnavailableError, apiUnavailableSentence, setApiStep } from './k8s/retry.ts';
 
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -533,7 +533,7 @@ export async function main(
       // The results cannot speak for the mesh when the environment itself failed. Each
       // sentence once: an API server that stopped answering fails every later step alike.
       const sentences = new Set(outcome.environmentErrors.map((m) => m.split('\n')[0] ?? m));
-      const apiDown = [...sentences].find(isApiUnavailableMessage);
+      const apiDown = [...sentences].map(apiUnavailableSentence).find((found) => found);
       for (const sentence of apiDown ? [apiDown] : sentences) complain(sentence);
       const left = apiDown ? leftovers() : undefined;
       if (left) complain(left);

@@ -94,9 +94,18 @@ export class ApiUnavailableError extends EnvironmentError {
 /** The fixed start of every {@link ApiUnavailableError} message, for readers of reports. */
 export const API_UNAVAILABLE_PHRASE = 'stopped answering';
 
-/** True when a message (from a report or another process) is an API-unavailable one. */
+/**
+ * The API-unavailable sentence inside a message from a report or another process (client-node
+ * may prefix it, e.g. "Failed to fetch resource metadata for …: "); undefined when there is none.
+ */
+export function apiUnavailableSentence(message: string): string | undefined {
+  const at = message.search(/The Kubernetes API server at \S+ stopped answering/);
+  return at < 0 ? undefined : message.slice(at);
+}
+
+/** True when a message carries an API-unavailable sentence. */
 export function isApiUnavailableMessage(message: string): boolean {
-  return /^The Kubernetes API server at \S+ stopped answering/.test(message);
+  return apiUnavailableSentence(message) !== undefined;
 }
 
 const unavailable = new Map<string, ApiUnavailableError>();
