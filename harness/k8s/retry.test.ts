@@ -52,7 +52,7 @@ afterEach(() => {
   server.closeAllConnections();
 });
 
-function kube(timeouts = { apiRequest: 400, apiUnavailable: 3000 }): Kube {
+function kube(timeouts = { apiRequest: 400, apiUnavailable: 10_000 }): Kube {
   const dir = mkdtempSync(join(tmpdir(), 'egc-retry-'));
   const kubeconfig = join(dir, 'kubeconfig');
   writeFileSync(
