@@ -51,6 +51,8 @@ import {
   KIND_NODE_IMAGE,
 } from './versions.ts';
 import { runSuites } from './runner.ts';
+import { leftoversSentence } from './leftovers.ts';
+import { ApiUnavailableError, apiUnavailableSentence, setApiStep } from './k8s/retry.ts';
 
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -443,7 +445,13 @@ export async function main(
   const reporter = createProgress(io.out, {
     interactive: isInteractive(io.out),
   });
-  const progress: Progress = trackSteps(report, reporter);
+  const tracked: Progress = trackSteps(report, reporter);
+  // The step in progress names where the API server stopped answering, if it does.
+  const progress: Progress = (step, state, detail) => {
+    setApiStep(state === 'start' ? step : undefined);
+    tracked(step, state, detail);
+  };
+  const leftovers = () => leftoversSentence({ ...options, runId, keepCluster });
 
   let provider: ClusterProvider | undefined;
   let reportsFailed = false;
@@ -529,8 +537,13 @@ export async function main(
       `${outcome.passed} passed, ${outcome.failed} failed, ${outcome.skipped} skipped${target.simulated ? ' (SIMULATED cluster)' : ''}; JUnit: ${path.relative(process.cwd(), path.resolve(options.junit))}`,
     );
     if (outcome.environmentErrors.length > 0) {
-      // The results cannot speak for the mesh when the environment itself failed.
-      for (const message of outcome.environmentErrors) complain(message.split('\n')[0] ?? message);
+      // The results cannot speak for the mesh when the environment itself failed. Each
+      // sentence once: an API server that stopped answering fails every later step alike.
+      const sentences = new Set(outcome.environmentErrors.map((m) => m.split('\n')[0] ?? m));
+      const apiDown = [...sentences].map(apiUnavailableSentence).find((found) => found);
+      for (const sentence of apiDown ? [apiDown] : sentences) complain(sentence);
+      const left = apiDown ? leftovers() : undefined;
+      if (left) complain(left);
       return EXIT_ENVIRONMENT_ERROR;
     }
     return outcome.failed > 0 ? EXIT_CONFORMANCE_FAILURE : EXIT_PASSED;
@@ -538,6 +551,8 @@ export async function main(
     if (!report.cases) recordSetupFailure(report, error);
     if (error instanceof EnvironmentError) {
       complain(error.message);
+      const left = error instanceof ApiUnavailableError ? leftovers() : undefined;
+      if (left) complain(left);
       return EXIT_ENVIRONMENT_ERROR;
     }
     if (interruptedBy) return interruptedCode();

@@ -105,6 +105,7 @@ export class SuiteEnvironment {
     this.kube = connect({
       kubeconfigPath: run.target.kubeconfigPath,
       ...(run.target.context ? { context: run.target.context } : {}),
+      timeouts: run.timeouts,
     });
   }
 

@@ -19,6 +19,13 @@ import { detectIstio } from '../harness/istio/detect.ts';
 import { localHostName } from '../harness/external/local.ts';
 
 /**
+ * The API server is in this process and answers in milliseconds: an attempt without an
+ * answer for 5 s is a server that stopped answering (`api-down`), and 10 s of failures are
+ * far beyond what `api-flaky` produces (a few consecutive failures at its 10 %).
+ */
+const SIMULATED_API_TIMEOUTS = { apiRequest: 5000, apiUnavailable: 10_000 };
+
+/**
  * Creates the simulated provider; EGRESS_SIM_* variables configure the model, and
  * EGRESS_SIM_PROFILE the shape of the cluster (simulator/profiles.ts). `istioRevision` is
  * `--istio-revision`: which installed revision to test, as on an existing cluster.
@@ -57,6 +64,7 @@ export function createSimulatedProvider({
       podReady: options.podStartMs + 15_000,
       deletion: 15_000,
       pollInterval: 50,
+      ...SIMULATED_API_TIMEOUTS,
     },
     async preflight() {},
     async provision({ suites, progress }): Promise<ClusterTarget> {
@@ -103,10 +111,13 @@ export function createSimulatedProvider({
         },
       });
       stop = () => cluster.stop();
-      const kube = connect({ kubeconfigPath: cluster.kubeconfigPath });
+      const kube = connect({
+        kubeconfigPath: cluster.kubeconfigPath,
+        timeouts: SIMULATED_API_TIMEOUTS,
+      });
       const istio = await detectIstio(kube, istioRevision ? { revision: istioRevision } : {});
-      const version = await kube.config
-        .makeApiClient((await import('@kubernetes/client-node')).VersionApi)
+      const version = await kube
+        .api((await import('@kubernetes/client-node')).VersionApi)
         .getCode();
       const profiles = options.profiles ?? [];
       progress(

@@ -10,8 +10,12 @@ import {
   KubernetesObjectApi,
   Log,
   ApiException,
+  type createConfiguration,
 } from '@kubernetes/client-node';
 import { EnvironmentError } from '../errors.ts';
+import { DEFAULT_TIMEOUTS, type TimeoutConfig } from '../timeouts.ts';
+import { makeBoundedApiClient } from './http.ts';
+import { retryPolicy, type ApiRetryPolicy } from './retry.ts';
 
 /** The API clients for one cluster, built from one kubeconfig and context. */
 export interface Kube {
@@ -23,15 +27,24 @@ export interface Kube {
   log: Log;
   /** The API server URL, for messages (never the credentials). */
   server: string;
+  /** How every request through these clients is bounded and retried (harness/k8s/retry.ts). */
+  policy: ApiRetryPolicy;
+  /** Another of client-node's typed API clients, bounded and retried like the others. */
+  api<T>(apiClientType: new (configuration: ReturnType<typeof createConfiguration>) => T): T;
 }
 
-/** Loads a kubeconfig and builds the clients; a missing file or context is an environment error. */
+/**
+ * Loads a kubeconfig and builds the clients; a missing file or context is an environment
+ * error. `timeouts` bound and retry every request (`apiRequest`, `apiUnavailable`).
+ */
 export function connect({
   kubeconfigPath,
   context,
+  timeouts = DEFAULT_TIMEOUTS,
 }: {
   kubeconfigPath: string;
   context?: string;
+  timeouts?: Pick<TimeoutConfig, 'apiRequest' | 'apiUnavailable'>;
 }): Kube {
   const config = new KubeConfig();
   try {
@@ -59,15 +72,40 @@ export function connect({
       `The kubeconfig ${kubeconfigPath} has no current cluster; pass --context to pick one.`,
     );
   }
+  const server = cluster.server;
+  const policy = retryPolicy(timeouts);
+  const api = <T>(type: new (configuration: ReturnType<typeof createConfiguration>) => T): T =>
+    makeBoundedApiClient(config, type, { server, policy });
+  const objects = api(KubernetesObjectApi);
+  // What KubernetesObjectApi.makeApiClient does after construction (the method is protected).
+  (objects as unknown as { setDefaultNamespace(kc: KubeConfig): string }).setDefaultNamespace(
+    config,
+  );
   return {
     config,
-    core: config.makeApiClient(CoreV1Api),
-    apps: config.makeApiClient(AppsV1Api),
-    objects: KubernetesObjectApi.makeApiClient(config),
-    exec: new Exec(config),
+    core: api(CoreV1Api),
+    apps: api(AppsV1Api),
+    objects,
+    exec: new Exec(handshakeBounded(config, policy.attemptTimeoutMs)),
     log: new Log(config),
-    server: cluster.server,
+    server,
+    policy,
+    api,
   };
+}
+
+/**
+ * The kubeconfig as the exec WebSocket sees it, with a deadline on the opening handshake
+ * (ws's `handshakeTimeout`): client-node opens the socket without one, so an API server that
+ * accepts the connection and never answers would hold the exec forever.
+ */
+function handshakeBounded(config: KubeConfig, timeoutMs: number): KubeConfig {
+  const bounded = Object.create(config) as KubeConfig;
+  bounded.applyToHTTPSOptions = async (options) => {
+    await config.applyToHTTPSOptions(options);
+    (options as { handshakeTimeout?: number }).handshakeTimeout = timeoutMs;
+  };
+  return bounded;
 }
 
 /** A Kubernetes `Status` reduced to what messages need. */

@@ -372,7 +372,7 @@ export function createKindProvider({
     async provision({ suites, progress }): Promise<ClusterTarget> {
       if (!tools) await preflight();
       await createOrAttach(progress);
-      const kube = connect({ kubeconfigPath });
+      const kube = connect({ kubeconfigPath, timeouts });
       const kubernetesVersion = await checkReachable(kube);
       const istio = await ensureIstio(kube, progress);
       const hosts = await externalHosts(kube, suites);
