@@ -29,6 +29,8 @@ export interface TimeoutConfig {
   pollInterval: number;
   /** Waiting for another run to give back shared namespace labels (istio-system, kube-system). */
   sharedNamespaceLock: number;
+  /** A borrowed-labels lock whose holder has not renewed it for this long is taken over. */
+  sharedNamespaceLockStale: number;
 }
 
 /**
@@ -53,6 +55,7 @@ export const DEFAULT_TIMEOUTS: Readonly<TimeoutConfig> = Object.freeze({
   request: 5_000,
   pollInterval: 250,
   sharedNamespaceLock: 900_000,
+  sharedNamespaceLockStale: 120_000,
 });
 
 /** The names, for `--help` and validation of `--timeout`. */
@@ -71,6 +74,8 @@ export const TIMEOUT_DOCS: Record<keyof TimeoutConfig, string> = {
   request: "curl's --max-time for one request",
   pollInterval: 'pause between disagreeing observations',
   sharedNamespaceLock: 'another run giving back istio-system/kube-system labels it borrowed',
+  sharedNamespaceLockStale:
+    "a borrowed-labels lock not renewed this long is taken over (holder's labels restored)",
 };
 
 /** Merges overrides over defaults; rejects unknown names and non-positive values. */
