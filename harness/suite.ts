@@ -14,7 +14,7 @@ import {
   setNamespaceLabels,
   type PreviousLabels,
 } from './k8s/namespaces.ts';
-import { LabelLocks, lockRecordOf } from './label-lock.ts';
+import { LabelLocks, describeHolder, lockRecordOf } from './label-lock.ts';
 import { execInPod } from './k8s/exec.ts';
 import { isNotFound } from './k8s/client.ts';
 import { RUN_LABEL } from './k8s/namespaces.ts';
@@ -490,9 +490,13 @@ async function labelProblems(env: SuiteEnvironment): Promise<string[]> {
       problems.push(`namespace ${namespace} is still locked by this run (${holder.owner})`);
     }
     for (const [key, value] of Object.entries(previous)) {
-      if (current[key] !== value) {
+      // Another run may hold the labels now: then what it recorded as "before" must be
+      // this run's "before", which it puts back when it is done.
+      const recorded = holder && key in holder.previous;
+      const now = recorded ? (holder.previous[key] ?? undefined) : current[key];
+      if (now !== value) {
         problems.push(
-          `label ${key} on namespace ${namespace} is ${current[key] === undefined ? 'absent' : `"${current[key]}"`}, but was ${value === undefined ? 'absent' : `"${value}"`} before the run`,
+          `label ${key} on namespace ${namespace} is ${now === undefined ? 'absent' : `"${now}"`}${recorded ? ` in the lock record of ${describeHolder(holder)}` : ''}, but was ${value === undefined ? 'absent' : `"${value}"`} before the run`,
         );
       }
     }
