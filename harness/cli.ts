@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import {
   createRunReport,
@@ -26,7 +27,6 @@ import { SUITES, findSuite } from '../suites/index.ts';
 import { listSuites } from './list.ts';
 import { checkManifestTree } from './manifests.ts';
 import { checkOutputs } from './outputs.ts';
-import { RUN_LABEL, SHARED_LOCK_ANNOTATION } from './run-labels.ts';
 import {
   CLUSTER_KINDS,
   type ClusterKind,
@@ -51,8 +51,9 @@ import {
   KIND_NODE_IMAGE,
 } from './versions.ts';
 import { runSuites } from './runner.ts';
-import { leftoversSentence } from './leftovers.ts';
+import { leftoversMessage, leftoversSentence, type RunPlace } from './leftovers.ts';
 import { ApiUnavailableError, apiUnavailableSentence, setApiStep } from './k8s/retry.ts';
+import { exitNow } from './exit.ts';
 
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -321,6 +322,8 @@ Exit codes:
   130 interrupted by SIGINT (Ctrl-C), 143 by SIGTERM; what the run created is cleaned up first
 
 Reports: <reports>/junit.xml, conformance.yaml, conformance.json, summary.md, diagnostics/.
+
+Environment: EGRESS_DEBUG=1 prints debug output (at exit: the handles still open).
 `;
 }
 
@@ -451,7 +454,8 @@ export async function main(
     setApiStep(state === 'start' ? step : undefined);
     tracked(step, state, detail);
   };
-  const leftovers = () => leftoversSentence({ ...options, runId, keepCluster });
+  const place = (): RunPlace => ({ ...options, runId, keepCluster });
+  const leftovers = () => leftoversSentence(place());
 
   let provider: ClusterProvider | undefined;
   let reportsFailed = false;
@@ -462,13 +466,9 @@ export async function main(
   const onSignal = (signal: NodeJS.Signals): void => {
     if (interruptedBy) {
       // A second signal during cleanup: stop now, and say what may be left and how to remove it.
-      complain(
-        `${signal} again: stopping without finishing cleanup. What may be left: namespaces labelled ${RUN_LABEL}=${runId}` +
-          `${options.cluster === 'kind' && !options.reuseCluster ? ` and the kind cluster ${options.clusterName}` : ''}` +
-          `, and labels borrowed on shared namespaces (annotated ${SHARED_LOCK_ANNOTATION}=${runId}). Remove them with: ` +
-          `kubectl delete namespaces -l ${RUN_LABEL}=${runId}` +
-          `${options.cluster === 'kind' && !options.reuseCluster ? `; kind delete cluster --name ${options.clusterName}` : ''}`,
-      );
+      complain(leftoversMessage(signal, place()));
+      // The run folder holds a kubeconfig (credentials): never left behind unless the cluster is kept.
+      if (!keepCluster) rmSync(runDir, { recursive: true, force: true });
       process.exit(signal === 'SIGTERM' ? 143 : 130);
     }
     interruptedBy = signal;
@@ -586,7 +586,10 @@ export async function main(
     }
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    if (reportsFailed && !interruptedBy) {
+    // A signal that came while cleaning up after a finished run still says the run was cut short.
+    // eslint-disable-next-line no-unsafe-finally
+    if (interruptedBy) return interruptedCode();
+    if (reportsFailed) {
       // A run without its reports cannot gate anything: that is the environment's failure,
       // whatever the suites found, so it overrides the code the run returned.
       // eslint-disable-next-line no-unsafe-finally
@@ -597,6 +600,7 @@ export async function main(
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const code = await main(process.argv.slice(2));
-  // Idle keep-alive sockets of the API clients would hold the process open for seconds.
-  process.exit(code);
+  // Open handles (the API clients' keep-alive sockets, anything a library leaves behind)
+  // must not keep a finished run alive; EGRESS_DEBUG=1 names them.
+  exitNow(code);
 }

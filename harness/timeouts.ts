@@ -39,6 +39,8 @@ export interface TimeoutConfig {
    * before the API server counts as unavailable and the run ends with exit 2.
    */
   apiUnavailable: number;
+  /** A borrowed-labels lock whose holder has not renewed it for this long is taken over. */
+  sharedNamespaceLockStale: number;
 }
 
 /**
@@ -65,6 +67,7 @@ export const DEFAULT_TIMEOUTS: Readonly<TimeoutConfig> = Object.freeze({
   sharedNamespaceLock: 900_000,
   apiRequest: 30_000,
   apiUnavailable: 60_000,
+  sharedNamespaceLockStale: 120_000,
 });
 
 /** The names, for `--help` and validation of `--timeout`. */
@@ -85,6 +88,8 @@ export const TIMEOUT_DOCS: Record<keyof TimeoutConfig, string> = {
   sharedNamespaceLock: 'another run giving back istio-system/kube-system labels it borrowed',
   apiRequest: 'one API request attempt (answer and whole body) or exec handshake',
   apiUnavailable: 'retrying failing API requests before the API server counts as down',
+  sharedNamespaceLockStale:
+    "a borrowed-labels lock not renewed this long is taken over (holder's labels restored)",
 };
 
 /** Merges overrides over defaults; rejects unknown names and non-positive values. */
