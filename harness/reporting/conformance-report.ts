@@ -23,6 +23,11 @@ export const BEHAVIOURS = [
   { id: 'B4', title: 'NetworkPolicy blocks bypassing the sidecar; the gateway path still works' },
   { id: 'B5', title: "The DestinationRule must be in the client's lookup path" },
   { id: 'B6', title: 'Cleanup leaves the cluster as it was' },
+  {
+    id: 'B7',
+    title:
+      'REGISTRY_ONLY blocks hosts without ServiceEntry; the registered host leaves through the gateway',
+  },
 ] as const;
 
 export type BehaviourId = (typeof BEHAVIOURS)[number]['id'];
