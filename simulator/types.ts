@@ -97,6 +97,8 @@ export const FAULT_NAMES = [
   'counters-frozen',
   'dr-lookup-ignored',
   'slow-propagation',
+  'registry-only-ignored',
+  'wrong-gateway-identity',
 ] as const;
 export type FaultName = (typeof FAULT_NAMES)[number];
 

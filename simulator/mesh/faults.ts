@@ -25,4 +25,8 @@ export const FAULT_EFFECTS: Readonly<Record<FaultName, string>> = {
   'dr-lookup-ignored':
     'proxy.ts: DestinationRules are found in any namespace after the lookup path',
   'slow-propagation': 'nothing here: the store delays what view() returns',
+  'registry-only-ignored':
+    "sidecar-scope.ts: sidecars ignore the Sidecar resource's outboundTrafficPolicy and keep the mesh config's",
+  'wrong-gateway-identity':
+    "workload-identity.ts: istiod's CA issues gateway proxies a certificate for their namespace's default service account (sidecars do not verify SANs in this model, so only the identity evidence shows it)",
 };

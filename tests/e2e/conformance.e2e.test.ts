@@ -37,9 +37,10 @@ type Run = Awaited<ReturnType<typeof runSimulated>>;
 const SUITE_NAMES: readonly SuiteName[] = SUITES.map((suite) => suite.name);
 
 const expectations: Record<FaultName, SuiteName[]> = {
-  'gateway-bypass': ['http-gateway', 'network-policy', 'passthrough'],
-  'no-gateway-log': ['http-gateway', 'passthrough'],
-  'wrong-upstream': ['http-gateway'],
+  'gateway-bypass': ['http-gateway', 'network-policy', 'passthrough', 'registry-only'],
+  'no-gateway-log': ['http-gateway', 'passthrough', 'registry-only'],
+  // registry-only's last stage is B1's routing through the gateway.
+  'wrong-upstream': ['http-gateway', 'registry-only'],
   'tls-terminated': ['passthrough'],
   'sni-ignored': ['passthrough'],
   'plaintext-accepted': ['http-gateway'],
@@ -47,6 +48,8 @@ const expectations: Record<FaultName, SuiteName[]> = {
   'counters-frozen': ['network-policy'],
   'dr-lookup-ignored': ['dr-lookup'],
   'slow-propagation': [],
+  'registry-only-ignored': ['registry-only'],
+  'wrong-gateway-identity': ['http-gateway'],
 };
 
 /**
