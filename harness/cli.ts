@@ -50,6 +50,7 @@ import {
   KIND_NODE_IMAGE,
 } from './versions.ts';
 import { runSuites } from './runner.ts';
+import * as outboundPolicy from './outbound-policy.ts';
 
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -85,6 +86,7 @@ const FLAGS = {
   'istio-revision': { type: 'string' },
   'gateway-label': { type: 'string' },
   verbose: { type: 'boolean', short: 'v', default: false },
+  ...outboundPolicy.FLAG,
 } as const;
 
 /** The parsed command line. */
@@ -117,6 +119,8 @@ export interface CliOptions {
   gatewaySelector: { key: string; value: string } | undefined;
   /** Vitest's full error output (code frames, stacks, causes) besides the failures' fields. */
   verbose: boolean;
+  /** `--outbound-policy`: the mesh-wide policy to install with (kind, simulated). */
+  outboundPolicy: outboundPolicy.OutboundTrafficPolicy | undefined;
 }
 
 /** Parses argv (without node and script); throws {@link UsageError} naming the valid choices. */
@@ -204,6 +208,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
     istioRevision: values['istio-revision'] as string | undefined,
     gatewaySelector: parseLabel(values['gateway-label'] as string | undefined),
     verbose: Boolean(values.verbose),
+    outboundPolicy: outboundPolicy.parse(values, cluster as ClusterKind, UsageError),
     manifestsDir: path.resolve(
       (values.manifests as string | undefined) ?? path.join(PROJECT_ROOT, 'manifests'),
     ),
@@ -279,6 +284,7 @@ Flags (default in brackets):
                                 existing: use the cluster in --kubeconfig/--context (needs --existing-cluster-ok)
                                 simulated: an in-process model of a cluster with Istio, for testing this tool
   --mtls MODE                 disabled | enabled | both: sidecar-to-gateway mTLS variants [both]
+${outboundPolicy.HELP}
   --external MODE             local | internet | host:<dns-name> [local on kind, host:<name> required on existing]
   --junit PATH                JUnit XML report [<reports>/junit.xml]
   --reports DIR               folder for all reports and diagnostics [reports]
@@ -343,6 +349,7 @@ async function createProvider(
         istioVersion: options.istioVersion,
         log,
         ...(options.istioRevision ? { istioRevision: options.istioRevision } : {}),
+        ...(options.outboundPolicy ? { outboundTrafficPolicy: options.outboundPolicy } : {}),
       });
     }
     case 'kind': {
@@ -358,6 +365,7 @@ async function createProvider(
         kindPath: options.kindPath,
         istioctlPath: options.istioctlPath,
         external: options.external ?? { mode: 'local' },
+        ...(options.outboundPolicy ? { outboundTrafficPolicy: options.outboundPolicy } : {}),
         timeouts: resolveTimeouts(options.timeoutOverrides),
         log,
         signal,

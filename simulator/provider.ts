@@ -27,11 +27,14 @@ export function createSimulatedProvider({
   runDir,
   istioVersion,
   istioRevision,
+  outboundTrafficPolicy,
   env = process.env,
 }: {
   runDir: string;
   istioVersion: string;
   istioRevision?: string | undefined;
+  /** `--outbound-policy`: the mesh config's outboundTrafficPolicy.mode at install. */
+  outboundTrafficPolicy?: 'ALLOW_ANY' | 'REGISTRY_ONLY';
   log?: (line: string) => void;
   env?: NodeJS.ProcessEnv;
 }): ClusterProvider {
@@ -99,6 +102,7 @@ export function createSimulatedProvider({
           version: istioVersion,
           accessLogEncoding: 'TEXT',
           outboundStatsIncluded: true,
+          ...(outboundTrafficPolicy ? { outboundTrafficPolicy } : {}),
           install: true,
         },
       });

@@ -212,6 +212,8 @@ export interface ConformanceReport {
       requestedVersion: string;
       revision: string | null;
       gateway: string | null;
+      /** The mesh config's outboundTrafficPolicy.mode, as detected (`--outbound-policy` on kind). */
+      outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY' | null;
     };
     kubernetesVersion: string | null;
     kindVersion: string | null;
@@ -283,6 +285,7 @@ export function buildConformanceReport(report: RunReport, now = new Date()): Con
         gateway: target
           ? `${target.istio.gateway.namespace}/${target.istio.gateway.serviceName}`
           : null,
+        outboundTrafficPolicy: target?.istio.outboundTrafficPolicy ?? null,
       },
       kubernetesVersion: target?.kubernetesVersion ?? null,
       kindVersion: target?.kindVersion ?? null,
