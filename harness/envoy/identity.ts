@@ -57,7 +57,7 @@ function leafUris(pem: string): string[] {
   }
 }
 
-/** The workload certificate's URI SANs from `config_dump`, or undefined without that secret. */
+/** The workload certificate's URI SANs from `config_dump`, or undefined without that secret (or its certificate). */
 export function identityFromConfigDump(text: string): ProxyIdentity | undefined {
   for (const config of list(record(parseJson(text)).configs)) {
     const dump = record(config);
@@ -73,7 +73,9 @@ export function identityFromConfigDump(text: string): ProxyIdentity | undefined 
           : typeof chain.inline_string === 'string'
             ? chain.inline_string
             : '';
-      return { source: 'config_dump', uris: leafUris(pem) };
+      const uris = leafUris(pem);
+      // A secret still warming (no certificate yet) says nothing: let the caller ask `certs`.
+      return uris.length > 0 ? { source: 'config_dump', uris } : undefined;
     }
   }
   return undefined;

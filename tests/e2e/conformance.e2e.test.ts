@@ -138,6 +138,11 @@ describe('simulated conformance run', () => {
         expect(http.filter((name) => name === caseName('http-gateway', 'B1', id))).toHaveLength(1);
       }
       expect(http.filter((name) => name === caseName('http-gateway', 'B2', '4'))).toHaveLength(1);
+      expect(http.filter((name) => name === caseName('http-gateway', 'B2', '5'))).toHaveLength(1);
+      const registry = run.cases.filter((c) => c.suite === 'registry-only').map((c) => c.name);
+      for (const id of ['control', '1', '2', '3', '4'] as const) {
+        expect(registry).toContain(caseName('registry-only', 'B7', id));
+      }
     },
   );
 
@@ -216,6 +221,30 @@ describe('simulated conformance run', () => {
         const text = await readFile(file, 'utf8');
         expect(text.includes(token), file).toBe(false);
         expect(/PRIVATE KEY-----/.test(text), file).toBe(false);
+      }
+    },
+  );
+
+  it.concurrent(
+    'wrong-gateway-identity and registry-only-ignored turn exactly their cases red, naming the cause',
+    { timeout: 300_000 },
+    async () => {
+      const identity = await faultRun('wrong-gateway-identity');
+      const identityFailed = identity.cases.filter((c) => c.failure !== undefined);
+      expect(identityFailed.map((c) => c.name)).toEqual([caseName('http-gateway', 'B2', '5')]);
+      expect(identityFailed[0]?.failure).toContain(
+        'service account default instead of istio-egressgateway-service-account',
+      );
+
+      const ignored = await faultRun('registry-only-ignored');
+      const ignoredFailed = ignored.cases.filter((c) => c.failure !== undefined);
+      expect(ignoredFailed.map((c) => c.name).sort()).toEqual(
+        [caseName('registry-only', 'B7', '1'), caseName('registry-only', 'B7', '2')].sort(),
+      );
+      for (const failed of ignoredFailed) {
+        expect(failed.failure).toMatch(
+          /sets outboundTrafficPolicy REGISTRY_ONLY: the Sidecar's outbound policy is not in force/,
+        );
       }
     },
   );
