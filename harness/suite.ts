@@ -315,23 +315,41 @@ export class SuiteEnvironment {
   }
 
   private async pilotAgentOnGateways(path: string): Promise<string[]> {
-    const outputs: string[] = [];
+    return (await this.gatewayAdmin(path)).map((output) => output.text);
+  }
+
+  /** Envoy's admin `path` in every ready gateway pod (`pilot-agent request GET <path>`). */
+  async gatewayAdmin(path: string): Promise<{ pod: string; text: string }[]> {
+    const outputs: { pod: string; text: string }[] = [];
     for (const pod of await this.gatewayPods()) {
+      const name = pod.metadata?.name ?? '';
       const output = await execInPod(this.kube, {
         namespace: this.gateway.namespace,
-        pod: pod.metadata?.name ?? '',
+        pod: name,
         container: PROXY_CONTAINER,
         command: pilotAgentRequest(path),
         timeoutMs: this.run.timeouts.exec,
       });
       if (output.exitCode !== 0) {
         throw new Error(
-          `pilot-agent request GET ${path} in ${pod.metadata?.name} exited ${output.exitCode}: ${output.stderr.trim()}`,
+          `pilot-agent request GET ${path} in ${name} exited ${output.exitCode}: ${output.stderr.trim()}`,
         );
       }
-      outputs.push(output.stdout);
+      outputs.push({ pod: name, text: output.stdout });
     }
     return outputs;
+  }
+
+  /** The access-log entries the client's own sidecar wrote since `since` (where it blocks). */
+  async clientProxyLog(client: Client, since: Date): Promise<AccessLogEntry[]> {
+    const text = await readContainerLog(this.kube, {
+      namespace: client.namespace,
+      pod: client.pod,
+      container: PROXY_CONTAINER,
+      // sinceTime has second resolution on the API: ask a little earlier; callers filter.
+      since: new Date(since.getTime() - 2000),
+    });
+    return parseAccessLog(text);
   }
 
   /**

@@ -103,6 +103,8 @@ export interface SimulatedIstio {
   /** `meshConfig.accessLogFormat`; absent: Istio's default format. */
   accessLogFormat?: string;
   outboundStatsIncluded: boolean;
+  /** `meshConfig.outboundTrafficPolicy.mode` (`--outbound-policy`); absent: ALLOW_ANY. */
+  outboundTrafficPolicy?: 'ALLOW_ANY' | 'REGISTRY_ONLY';
   /** Install at start (simulated provider); false leaves it to the stand-in `istioctl`. */
   install: boolean;
 }
@@ -206,6 +208,7 @@ function installOptions(istio: SimulatedIstio): IstioInstallOptions {
     accessLogEncoding: istio.accessLogEncoding,
     ...(istio.accessLogFormat ? { accessLogFormat: istio.accessLogFormat } : {}),
     outboundStatsIncluded: istio.outboundStatsIncluded,
+    ...(istio.outboundTrafficPolicy ? { outboundTrafficPolicy: istio.outboundTrafficPolicy } : {}),
   };
 }
 

@@ -34,11 +34,14 @@ export function createSimulatedProvider({
   runDir,
   istioVersion,
   istioRevision,
+  outboundTrafficPolicy,
   env = process.env,
 }: {
   runDir: string;
   istioVersion: string;
   istioRevision?: string | undefined;
+  /** `--outbound-policy`: the mesh config's outboundTrafficPolicy.mode at install. */
+  outboundTrafficPolicy?: 'ALLOW_ANY' | 'REGISTRY_ONLY';
   log?: (line: string) => void;
   env?: NodeJS.ProcessEnv;
 }): ClusterProvider {
@@ -107,6 +110,7 @@ export function createSimulatedProvider({
           version: istioVersion,
           accessLogEncoding: 'TEXT',
           outboundStatsIncluded: true,
+          ...(outboundTrafficPolicy ? { outboundTrafficPolicy } : {}),
           install: true,
         },
       });

@@ -99,6 +99,8 @@ export const FAULT_NAMES = [
   'slow-propagation',
   'gateway-not-programmed',
   'hostname-backend-ignored',
+  'registry-only-ignored',
+  'wrong-gateway-identity',
 ] as const;
 export type FaultName = (typeof FAULT_NAMES)[number];
 
