@@ -22,6 +22,14 @@ import {
 import { variantLabel, type Variant } from './variants.ts';
 import { apiVariant } from './api/index.ts';
 
+// This module runs in vitest's fork workers. A signal sent to the whole process group (Ctrl-C,
+// a runner stopping the job) reaches them too, and by default would end a worker before its
+// afterAll cleanup: the CLI in the parent process owns cancelling (it cancels the vitest run,
+// whose cleanup hooks then run here), so a worker only takes note.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  if (process.listenerCount(signal) === 0) process.on(signal, () => undefined);
+}
+
 /** What the harness records on each test for the reports (vitest task meta). */
 export interface EgressMeta {
   behaviour?: BehaviourId;
