@@ -2,6 +2,7 @@
  * The one way the harness reaches a cluster: a kubeconfig, through @kubernetes/client-node.
  * kubectl is deliberately not used, so the harness runs where only the API is reachable.
  */
+import type { ChildProcess } from 'node:child_process';
 import {
   AppsV1Api,
   CoreV1Api,
@@ -73,6 +74,7 @@ export function connect({
     );
   }
   const server = cluster.server;
+  pluginsEndWithProcess(config);
   const policy = retryPolicy(timeouts);
   const api = <T>(type: new (configuration: ReturnType<typeof createConfiguration>) => T): T =>
     makeBoundedApiClient(config, type, { server, policy });
@@ -91,6 +93,36 @@ export function connect({
     server,
     policy,
     api,
+  };
+}
+
+/** client-node's exec credential authenticator, as far as this module touches it. */
+interface ExecAuthenticator {
+  execFn: (command: string, args: string[], options: object) => ChildProcess;
+}
+
+/**
+ * Credential plugins go with the run: client-node spawns a kubeconfig's exec plugin
+ * (`ExecAuth.execFn`, child_process.spawn) and never kills it, so a plugin that hangs
+ * outlived the CLI after checkReachable gave up on it. Each plugin process is killed when
+ * this process exits, however it exits.
+ */
+function pluginsEndWithProcess(config: KubeConfig): void {
+  const authenticators = (config as unknown as { authenticators?: unknown[] }).authenticators;
+  const execAuth = authenticators?.find(
+    (candidate): candidate is ExecAuthenticator =>
+      typeof (candidate as Partial<ExecAuthenticator>).execFn === 'function',
+  );
+  if (!execAuth) return;
+  const spawnPlugin = execAuth.execFn.bind(execAuth);
+  execAuth.execFn = (command, args, options) => {
+    const plugin = spawnPlugin(command, args, options);
+    const kill = (): void => {
+      plugin.kill('SIGKILL');
+    };
+    process.once('exit', kill);
+    plugin.once('close', () => process.removeListener('exit', kill));
+    return plugin;
   };
 }
 

@@ -8,9 +8,9 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runSimulated } from './cli.ts';
+import { runSimulated, ISTIO_API_ONLY } from './cli.ts';
 
-const ONE_SUITE = ['--suite', 'http-gateway', '--mtls', 'disabled'];
+const ONE_SUITE = ['--suite', 'http-gateway', '--mtls', 'disabled', ...ISTIO_API_ONLY];
 
 async function runSeconds(reports: string): Promise<number> {
   const report = JSON.parse(await readFile(path.join(reports, 'conformance.json'), 'utf8')) as {

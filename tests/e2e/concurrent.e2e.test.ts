@@ -9,7 +9,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseJUnit, withCliSlot } from './cli.ts';
+import { parseJUnit, withCliSlot, ISTIO_API_ONLY } from './cli.ts';
 import {
   existingRunArgs,
   runNamespaces,
@@ -30,12 +30,10 @@ afterAll(async () => {
 
 async function run(name: string) {
   const reports = await mkdtemp(path.join(cluster.dir, `${name}-`));
-  const result = await withCliSlot(() =>
-    execa(
-      process.execPath,
-      existingRunArgs(cluster, reports, ['--suite', 'network-policy,dr-lookup']),
-      { reject: false, cwd: reports, timeout: 180_000, env: { EGRESS_SIM_PROFILE: '' } },
-    ),
+  const result = await execa(
+    process.execPath,
+    existingRunArgs(cluster, reports, ['--suite', 'network-policy,dr-lookup', ...ISTIO_API_ONLY]),
+    { reject: false, cwd: reports, timeout: 180_000, env: { EGRESS_SIM_PROFILE: '' } },
   );
   const xml = await readFile(path.join(reports, 'junit.xml'), 'utf8').catch(() => '');
   return { result, cases: parseJUnit(xml) };
@@ -44,7 +42,8 @@ async function run(name: string) {
 describe('two runs at once on one existing cluster', { timeout: 240_000 }, () => {
   it('both pass and leave every borrowed label exactly as it was', async () => {
     const before = await sharedMetadata(cluster.kube);
-    const [first, second] = await Promise.all([run('first'), run('second')]);
+    // One CLI slot for the pair: with a slot each, the second could start after the first ended.
+    const [first, second] = await withCliSlot(() => Promise.all([run('first'), run('second')]));
     for (const { result, cases } of [first, second]) {
       const output = `${String(result.stdout)}\n${String(result.stderr)}`;
       expect(result.exitCode, output).toBe(0);

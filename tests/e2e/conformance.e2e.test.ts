@@ -234,9 +234,19 @@ describe('simulated conformance run', () => {
     async () => {
       const identity = await faultRun('wrong-gateway-identity');
       const identityFailed = identity.cases.filter((c) => c.failure !== undefined);
-      expect(identityFailed.map((c) => c.name)).toEqual([caseName('http-gateway', 'B2', '5')]);
-      expect(identityFailed[0]?.failure).toContain(
+      // B2.5 once per API: the installed egress gateway and the one Istio deploys for the Gateway.
+      const b25 = caseName('http-gateway', 'B2', '5');
+      expect(identityFailed.map((c) => c.name)).toEqual([b25, b25]);
+      expect(identityFailed.map((c) => c.properties.api).sort()).toEqual([
+        'gateway-api',
+        'istio-api',
+      ]);
+      const byApi = (api: string) => identityFailed.find((c) => c.properties.api === api)?.failure;
+      expect(byApi('istio-api')).toContain(
         'service account default instead of istio-egressgateway-service-account',
+      );
+      expect(byApi('gateway-api')).toContain(
+        'service account default instead of http-gateway-istio',
       );
 
       const ignored = await faultRun('registry-only-ignored');

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, PATIENT_POLLING, withCliSlot } from './cli.ts';
+import { CLI, PATIENT_POLLING, withCliSlot, ISTIO_API_ONLY } from './cli.ts';
 import {
   existingRunArgs,
   runNamespaces,
@@ -174,6 +174,7 @@ describe(`the interrupt matrix (${INTERRUPT_POINTS} points)`, { timeout: 600_000
             'network-policy,http-gateway',
             '--mtls',
             'disabled',
+            ...ISTIO_API_ONLY,
           ]),
           point,
           { cwd, env: { ...process.env, EGRESS_SIM_PROFILE: '' } },
@@ -217,6 +218,7 @@ describe(`the interrupt matrix (${INTERRUPT_POINTS} points)`, { timeout: 600_000
             'internet',
             '--suite',
             'network-policy',
+            ...ISTIO_API_ONLY,
             '--reports',
             path.join(cwd, 'reports'),
             '--timeout',
@@ -253,6 +255,7 @@ describe(`the interrupt matrix (${INTERRUPT_POINTS} points)`, { timeout: 600_000
           'http-gateway',
           '--mtls',
           'disabled',
+          ...ISTIO_API_ONLY,
         ]),
         { cwd, detached: true, env: { ...process.env, EGRESS_SIM_PROFILE: '' } },
       );
