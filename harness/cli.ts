@@ -434,6 +434,7 @@ export async function main(
       clusterKind: options.cluster,
       suites: options.suites,
       mtlsModes: options.mtlsModes,
+      apis: options.apis,
       external: options.external,
       istioVersion: options.istioVersion,
       keepOnFailure: options.keepOnFailure,
@@ -489,11 +490,14 @@ export async function main(
     report.requiredObservations = REQUIRED_CONSECUTIVE_OBSERVATIONS;
     if (abortRun.signal.aborted) return interruptedCode();
     const timeouts = resolveTimeouts(provider.timeoutDefaults ?? {}, options.timeoutOverrides);
+    const selection = await selectApis(target, options.apis, say);
+    report.apis = selection;
     const run: RunContext = {
       runId,
       target,
       mtlsModes: options.mtlsModes,
-      apis: await selectApis(target, options.apis, say),
+      apis: selection.apis,
+      ...(selection.skipped.length > 0 ? { skippedApis: selection.skipped } : {}),
       timeouts,
       requiredObservations: REQUIRED_CONSECUTIVE_OBSERVATIONS,
       clientImage: options.clientImage,
