@@ -364,6 +364,7 @@ async function createProvider(
         istioVersion: options.istioVersion,
         kindPath: options.kindPath,
         istioctlPath: options.istioctlPath,
+        gatewayApi: options.apis.includes('gateway-api'),
         external: options.external ?? { mode: 'local' },
         timeouts: resolveTimeouts(options.timeoutOverrides),
         log,

@@ -66,7 +66,9 @@ export function declareSuite<Name extends string, Id extends string, State>(
       environments.push(env);
       installHooks(env, variant);
       const holder: { state?: State } = {};
-      beforeAll(async (_context, group) => {
+      // Vitest reads the hook's first parameter as fixtures, which must be a destructuring pattern.
+      // eslint-disable-next-line no-empty-pattern
+      beforeAll(async ({}, group) => {
         // A failing setup or stage is reported on this group: the reports read its variant here.
         group.meta.egress = variantMeta(variant);
         holder.state = await suite.setup({ env, variant });
