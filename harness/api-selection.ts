@@ -5,7 +5,7 @@
  */
 import { EnvironmentError } from './errors.ts';
 import { GATEWAY_API_RELEASE, GATEWAY_API_VERSIONS } from './facts/gateway-api.ts';
-import { connect, type Kube } from './k8s/client.ts';
+import { connect, errorText, isNotFound, type Kube } from './k8s/client.ts';
 import type { ClusterTarget } from './providers/types.ts';
 import { API_NAMES, type ApiName, type SkippedApi } from './variants.ts';
 import { GATEWAY_API_VERSION } from './versions.ts';
@@ -21,7 +21,11 @@ export function apiFlagProblem(value: string): string {
   return `unknown --api "${value}"; valid values: ${API_NAMES.join(', ')}, both`;
 }
 
-/** The Gateway API kinds the cluster does not serve (empty when every CRD the suites use is there). */
+/**
+ * The Gateway API kinds the cluster does not serve (empty when every CRD the suites use is
+ * there). Not served: the API server answers 404 for the group version, or its discovery lacks
+ * the kind. Any other error (unreachable, forbidden) is an environment error, not a reason to skip.
+ */
 export async function missingGatewayApiKinds(kube: Kube): Promise<string[]> {
   const missing: string[] = [];
   for (const [kind, apiVersion] of Object.entries(GATEWAY_API_VERSIONS)) {
@@ -38,7 +42,16 @@ export async function missingGatewayApiKinds(kube: Kube): Promise<string[]> {
         undefined,
         1,
       );
-    } catch {
+    } catch (error) {
+      const notServed =
+        isNotFound(error) ||
+        (error instanceof Error && error.message.startsWith('Unrecognized API version and kind'));
+      if (!notServed) {
+        throw new EnvironmentError(
+          `Cannot tell whether the cluster serves the Gateway API: listing ${kind} (${apiVersion}) failed (${errorText(error)}); check the kubeconfig's access, or pass --api istio-api.`,
+          { cause: error },
+        );
+      }
       missing.push(`${kind} (${apiVersion})`);
     }
   }
