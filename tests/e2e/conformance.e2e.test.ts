@@ -340,7 +340,7 @@ describe('simulated conformance run', () => {
       for (const failed of failures) {
         expect(failed.properties.api).toBe('gateway-api');
         expect(failed.failure).toMatch(
-          /^\[B[134]\.status\] Expected Gateway \S+ to report Programmed=True within \d+ ms \(gatewayProgrammed\)/,
+          /^\[B[1-4]\.status\] Expected Gateway \S+ to report Programmed=True within \d+ ms \(gatewayProgrammed\)/,
         );
         expect(failed.failure).toMatch(
           /Last observation: Gateway \S+: condition Programmed is False \(NoResources: Deployment \S+-istio has no ready replica\)/,
