@@ -3,10 +3,12 @@
  * cluster can run the Gateway API form at all (its CRDs installed). Kept out of cli.ts so the
  * flag's rules read in one place.
  */
-import { GATEWAY_API_VERSIONS } from './facts/gateway-api.ts';
-import { connect, type Kube } from './k8s/client.ts';
+import { EnvironmentError } from './errors.ts';
+import { GATEWAY_API_RELEASE, GATEWAY_API_VERSIONS } from './facts/gateway-api.ts';
+import { connect, errorText, isNotFound, type Kube } from './k8s/client.ts';
 import type { ClusterTarget } from './providers/types.ts';
-import { API_NAMES, type ApiName } from './variants.ts';
+import { API_NAMES, type ApiName, type SkippedApi } from './variants.ts';
+import { GATEWAY_API_VERSION } from './versions.ts';
 
 /** Parses the `--api` value; undefined when it is not one of the choices. */
 export function parseApiFlag(value: string): ApiName[] | undefined {
@@ -19,7 +21,11 @@ export function apiFlagProblem(value: string): string {
   return `unknown --api "${value}"; valid values: ${API_NAMES.join(', ')}, both`;
 }
 
-/** The Gateway API kinds the cluster does not serve (empty when every CRD the suites use is there). */
+/**
+ * The Gateway API kinds the cluster does not serve (empty when every CRD the suites use is
+ * there). Not served: the API server answers 404 for the group version, or its discovery lacks
+ * the kind. Any other error (unreachable, forbidden) is an environment error, not a reason to skip.
+ */
 export async function missingGatewayApiKinds(kube: Kube): Promise<string[]> {
   const missing: string[] = [];
   for (const [kind, apiVersion] of Object.entries(GATEWAY_API_VERSIONS)) {
@@ -36,7 +42,16 @@ export async function missingGatewayApiKinds(kube: Kube): Promise<string[]> {
         undefined,
         1,
       );
-    } catch {
+    } catch (error) {
+      const notServed =
+        isNotFound(error) ||
+        (error instanceof Error && error.message.startsWith('Unrecognized API version and kind'));
+      if (!notServed) {
+        throw new EnvironmentError(
+          `Cannot tell whether the cluster serves the Gateway API: listing ${kind} (${apiVersion}) failed (${errorText(error)}); check the kubeconfig's access, or pass --api istio-api.`,
+          { cause: error },
+        );
+      }
       missing.push(`${kind} (${apiVersion})`);
     }
   }
@@ -46,12 +61,12 @@ export async function missingGatewayApiKinds(kube: Kube): Promise<string[]> {
 /**
  * The APIs a run selects that the cluster can run, and for each one it cannot, why (reported
  * as skipped). Only the Gateway API depends on the cluster: its CRDs may be absent on an
- * existing cluster (kind and the simulated cluster have them).
+ * existing cluster (the kind path installs them; the simulated cluster starts with them).
  */
 export async function runnableApis(
   kube: Kube,
   requested: readonly ApiName[],
-): Promise<{ apis: ApiName[]; skipped: { api: ApiName; reason: string }[] }> {
+): Promise<{ apis: ApiName[]; skipped: SkippedApi[] }> {
   if (!requested.includes('gateway-api')) return { apis: [...requested], skipped: [] };
   const missing = await missingGatewayApiKinds(kube);
   if (missing.length === 0) return { apis: [...requested], skipped: [] };
@@ -60,24 +75,32 @@ export async function runnableApis(
     skipped: [
       {
         api: 'gateway-api',
-        reason: `the cluster does not serve ${missing.join(', ')}: install the Gateway API CRDs (kubectl apply --server-side -f https://github.com/kubernetes-sigs/gateway-api/releases/download/<version>/standard-install.yaml)`,
+        reason: `the cluster does not serve ${missing.join(', ')}: install the Gateway API CRDs (kubectl apply --server-side -f ${GATEWAY_API_RELEASE.installUrl(GATEWAY_API_VERSION)})`,
       },
     ],
   };
 }
 
-/** The APIs the run certifies on `target`, saying why one requested is skipped. */
+/**
+ * The APIs the run certifies on `target` and those it skips, saying why; an environment
+ * error when the cluster can run none of the requested ones (nothing would be certified).
+ */
 export async function selectApis(
   target: ClusterTarget,
   requested: readonly ApiName[],
   say: (line: string) => void,
-): Promise<ApiName[]> {
+): Promise<{ apis: ApiName[]; skipped: SkippedApi[] }> {
   const kube = connect({
     kubeconfigPath: target.kubeconfigPath,
     ...(target.context ? { context: target.context } : {}),
   });
   const { apis, skipped } = await runnableApis(kube, requested);
+  if (apis.length === 0) {
+    throw new EnvironmentError(
+      `--api ${requested.join(',')} cannot run on this cluster: ${skipped.map(({ reason }) => reason).join('; ')}.`,
+    );
+  }
   for (const { api, reason } of skipped)
     say(`skipped: the ${api} variant of every suite: ${reason}`);
-  return apis;
+  return { apis, skipped };
 }

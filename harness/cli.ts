@@ -83,6 +83,7 @@ async function createProvider(
         istioVersion: options.istioVersion,
         kindPath: options.kindPath,
         istioctlPath: options.istioctlPath,
+        gatewayApi: options.apis.includes('gateway-api'),
         external: options.external ?? { mode: 'local' },
         ...(options.outboundPolicy ? { outboundTrafficPolicy: options.outboundPolicy } : {}),
         timeouts: resolveTimeouts(options.timeoutOverrides),
@@ -154,6 +155,7 @@ export async function main(
       clusterKind: options.cluster,
       suites: options.suites,
       mtlsModes: options.mtlsModes,
+      apis: options.apis,
       external: options.external,
       istioVersion: options.istioVersion,
       keepOnFailure: options.keepOnFailure,
@@ -212,11 +214,14 @@ export async function main(
     report.requiredObservations = REQUIRED_CONSECUTIVE_OBSERVATIONS;
     if (abortRun.signal.aborted) return interruptedCode();
     const timeouts = resolveTimeouts(provider.timeoutDefaults ?? {}, options.timeoutOverrides);
+    const selection = await selectApis(target, options.apis, say);
+    report.apis = selection;
     const run: RunContext = {
       runId,
       target,
       mtlsModes: options.mtlsModes,
-      apis: await selectApis(target, options.apis, say),
+      apis: selection.apis,
+      ...(selection.skipped.length > 0 ? { skippedApis: selection.skipped } : {}),
       timeouts,
       requiredObservations: REQUIRED_CONSECUTIVE_OBSERVATIONS,
       clientImage: options.clientImage,

@@ -6,9 +6,11 @@
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { GATEWAY_API_CONDITIONS, GATEWAY_API_RELEASE } from './facts/gateway-api.ts';
+import { ConformanceFailure } from './errors.ts';
+import { errorText } from './k8s/client.ts';
 import { readObject } from './k8s/objects.ts';
 import type { SuiteEnvironment } from './suite.ts';
-import { pollUntil } from './wait.ts';
+import { poll, type Clock } from './wait.ts';
 
 interface Condition {
   type?: string;
@@ -70,11 +72,14 @@ export function unmetCondition(object: WithStatus): string | undefined {
 
 /**
  * Waits until every Gateway API object among `applied` reports its conditions as True.
- * Budget: `podReady` (a Gateway is Programmed once the deployment Istio made for it is ready).
+ * Budget: `gatewayProgrammed` (a Gateway is Programmed once the deployment Istio made for it is
+ * ready). A timeout is a conformance failure of the variant's behaviour (`[B1.status]`): Istio
+ * did not take the configuration the page gives, and every case of the variant is red with it.
  */
 export async function gatewayApiStatusMustHold(
-  env: SuiteEnvironment,
+  env: Pick<SuiteEnvironment, 'kube' | 'run' | 'behaviour'>,
   applied: readonly KubernetesObject[],
+  { clock }: { clock?: Clock } = {},
 ): Promise<void> {
   const watched = applied.filter(
     (object) =>
@@ -87,24 +92,38 @@ export async function gatewayApiStatusMustHold(
       kind: object.kind ?? '',
       metadata: { name: object.metadata?.name ?? '', namespace: object.metadata?.namespace ?? '' },
     };
-    await pollUntil({
-      what: `${ref.kind} ${ref.metadata.namespace}/${ref.metadata.name} to report ${
+    const subject = `${ref.kind} ${ref.metadata.namespace}/${ref.metadata.name}`;
+    const budgetMs = env.run.timeouts.gatewayProgrammed;
+    const outcome = await poll({
+      timeoutMs: budgetMs,
+      intervalMs: env.run.timeouts.pollInterval,
+      ...(clock ? { clock } : {}),
+      observe: async () => {
+        const current = await readObject<WithStatus>(env.kube, ref);
+        return current ? (unmetCondition(current) ?? OK) : `${subject} is gone`;
+      },
+      done: (observation) => observation === OK,
+    });
+    if (outcome.done) continue;
+    const last = outcome.last;
+    throw new ConformanceFailure({
+      behaviour: `${env.behaviour ?? 'setup'}.status`,
+      expected: `${subject} to report ${
         ref.kind === 'Gateway'
           ? 'Programmed=True'
           : 'Accepted=True and ResolvedRefs=True for each parent'
-      }`,
-      timeoutMs: env.run.timeouts.podReady,
-      intervalMs: env.run.timeouts.pollInterval,
-      observe: async () => {
-        const current = await readObject<WithStatus>(env.kube, ref);
-        return current ? (unmetCondition(current) ?? 'ok') : 'the object is gone';
-      },
-      done: (observation) => observation === 'ok',
-      describe: (observation) => observation,
+      } within ${budgetMs} ms (gatewayProgrammed) before the first observation`,
+      reason: 'the status the Gateway API reports did not say so',
+      observed: last.ok ? last.value : `reading it failed: ${errorText(last.error)}`,
       hint:
         ref.kind === 'Gateway'
           ? `check "kubectl describe gateway ${ref.metadata.name} -n ${ref.metadata.namespace}" and the Deployment ${ref.metadata.name}-istio Istio creates for it (istiod's log names why it is not programmed)`
           : `check "kubectl get ${ref.kind.toLowerCase()} ${ref.metadata.name} -n ${ref.metadata.namespace} -o yaml": status.parents[] names the parent and backend at fault`,
+      observations: outcome.observations,
+      elapsedMs: outcome.elapsedMs,
+      budgetMs,
     });
   }
 }
+
+const OK = 'ok';

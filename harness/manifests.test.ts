@@ -22,6 +22,7 @@ const FULL_VALUES: Record<string, string> = {
   subset: 'egress-example',
   gatewaySelectorKey: 'istio',
   gatewaySelectorValue: 'egressgateway',
+  // The Gateway API form's: the Service Istio deploys for the suite's Gateway.
   gatewayService: 'egc-http-gateway-istio',
   clientName: 'curl',
   clientImage: 'curlimages/curl:8.10.1',
@@ -66,6 +67,10 @@ describe("the project's manifests", () => {
         'http-gateway/istio-api/mtls',
         'passthrough/istio-api',
         'network-policy/istio-api',
+        'http-gateway/gateway-api',
+        'http-gateway/gateway-api/mtls',
+        'passthrough/gateway-api',
+        'network-policy/gateway-api',
       ]),
     );
   });

@@ -4,7 +4,7 @@
  */
 import type { ClusterTarget } from './providers/types.ts';
 import type { TimeoutConfig } from './timeouts.ts';
-import type { ApiName, MtlsMode } from './variants.ts';
+import type { ApiName, MtlsMode, SkippedApi } from './variants.ts';
 
 export { MTLS_MODES, type MtlsMode } from './variants.ts';
 
@@ -15,8 +15,10 @@ export interface RunContext {
   target: ClusterTarget;
   /** The variants to run: `--mtls disabled|enabled|both`. */
   mtlsModes: MtlsMode[];
-  /** The configuration APIs to run each suite in (`--api`, when a second API exists). */
+  /** The configuration APIs to run each suite in (`--api`, less those the cluster cannot run). */
   apis: ApiName[];
+  /** APIs `--api` selected that the cluster cannot run: their cases are reported as skipped with the reason. */
+  skippedApis?: SkippedApi[];
   timeouts: TimeoutConfig;
   /** Consecutive agreeing observations a convergence needs. */
   requiredObservations: number;

@@ -61,7 +61,11 @@ export async function runSuites({
   const testTimeout =
     4 * timeouts.configPropagation + timeouts.policyEnforcement + 2 * timeouts.podReady + 60_000;
   const hookTimeout =
-    2 * timeouts.podReady + timeouts.deletion + timeouts.configPropagation + 60_000;
+    2 * timeouts.podReady +
+    timeouts.gatewayProgrammed +
+    timeouts.deletion +
+    timeouts.configPropagation +
+    60_000;
   const files = suites.map((suite) => path.join(projectRoot, suiteFile(suite)));
   const ownListeners = new Set([...process.listeners('SIGINT'), ...process.listeners('SIGTERM')]);
   // Vitest's logger registers SIGINT/SIGTERM listeners that exit the process; they exist

@@ -67,20 +67,30 @@ export function declareSuite<Name extends string, Id extends string, State>(
   for (const variant of selectedVariants(suite, run)) {
     const noForm = apiVariant(variant.api).noFormFor(suite.name, variant);
     if (noForm !== undefined) {
-      declareNotApplicable(suite, variant, noForm);
+      declareSkipped(suite, variant, `not applicable in ${variantLabel(variant)}: ${noForm}`);
       continue;
     }
     describe(`${suite.name} [${variantLabel(variant)}]`, () => {
-      const env = new SuiteEnvironment(run, suite.name, variant);
+      const env = new SuiteEnvironment(run, suite.name, variant, suite.behaviour(variant));
       environments.push(env);
       installHooks(env, variant);
       const holder: { state?: State } = {};
-      beforeAll(async () => {
+      // Vitest reads the hook's first parameter as fixtures, which must be a destructuring pattern.
+      // eslint-disable-next-line no-empty-pattern
+      beforeAll(async ({}, group) => {
+        // A failing setup or stage is reported on this group: the reports read its variant here.
+        group.meta.egress = variantMeta(variant);
         setApiStep(`the setup of ${suite.name} [${variantLabel(variant)}]`);
         holder.state = await suite.setup({ env, variant });
       });
       declareSteps(suite.steps, { env, variant, behaviour: suite.behaviour(variant), holder });
     });
+  }
+  // An API the cluster cannot run (e.g. no Gateway API CRDs): its cases say so in every report.
+  for (const { api, reason } of run.skippedApis ?? []) {
+    for (const variant of selectedVariants(suite, { mtlsModes: run.mtlsModes, apis: [api] })) {
+      declareSkipped(suite, variant, `skipped in ${variantLabel(variant)}: ${reason}`);
+    }
   }
   it('B6 cleanup: every namespace the suite created is gone and borrowed labels are restored', async (ctx) => {
     setApiStep(`${suite.name} B6 (cleanup check)`);
@@ -98,25 +108,22 @@ export function declareSuite<Name extends string, Id extends string, State>(
   });
 }
 
-/** A variant without a form in its API: every case reported as skipped with the reason, nothing applied. */
-function declareNotApplicable<Name extends string, Id extends string, State>(
+/**
+ * A variant that cannot run (no form in its API, or an API the cluster lacks): every case
+ * reported as skipped with `message`, nothing applied.
+ */
+function declareSkipped<Name extends string, Id extends string, State>(
   suite: Suite<Name, Id, State>,
   variant: Variant,
-  reason: string,
+  message: string,
 ): void {
   const behaviour = suite.behaviour(variant);
   describe(`${suite.name} [${variantLabel(variant)}]`, () => {
     for (const step of suite.steps) {
       if (!isCase(step) || (step.inVariant && !step.inVariant(variant))) continue;
       it(caseTitle(behaviour, step), (ctx) => {
-        ctx.task.meta.egress = {
-          ...ctx.task.meta.egress,
-          behaviour,
-          variant: variantLabel(variant),
-          mtls: variant.mtls,
-          api: variant.api,
-        };
-        ctx.skip(`not applicable in ${variantLabel(variant)}: ${reason}`);
+        ctx.task.meta.egress = { ...ctx.task.meta.egress, behaviour, ...variantMeta(variant) };
+        ctx.skip(message);
       });
     }
   });
@@ -168,17 +175,17 @@ function declareSteps<Id extends string, State>(
   }
 }
 
+/** How a case or group records its variant for the reports. */
+function variantMeta(variant: Variant): EgressMeta {
+  return { variant: variantLabel(variant), mtls: variant.mtls, api: variant.api };
+}
+
 function installHooks(env: SuiteEnvironment, variant: Variant): void {
   beforeEach((ctx) => {
     setApiStep(`${env.suite} [${variantLabel(variant)}] › ${ctx.task.name}`);
     env.convergence.length = 0;
     const testStartedAt = new Date();
-    ctx.task.meta.egress = {
-      ...ctx.task.meta.egress,
-      variant: variantLabel(variant),
-      mtls: variant.mtls,
-      api: variant.api,
-    };
+    ctx.task.meta.egress = { ...ctx.task.meta.egress, ...variantMeta(variant) };
     ctx.onTestFinished(() => {
       const convergence = env.convergence.splice(0);
       if (convergence.length === 0) return;

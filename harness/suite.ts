@@ -91,10 +91,14 @@ export class SuiteEnvironment {
   private readonly keep = new Set<string>();
   private sequence = 0;
 
-  constructor(run: RunContext, suite: string, variant: Variant) {
+  /** The behaviour the variant's cases certify (`B1`): what a failed status wait names. */
+  readonly behaviour: string | undefined;
+
+  constructor(run: RunContext, suite: string, variant: Variant, behaviour?: string) {
     this.run = run;
     this.suite = suite;
     this.variant = variant;
+    this.behaviour = behaviour;
     this.variantName = variantLabel(variant).replace(/[ ,]+/g, '-');
     const host = run.target.externalHosts[suite];
     if (!host) throw new Error(`The run has no external host for suite ${suite}`);

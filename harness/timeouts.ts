@@ -13,6 +13,13 @@ export interface TimeoutConfig {
   istioInstall: number;
   /** A Deployment's pods (client workloads) becoming ready, image pull included. */
   podReady: number;
+  /**
+   * A Gateway API Gateway reporting `Programmed=True` and each of its routes `Accepted` and
+   * `ResolvedRefs` (Istio deploys the gateway's pods first, image pull included).
+   */
+  gatewayProgrammed: number;
+  /** Applied CustomResourceDefinitions being served (the Gateway API CRDs the kind path installs). */
+  crdEstablished: number;
   /** A namespace or object disappearing after delete. */
   deletion: number;
   /** Applied Istio config reaching the proxies (xDS push): the max time to consistency. */
@@ -57,6 +64,8 @@ export const DEFAULT_TIMEOUTS: Readonly<TimeoutConfig> = Object.freeze({
   clusterCreate: 300_000,
   istioInstall: 600_000,
   podReady: 180_000,
+  gatewayProgrammed: 180_000,
+  crdEstablished: 60_000,
   deletion: 180_000,
   configPropagation: 60_000,
   policyEnforcement: 60_000,
@@ -78,6 +87,9 @@ export const TIMEOUT_DOCS: Record<keyof TimeoutConfig, string> = {
   clusterCreate: 'kind create cluster until the API server answers',
   istioInstall: 'istioctl install until istiod and the egress gateway are ready',
   podReady: 'client pods becoming ready (image pull included)',
+  gatewayProgrammed:
+    'a Gateway API Gateway Programmed and its routes Accepted and ResolvedRefs (its pods start first)',
+  crdEstablished: 'installed Gateway API CRDs being served',
   deletion: 'a namespace or object disappearing after delete',
   configPropagation: 'applied Istio config reaching the proxies (max time to consistency)',
   policyEnforcement: 'a NetworkPolicy being enforced for new pods',

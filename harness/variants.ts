@@ -12,6 +12,12 @@ export const MTLS_MODES: readonly MtlsMode[] = ['disabled', 'enabled'];
 export type ApiName = 'istio-api' | 'gateway-api';
 export const API_NAMES: readonly ApiName[] = ['istio-api', 'gateway-api'];
 
+/** A configuration API the run selected but the cluster cannot run, and why (reported as skipped). */
+export interface SkippedApi {
+  api: ApiName;
+  reason: string;
+}
+
 /** One value of every axis: what a case ran with. */
 export interface Variant {
   mtls: MtlsMode;

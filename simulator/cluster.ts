@@ -9,6 +9,8 @@ import YAML from 'yaml';
 import { startApiServer } from './api-server.ts';
 import { seedBaseCluster, startControllers } from './controllers.ts';
 import { bootstrapIstio, type IstioInstallOptions } from './istio-bootstrap.ts';
+import { GATEWAY_API_VERSION } from '../harness/versions.ts';
+import { gatewayApiCrds } from './gateway-api-crds.ts';
 import { applyProfiles, readProfiles } from './profiles.ts';
 import { ObjectStore } from './store.ts';
 import { readApiFaultOptions } from './api/fault-options.ts';
@@ -177,6 +179,11 @@ export async function startSimulatedCluster(
   try {
     seedBaseCluster(store, { kubernetesVersion });
     if (settings.istio?.install === true) {
+      // A cluster set up for the suites has the Gateway API CRDs, as the kind path installs them
+      // (first); the stand-in kind cluster, like a fresh kind cluster, starts without.
+      if (profiled.gatewayApiCrds) {
+        for (const crd of gatewayApiCrds(GATEWAY_API_VERSION)) store.create(crd);
+      }
       bootstrapIstio(store, profiled.install);
       for (const object of profiled.objects) store.create(object);
     }

@@ -8,6 +8,7 @@ import {
   type Controllers,
 } from './controllers/context.ts';
 import { onDeploymentEvent } from './controllers/deployments.ts';
+import { onCrdEvent } from './controllers/crds.ts';
 import { collectGarbage } from './controllers/garbage-collector.ts';
 import { Kubelet } from './controllers/kubelet.ts';
 import { NamespaceController } from './controllers/namespaces.ts';
@@ -39,6 +40,7 @@ export function startControllers(store: ObjectStore, options: ControllerOptions 
     ['Namespace', (event) => namespaces.onNamespaceEvent(event)],
     ['Deployment', (event) => onDeploymentEvent(context, event)],
     ['ReplicaSet', (event) => onReplicaSetEvent(context, event)],
+    ['CustomResourceDefinition', (event) => onCrdEvent(context, event)],
     [
       'Pod',
       (event) => {

@@ -31,6 +31,7 @@ export const PROFILE_NAMES = [
   'telemetry-logging',
   'json-logs',
   'no-outbound-stats',
+  'no-gateway-api',
 ] as const;
 export type ProfileName = (typeof PROFILE_NAMES)[number];
 
@@ -44,6 +45,8 @@ export interface ClusterProfile {
   install?: IstioInstallOptions;
   /** Objects applied after the install, as a platform team would. */
   objects?: () => KubeObject[];
+  /** False: the Gateway API CRDs were never installed (Kubernetes does not ship them). */
+  gatewayApiCrds?: false;
 }
 
 /** The profiles, by name. */
@@ -93,6 +96,11 @@ export const PROFILES: Readonly<Record<ProfileName, ClusterProfile>> = Object.fr
       'no cluster.outbound inclusion in proxyStatsMatcher: the gateway hides its per-upstream counters (docs/istio-facts.md, Envoy stats)',
     install: { outboundStatsIncluded: false },
   },
+  'no-gateway-api': {
+    shape:
+      'the Gateway API CRDs never installed (Kubernetes ships without them; GATEWAY_API_CRDS): the kinds are not served',
+    gatewayApiCrds: false,
+  },
 });
 
 /** Reads `EGRESS_SIM_PROFILE`; throws naming the valid profiles on an unknown one. */
@@ -116,6 +124,8 @@ export interface ProfiledCluster {
   kubernetesVersion: string | undefined;
   install: IstioInstallOptions;
   objects: KubeObject[];
+  /** Whether the cluster starts with the Gateway API CRDs (when Istio is installed at start). */
+  gatewayApiCrds: boolean;
 }
 
 /** Applies the profiles to the cluster's node version and Istio install. */
@@ -126,11 +136,13 @@ export function applyProfiles(
   let kubernetesVersion = base.kubernetesVersion;
   let install: IstioInstallOptions = { ...base.install };
   const objects: KubeObject[] = [];
+  let gatewayApiCrds = true;
   for (const name of names) {
     const profile = PROFILES[name];
     kubernetesVersion = profile.kubernetesVersion ?? kubernetesVersion;
     install = { ...install, ...profile.install };
     objects.push(...(profile.objects?.() ?? []));
+    gatewayApiCrds = profile.gatewayApiCrds ?? gatewayApiCrds;
   }
-  return { kubernetesVersion, install, objects };
+  return { kubernetesVersion, install, objects, gatewayApiCrds };
 }

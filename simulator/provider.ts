@@ -65,6 +65,9 @@ export function createSimulatedProvider({
       configPropagation: Math.max(8000, Math.ceil(propagationBound * 1.5) + 4000),
       policyEnforcement: Math.max(8000, Math.ceil(propagationBound * 1.5) + 4000),
       podReady: options.podStartMs + 15_000,
+      // A Gateway is Programmed once the pods Istio deploys for it start.
+      gatewayProgrammed: options.podStartMs + 15_000,
+      crdEstablished: 15_000,
       deletion: 15_000,
       pollInterval: 50,
       ...SIMULATED_API_TIMEOUTS,

@@ -36,6 +36,16 @@ export const GATEWAY_API_RELEASE = {
   tlsRouteStandardSince: 'v1.5.0',
 } as const;
 
+/**
+ * Annotations every object of a release's install file carries
+ * (`config/crd/standard/*.yaml` at v1.6.1): the release and the channel. The kind path checks
+ * them on the downloaded file, as the release publishes no checksum beside it.
+ */
+export const GATEWAY_API_BUNDLE_ANNOTATIONS = {
+  version: 'gateway.networking.k8s.io/bundle-version',
+  channel: 'gateway.networking.k8s.io/channel',
+} as const;
+
 /** apiVersions the suites' Gateway API manifests use (all `v1` in the standard channel since v1.5.0). */
 export const GATEWAY_API_VERSIONS = {
   GatewayClass: 'gateway.networking.k8s.io/v1',

@@ -15,10 +15,12 @@ import {
   runTool,
   ToolFailedError,
 } from '../binaries.ts';
+import { missingGatewayApiKinds } from '../api-selection.ts';
 import { EnvironmentError } from '../errors.ts';
 import { namedHosts, validateHostName } from '../external/host.ts';
 import { internetHosts } from '../external/internet.ts';
 import { type LocalExternalHosts, startLocalExternalHosts } from '../external/local.ts';
+import { installGatewayApiCrds } from '../gateway-api-install.ts';
 import { UnreadableAccessLogError } from '../istio/access-log-settings.ts';
 import { detectIstio } from '../istio/detect.ts';
 import { installIstio } from '../istio/install.ts';
@@ -32,6 +34,7 @@ import {
 } from '../preflight.ts';
 import type { TimeoutConfig } from '../timeouts.ts';
 import {
+  GATEWAY_API_VERSION,
   ISTIO_DEFAULT_VERSION,
   ISTIO_SUPPORTED_VERSIONS,
   KIND_MINIMUM_FOR_NETWORK_POLICY,
@@ -68,6 +71,10 @@ export interface KindProviderOptions {
   cacheDir?: string;
   /** Release download locations (tests serve them locally). */
   downloadBaseUrls?: Partial<ReleaseBaseUrls>;
+  /** Install the Gateway API CRDs before Istio (the run selects the gateway-api variant). */
+  gatewayApi?: boolean;
+  /** Where the Gateway API release is downloaded from (tests serve it locally). */
+  gatewayApiBaseUrl?: string;
   /** `--external`; `local` unless told. */
   external?: { mode: ExternalMode; hostName?: string };
   outboundTrafficPolicy?: OverlayOptions['outboundTrafficPolicy'];
@@ -108,6 +115,8 @@ export function createKindProvider({
   istioctlPath,
   cacheDir,
   downloadBaseUrls,
+  gatewayApi = false,
+  gatewayApiBaseUrl,
   external = { mode: 'local' },
   outboundTrafficPolicy = 'ALLOW_ANY',
   timeouts,
@@ -267,6 +276,26 @@ export function createKindProvider({
     progress('kind cluster', 'done', clusterName);
   };
 
+  // Before Istio, as istio.io's Gateway API steps order it: istiod then serves the kinds from its start.
+  const ensureGatewayApiCrds = async (kube: Kube, progress: Progress): Promise<void> => {
+    const step = 'gateway api crds';
+    if (reuse && (await missingGatewayApiKinds(kube)).length === 0) {
+      progress(step, 'done', 'already served by the reused cluster');
+      return;
+    }
+    progress(step, 'start', `Gateway API ${GATEWAY_API_VERSION} standard channel`);
+    const installed = await installGatewayApiCrds({
+      kube,
+      version: GATEWAY_API_VERSION,
+      ...(cacheDir ? { cacheDir } : {}),
+      ...(gatewayApiBaseUrl ? { baseUrl: gatewayApiBaseUrl } : {}),
+      timeouts,
+      log,
+      signal: inflight.signal,
+    });
+    progress(step, 'done', `${installed.crds.length} CRDs applied (${installed.source})`);
+  };
+
   const ensureIstio = async (kube: Kube, progress: Progress): Promise<IstioInstallation> => {
     const overlay: OverlayOptions = { outboundTrafficPolicy, accessLogEncoding: 'JSON' };
     if (reuse) {
@@ -383,6 +412,7 @@ export function createKindProvider({
       await createOrAttach(progress);
       const kube = connect({ kubeconfigPath, timeouts });
       const kubernetesVersion = await checkReachable(kube);
+      if (gatewayApi) await ensureGatewayApiCrds(kube, progress);
       const istio = await ensureIstio(kube, progress);
       const hosts = await externalHosts(kube, suites);
       return {

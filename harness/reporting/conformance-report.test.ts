@@ -72,6 +72,8 @@ describe('conformance report', () => {
     });
     expect(doc.mode).toEqual({
       mtls: ['disabled', 'enabled'],
+      api: ['istio-api'],
+      skippedApis: [],
       external: {
         mode: 'local',
         hosts: [{ suite: 'http-gateway', name: 'http-gateway.egress-conformance.test' }],
@@ -91,6 +93,16 @@ describe('conformance report', () => {
       kubeconfig: kubeconfigPath,
       namespaces: ['egc-abc123-passthrough-disabled'],
     });
+  });
+
+  it('names an API the cluster could not run, with the reason, next to the ones it ran', () => {
+    const report = sampleReport(kubeconfigPath);
+    report.requested = { ...report.requested, apis: ['istio-api', 'gateway-api'] };
+    const reason = 'the cluster does not serve HTTPRoute (gateway.networking.k8s.io/v1)';
+    report.apis = { apis: ['istio-api'], skipped: [{ api: 'gateway-api', reason }] };
+    const doc = buildConformanceReport(report);
+    expect(doc.mode.api).toEqual(['istio-api']);
+    expect(doc.mode.skippedApis).toEqual([{ api: 'gateway-api', reason }]);
   });
 
   it("records a conformance failure's fields on its case, read from the fields, not the message", () => {

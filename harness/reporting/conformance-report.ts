@@ -10,6 +10,7 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import type { ClusterKind, ClusterTarget, ExternalMode, Progress } from '../providers/types.ts';
 import type { MtlsMode } from '../run-context.ts';
+import type { ApiName, SkippedApi } from '../variants.ts';
 import { SUITES } from '../../suites/index.ts';
 import { failureText, type CaseResult } from './junit.ts';
 import type { FailureFields } from '../errors.ts';
@@ -57,6 +58,8 @@ export interface RunReport {
     clusterKind: ClusterKind;
     suites: readonly string[];
     mtlsModes: readonly MtlsMode[];
+    /** `--api`; absent in reports of runs that predate the choice (istio-api only). */
+    apis?: readonly ApiName[];
     external?: { mode: ExternalMode; hostName?: string } | undefined;
     istioVersion: string;
     keepOnFailure: boolean;
@@ -66,6 +69,8 @@ export interface RunReport {
   target?: ClusterTarget;
   /** Consecutive agreeing observations a convergence needed (the run's setting). */
   requiredObservations?: number;
+  /** The APIs the cluster could run, and those skipped with the reason (set once the cluster is known). */
+  apis?: { apis: readonly ApiName[]; skipped: readonly SkippedApi[] };
   /** The test cases; absent until the suites ran. */
   cases?: CaseResult[];
   /** The step that failed before the suites could run, and why. */
@@ -222,6 +227,10 @@ export interface ConformanceReport {
   };
   mode: {
     mtls: MtlsMode[];
+    /** The configuration APIs certified (`--api` less those the cluster cannot run). */
+    api: ApiName[];
+    /** APIs `--api` selected that the cluster cannot run, with the reason; their cases are skipped. */
+    skippedApis: SkippedApi[];
     external: { mode: ExternalMode | null; hosts: { suite: string; name: string }[] };
     requiredObservations: number | null;
   };
@@ -294,6 +303,8 @@ export function buildConformanceReport(report: RunReport, now = new Date()): Con
     },
     mode: {
       mtls: [...report.requested.mtlsModes],
+      api: [...(report.apis?.apis ?? report.requested.apis ?? ['istio-api'])],
+      skippedApis: (report.apis?.skipped ?? []).map((entry) => ({ ...entry })),
       external: { mode: externalMode, hosts },
       requiredObservations: report.requiredObservations ?? null,
     },

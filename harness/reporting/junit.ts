@@ -98,6 +98,19 @@ function hookFailure(suite: string, group: TestSuite): CaseResult | undefined {
     groups.unshift(at.name);
   }
   const failure = errors.map(failureFields).find((fields) => fields !== undefined);
+  // The variant's group records its variant when its setup starts; a stage inherits it.
+  let variant: CaseResult['meta'] = {};
+  for (let at: TestSuite['parent'] = group; at.type === 'suite'; at = at.parent) {
+    const recorded = at.meta().egress;
+    if (recorded?.api) {
+      variant = {
+        api: recorded.api,
+        ...(recorded.variant ? { variant: recorded.variant } : {}),
+        ...(recorded.mtls ? { mtls: recorded.mtls } : {}),
+      };
+      break;
+    }
+  }
   return {
     suite,
     group: groups.join(' › '),
@@ -107,7 +120,7 @@ function hookFailure(suite: string, group: TestSuite): CaseResult | undefined {
     message: errors.map((error) => error.message).join('\n'),
     ...(errors[0]?.name ? { errorName: failure ? 'ConformanceFailure' : errors[0].name } : {}),
     ...(failure ? { failure } : {}),
-    meta: {},
+    meta: variant,
   };
 }
 

@@ -36,6 +36,17 @@ describe('summary', () => {
     );
   });
 
+  it('names the APIs it ran, and an API the cluster could not run with the reason', () => {
+    const report = sampleReport(kubeconfigPath);
+    expect(renderSummary(report)).toContain('; mTLS disabled and enabled; API istio-api; ');
+    const reason =
+      'the cluster does not serve HTTPRoute (gateway.networking.k8s.io/v1): install the Gateway API CRDs';
+    report.apis = { apis: ['istio-api'], skipped: [{ api: 'gateway-api', reason }] };
+    expect(renderSummary(report).split('\n')).toContain(
+      `gateway-api skipped (every suite): ${reason}  `,
+    );
+  });
+
   it('shows each failure with its whole message fenced and links to its diagnostics', () => {
     const text = renderSummary(sampleReport(kubeconfigPath));
     expect(text).toContain(

@@ -198,8 +198,12 @@ function describeRun(document: ConformanceReport): string {
   const external = mode.external.mode
     ? `external host ${mode.external.mode}${mode.external.hosts.length > 0 ? ` (${mode.external.hosts.map((h) => h.name).join(', ')})` : ''}`
     : 'external host not set up';
+  const skipped = mode.skippedApis.map(
+    ({ api, reason }) => `${api} skipped (every suite): ${reason}`,
+  );
   return [
-    `${what}; mTLS ${mode.mtls.join(' and ')}; ${external}${impl.istio.outboundTrafficPolicy ? `; outbound traffic policy ${impl.istio.outboundTrafficPolicy}` : ''}.`,
+    `${what}; mTLS ${mode.mtls.join(' and ')}; API ${mode.api.join(' and ')}; ${external}${impl.istio.outboundTrafficPolicy ? `; outbound traffic policy ${impl.istio.outboundTrafficPolicy}` : ''}.`,
+    ...skipped,
     `Run \`${run.id}\`, started ${run.startTime}, ${formatDuration(run.durationSeconds)}: \`${run.commandLine}\``,
   ].join('  \n');
 }

@@ -1,10 +1,14 @@
 /** Discovery documents, built from the kinds table so that kubectl finds every served kind. */
 import type { Json } from '../json.ts';
 import { groupVersion, RESOURCE_TYPES } from '../store/resource-types.ts';
+import { SERVE_ALL, type ServedPredicate } from './crd-serving.ts';
 import type { Route } from './routes.ts';
 
 /** The document a discovery path serves. */
-export function discovery(route: Exclude<Route, { kind: 'resource' }>): Json {
+export function discovery(
+  route: Exclude<Route, { kind: 'resource' }>,
+  isServed: ServedPredicate = SERVE_ALL,
+): Json {
   if (route.kind === 'discovery-root') {
     return {
       kind: 'APIVersions',
@@ -16,8 +20,10 @@ export function discovery(route: Exclude<Route, { kind: 'resource' }>): Json {
     const groups = new Map<string, string[]>();
     for (const type of RESOURCE_TYPES) {
       if (type.group === '') continue;
+      const served = type.versions.filter((version) => isServed(type, version));
+      if (served.length === 0) continue;
       const versions = groups.get(type.group) ?? [];
-      for (const version of type.versions) if (!versions.includes(version)) versions.push(version);
+      for (const version of served) if (!versions.includes(version)) versions.push(version);
       groups.set(type.group, versions);
     }
     return {
@@ -36,6 +42,7 @@ export function discovery(route: Exclude<Route, { kind: 'resource' }>): Json {
   const resources: Json[] = [];
   for (const type of RESOURCE_TYPES) {
     if (type.group !== route.group || !type.versions.includes(route.version)) continue;
+    if (!isServed(type, route.version)) continue;
     resources.push({
       name: type.plural,
       singularName: type.singular,

@@ -6,6 +6,7 @@ import { ApiError, badRequestError } from '../store/errors.ts';
 import type { ObjectStore } from '../store/object-store.ts';
 import type { ExecHandler } from '../types.ts';
 import { readBody } from './bodies.ts';
+import { servedBy, type ServedPredicate } from './crd-serving.ts';
 import { dispatch } from './crud.ts';
 import { discovery } from './discovery.ts';
 import { checkStrictFields } from './field-validation.ts';
@@ -25,6 +26,7 @@ export class ApiHandler {
   readonly #version: string;
   readonly #closers = new Set<() => void>();
   readonly #exec: PodExec;
+  readonly #served: ServedPredicate;
 
   readonly #minor: number;
 
@@ -33,6 +35,7 @@ export class ApiHandler {
     this.#version = version;
     this.#minor = Number(version.replace(/^v/, '').split('.')[1] ?? DEFAULT_KUBERNETES_MINOR);
     this.#exec = new PodExec(store, exec);
+    this.#served = servedBy(store);
   }
 
   /** Ends open watches and exec sessions. */
@@ -66,11 +69,11 @@ export class ApiHandler {
         response.end(document.body);
         return;
       }
-      const route = routeFor(url.pathname);
+      const route = routeFor(url.pathname, this.#served);
       if (route === undefined) throw notFoundPath();
       if (route.kind !== 'resource') {
         if (method !== 'GET') throw methodNotAllowed();
-        sendJson(response, 200, discovery(route));
+        sendJson(response, 200, discovery(route, this.#served));
         return;
       }
       let contentType = request.headers['content-type'];

@@ -1,5 +1,6 @@
 /** Maps request paths to the kind, namespace, name and subresource they address. */
 import { RESOURCE_TYPES, type ResourceType } from '../store/resource-types.ts';
+import { SERVE_ALL, type ServedPredicate } from './crd-serving.ts';
 
 /** What a resource path addresses. */
 export interface ResourceRequest {
@@ -17,7 +18,11 @@ export type Route =
   | { kind: 'discovery-resources'; group: string; version: string }
   | { kind: 'resource'; resource: ResourceRequest };
 
-export function routeFor(pathname: string): Route | undefined {
+/** The route of `pathname` among the kinds `isServed` admits (a kind whose CRD is absent is a 404). */
+export function routeFor(
+  pathname: string,
+  isServed: ServedPredicate = SERVE_ALL,
+): Route | undefined {
   const segments = pathname
     .split('/')
     .filter((segment) => segment.length > 0)
@@ -40,7 +45,7 @@ export function routeFor(pathname: string): Route | undefined {
     return undefined;
   }
   const served = RESOURCE_TYPES.filter(
-    (type) => type.group === group && type.versions.includes(version),
+    (type) => type.group === group && type.versions.includes(version) && isServed(type, version),
   );
   if (served.length === 0) return undefined;
   if (rest.length === 0) return { kind: 'discovery-resources', group, version };

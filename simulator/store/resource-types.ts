@@ -1,4 +1,5 @@
 /** The kinds the simulated API server serves: one table for discovery, routing and the store. */
+import { crdName } from '../../harness/facts/custom-resources.ts';
 import { GATEWAY_API_RELEASE } from '../../harness/facts/gateway-api.ts';
 
 /** How the API server serves one kind: its REST names, scope and behaviour on writes. */
@@ -33,6 +34,12 @@ export interface ResourceType {
   categories?: readonly string[];
   /** False for request-only kinds such as SelfSubjectAccessReview. */
   stored: boolean;
+  /**
+   * The CustomResourceDefinition (`<plural>.<group>`) that must be installed for the kind to be
+   * served; absent for kinds the server always serves (built-in ones, and Istio's, which every
+   * simulated cluster has).
+   */
+  definedBy?: string;
 }
 
 const ALL_VERBS = [
@@ -107,6 +114,8 @@ function gatewayApi(
     hasStatus: true,
     hasGeneration: true,
     categories: ['gateway-api'],
+    // Served only once its CRD is installed: a fresh kind cluster has none (the kind path applies them).
+    definedBy: crdName(plural, GATEWAY_API_RELEASE.group),
     ...fields,
   });
 }
@@ -171,6 +180,27 @@ const DECLARED_TYPES: readonly ResourceType[] = [
       namespaced: false,
       hasGeneration: true,
     },
+  ),
+  // Kinds the Gateway API's standard-install.yaml holds besides the Gateway API's own: its CRDs
+  // and the safe-upgrades ValidatingAdmissionPolicy with its binding (stored, not evaluated).
+  builtin('CustomResourceDefinition', 'customresourcedefinitions', 'apiextensions.k8s.io', {
+    namespaced: false,
+    hasStatus: true,
+    hasGeneration: true,
+    shortNames: ['crd', 'crds'],
+    categories: ['api-extensions'],
+  }),
+  builtin(
+    'ValidatingAdmissionPolicy',
+    'validatingadmissionpolicies',
+    'admissionregistration.k8s.io',
+    { namespaced: false, hasStatus: true, hasGeneration: true, categories: ['api-extensions'] },
+  ),
+  builtin(
+    'ValidatingAdmissionPolicyBinding',
+    'validatingadmissionpolicybindings',
+    'admissionregistration.k8s.io',
+    { namespaced: false, hasGeneration: true, categories: ['api-extensions'] },
   ),
   istio('ServiceEntry', 'serviceentries', 'networking.istio.io', ['se']),
   istio('Gateway', 'gateways', 'networking.istio.io', ['gw']),

@@ -75,6 +75,9 @@ export const FAILING_RUN_TIMEOUTS: readonly string[] = [
   'configPropagation=5000',
   '--timeout',
   'policyEnforcement=5000',
+  // A simulated gateway's pods start at once: Programmed comes within the first poll.
+  '--timeout',
+  'gatewayProgrammed=5000',
   ...PATIENT_POLLING,
 ];
 

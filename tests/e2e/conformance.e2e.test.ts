@@ -17,6 +17,8 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { FaultName } from '../../simulator/types.ts';
 import { caseTitle, isCase, type BehaviourId } from '../../harness/suite-definition.ts';
+import { apiVariant } from '../../harness/api/index.ts';
+import type { ApiName } from '../../harness/variants.ts';
 import { findSuite, SUITES, type CaseIdOf, type SuiteName } from '../../suites/index.ts';
 import { FAILING_RUN_TIMEOUTS, PATIENT_POLLING, runSimulated, type JUnitCase } from './cli.ts';
 
@@ -36,24 +38,81 @@ type Run = Awaited<ReturnType<typeof runSimulated>>;
 
 const SUITE_NAMES: readonly SuiteName[] = SUITES.map((suite) => suite.name);
 
-const expectations: Record<FaultName, SuiteName[]> = {
-  'gateway-bypass': ['http-gateway', 'network-policy', 'passthrough', 'registry-only'],
-  'no-gateway-log': ['http-gateway', 'passthrough', 'registry-only'],
+/** The configuration APIs of each suite (dr-lookup has no Gateway API form: skipped there). */
+const SUITE_APIS = new Map<SuiteName, readonly ApiName[]>(
+  SUITES.map((suite) => [
+    suite.name,
+    suite.variants.api.filter((api) =>
+      suite.variants.mtls.some(
+        (mtls) => apiVariant(api).noFormFor(suite.name, { mtls, api }) === undefined,
+      ),
+    ),
+  ]),
+);
+
+const BOTH: readonly ApiName[] = ['istio-api', 'gateway-api'];
+const GATEWAY_API: readonly ApiName[] = ['gateway-api'];
+
+/**
+ * Which variants each fault must turn red: per suite, the APIs whose cases fail. A fault of the
+ * data plane breaks a behaviour in both APIs' forms (Istio translates Gateway API routes into the
+ * same proxy config); a fault of Istio's Gateway API controller or of its Hostname backends
+ * breaks only the gateway-api variants.
+ */
+const expectations: Record<FaultName, Partial<Record<SuiteName, readonly ApiName[]>>> = {
+  'gateway-bypass': {
+    'http-gateway': BOTH,
+    'network-policy': BOTH,
+    passthrough: BOTH,
+    'registry-only': ['istio-api'],
+  },
+  'no-gateway-log': { 'http-gateway': BOTH, passthrough: BOTH, 'registry-only': ['istio-api'] },
   // registry-only's last stage is B1's routing through the gateway.
-  'wrong-upstream': ['http-gateway', 'registry-only'],
-  'tls-terminated': ['passthrough'],
-  'sni-ignored': ['passthrough'],
-  'plaintext-accepted': ['http-gateway'],
-  'netpol-not-enforced': ['network-policy'],
-  'counters-frozen': ['network-policy'],
-  'dr-lookup-ignored': ['dr-lookup'],
-  'slow-propagation': [],
-  // Gateway API faults break the gateway-api variant of every suite that has a form in it.
-  'gateway-not-programmed': ['http-gateway', 'network-policy', 'passthrough'],
-  'hostname-backend-ignored': ['http-gateway', 'network-policy', 'passthrough'],
-  'registry-only-ignored': ['registry-only'],
-  'wrong-gateway-identity': ['http-gateway'],
+  'wrong-upstream': { 'http-gateway': BOTH, 'registry-only': ['istio-api'] },
+  'tls-terminated': { passthrough: BOTH },
+  'sni-ignored': { passthrough: BOTH },
+  'plaintext-accepted': { 'http-gateway': BOTH },
+  'netpol-not-enforced': { 'network-policy': BOTH },
+  'counters-frozen': { 'network-policy': BOTH },
+  'dr-lookup-ignored': { 'dr-lookup': ['istio-api'] },
+  'slow-propagation': {},
+  'gateway-not-programmed': {
+    'http-gateway': GATEWAY_API,
+    'network-policy': GATEWAY_API,
+    passthrough: GATEWAY_API,
+  },
+  'hostname-backend-ignored': {
+    'http-gateway': GATEWAY_API,
+    'network-policy': GATEWAY_API,
+    passthrough: GATEWAY_API,
+  },
+  'registry-only-ignored': { 'registry-only': ['istio-api'] },
+  // B2.5 in both APIs: the installed egress gateway and the one Istio deploys for a Gateway.
+  'wrong-gateway-identity': { 'http-gateway': BOTH },
 };
+
+/** The suites `fault` must fail, sorted. */
+function expectedSuites(fault: FaultName): SuiteName[] {
+  return (Object.keys(expectations[fault]) as SuiteName[]).sort();
+}
+
+/** `suite api` of every variant `fault` must fail, sorted. */
+function expectedVariants(fault: FaultName): string[] {
+  return Object.entries(expectations[fault])
+    .flatMap(([suite, apis]) => (apis ?? []).map((api) => `${suite} ${api}`))
+    .sort();
+}
+
+/** The APIs of `suite` that `fault` leaves green. */
+function apisLeftGreen(fault: FaultName, suite: SuiteName): ApiName[] {
+  const broken = expectations[fault][suite] ?? [];
+  return (SUITE_APIS.get(suite) ?? []).filter((api) => !broken.includes(api));
+}
+
+/** `--api` for a set of APIs: one of them, or both. */
+function apiFlag(apis: readonly ApiName[]): string {
+  return apis.length === 1 ? (apis[0] ?? 'both') : 'both';
+}
 
 /**
  * Faults that would hide what other faults do at the gateway: with gateway-bypass nothing
@@ -70,12 +129,26 @@ const FAULTS = Object.keys(expectations) as FaultName[];
  * the green runs.
  */
 function runsAlone(fault: FaultName): boolean {
-  return MASKING.has(fault) || expectations[fault].length === 0;
+  return MASKING.has(fault) || expectedSuites(fault).length === 0;
 }
 
-/** The faults proven not to break `suite` by its shared green run. */
-function sharedGreenFaults(suite: SuiteName): FaultName[] {
-  return FAULTS.filter((fault) => !runsAlone(fault) && !expectations[fault].includes(suite));
+/**
+ * The green runs of `suite`: the shared faults grouped by which of its APIs they leave green
+ * (a Gateway API fault leaves its istio-api variant green, a data-plane fault neither), one run
+ * per group with only those APIs selected.
+ */
+function greenGroups(suite: SuiteName): { apis: ApiName[]; faults: FaultName[] }[] {
+  const groups = new Map<string, { apis: ApiName[]; faults: FaultName[] }>();
+  for (const fault of FAULTS) {
+    if (runsAlone(fault)) continue;
+    const apis = apisLeftGreen(fault, suite);
+    if (apis.length === 0) continue;
+    const key = apis.join(',');
+    const group = groups.get(key) ?? { apis, faults: [] };
+    group.faults.push(fault);
+    groups.set(key, group);
+  }
+  return [...groups.values()];
 }
 
 const runs = new Map<string, Promise<Run>>();
@@ -92,30 +165,49 @@ function once(key: string, start: () => Promise<Run>): Promise<Run> {
   return run;
 }
 
-const healthyRun = (): Promise<Run> => once('healthy', () => runSimulated([]));
+const healthyRun = (): Promise<Run> => once('healthy', () => runSimulated(['--api', 'both']));
 
-/** The run proving what `fault` breaks: every suite, or only the ones it must fail. */
+/**
+ * The run proving what `fault` breaks: every suite in both APIs, or only the suites it must
+ * fail, in only the APIs it must fail (a Gateway API fault: `--api gateway-api`).
+ */
 function faultRun(fault: FaultName): Promise<Run> {
-  const expected = expectations[fault];
-  const suites = runsAlone(fault) ? [] : ['--suite', expected.join(',')];
+  const expected = expectedSuites(fault);
+  const apis = [...new Set(Object.values(expectations[fault]).flat())] as ApiName[];
+  const selection = runsAlone(fault)
+    ? ['--api', 'both']
+    : ['--suite', expected.join(','), '--api', apiFlag(apis)];
   // A fault that must break nothing keeps the budgets the simulated provider sizes for it.
   const budgets = expected.length > 0 ? FAILING_RUN_TIMEOUTS : PATIENT_POLLING;
   // --keep-cluster keeps the run directory, so the gateway-bypass case can read the kubeconfig's token.
   const keep = fault === 'gateway-bypass' ? ['--keep-cluster'] : [];
   return once(`fault ${fault}`, () =>
-    runSimulated([...suites, ...budgets, ...keep], { EGRESS_SIM_FAULTS: fault }),
+    runSimulated([...selection, ...budgets, ...keep], { EGRESS_SIM_FAULTS: fault }),
   );
 }
 
-/** One suite under every fault that shares runs and must leave it green. */
-function greenRun(suite: SuiteName): Promise<Run> {
-  return once(`green ${suite}`, () =>
-    runSimulated(['--suite', suite], { EGRESS_SIM_FAULTS: sharedGreenFaults(suite).join(',') }),
+/** One suite, in the APIs a group of shared faults leaves green, under all of them at once. */
+function greenRun(suite: SuiteName, group: { apis: ApiName[]; faults: FaultName[] }): Promise<Run> {
+  return once(`green ${suite} ${group.apis.join(',')}`, () =>
+    runSimulated(['--suite', suite, '--api', apiFlag(group.apis)], {
+      EGRESS_SIM_FAULTS: group.faults.join(','),
+    }),
   );
 }
 
 function failedSuites(cases: readonly JUnitCase[]): string[] {
   return [...new Set(cases.filter((c) => c.failure !== undefined).map((c) => c.suite))].sort();
+}
+
+/** `suite api` of every variant with a failed case (a failed setup counts for its variant). */
+function failedVariants(cases: readonly JUnitCase[]): string[] {
+  return [
+    ...new Set(
+      cases
+        .filter((c) => c.failure !== undefined)
+        .map((c) => `${c.suite} ${c.properties.api ?? 'unknown api'}`),
+    ),
+  ].sort();
 }
 
 describe('simulated conformance run', () => {
@@ -134,7 +226,11 @@ describe('simulated conformance run', () => {
         expect(testCase.properties['cluster.kind']).toBe('simulated');
         expect(testCase.properties['istio.version']).toMatch(/^\d+\.\d+\.\d+/);
         expect(testCase.properties['mtls.mode']).toBeDefined();
+        expect(testCase.properties.api).toBeDefined();
       }
+      const apis = new Set(run.cases.filter((c) => !c.skipped).map((c) => c.properties.api));
+      expect(apis).toContain('istio-api');
+      expect(apis).toContain('gateway-api');
       // One case per piece of B1 evidence, in both mTLS variants, once per API (--api both).
       const http = run.cases.filter((c) => c.suite === 'http-gateway').map((c) => c.name);
       for (const id of ['control', '1', '2', '3'] as const) {
@@ -150,21 +246,36 @@ describe('simulated conformance run', () => {
   );
 
   // The faults that run every suite first: theirs are the longest runs.
-  const matrix = (Object.entries(expectations) as [FaultName, SuiteName[]][]).sort(
-    ([a], [b]) => Number(runsAlone(b)) - Number(runsAlone(a)),
-  );
+  const matrix = [...FAULTS]
+    .sort((a, b) => Number(runsAlone(b)) - Number(runsAlone(a)))
+    .map((fault): [FaultName, string] => [fault, expectedVariants(fault).join(', ') || 'none']);
 
   it.concurrent.each(matrix)(
-    'with fault %s, exactly the suites %j fail, naming the behaviour and the evidence',
+    'with fault %s, exactly these variants fail: %s; naming the behaviour and the evidence',
     { timeout: 900_000 },
-    async (fault, expected) => {
-      // The suites its own run leaves out pass under it, with the others sharing their run.
-      const leftOut = runsAlone(fault) ? [] : SUITE_NAMES.filter((s) => !expected.includes(s));
-      for (const suite of leftOut) expect(sharedGreenFaults(suite), suite).toContain(fault);
-      const greens = leftOut.map((suite) => greenRun(suite));
+    async (fault) => {
+      const expected = expectedSuites(fault);
+      // What its own run leaves out passes under it, with other faults sharing the run.
+      const leftOut = runsAlone(fault)
+        ? []
+        : SUITE_NAMES.flatMap((suite) =>
+            greenGroups(suite)
+              .filter((group) => group.faults.includes(fault))
+              .map((group) => ({ suite, group })),
+          );
+      if (!runsAlone(fault)) {
+        for (const suite of SUITE_NAMES) {
+          const proven = leftOut.filter((entry) => entry.suite === suite);
+          expect(proven.flatMap((entry) => entry.group.apis).sort(), suite).toEqual(
+            apisLeftGreen(fault, suite).sort(),
+          );
+        }
+      }
+      const greens = leftOut.map(({ suite, group }) => greenRun(suite, group));
       const run = await faultRun(fault);
       expect(run.exitCode, `${run.stdout}\n${run.stderr}`).toBe(expected.length > 0 ? 1 : 0);
       expect(failedSuites(run.cases)).toEqual(expected);
+      expect(failedVariants(run.cases)).toEqual(expectedVariants(fault));
       expect(new Set(run.cases.map((c) => c.suite))).toEqual(
         new Set(runsAlone(fault) ? SUITE_NAMES : expected),
       );
@@ -174,9 +285,14 @@ describe('simulated conformance run', () => {
         expect(failed.failure).toMatch(/Hint:/);
       }
       for (const [index, green] of (await Promise.all(greens)).entries()) {
+        const { suite, group } = leftOut[index]!;
         expect(green.exitCode, `${green.stdout}\n${green.stderr}`).toBe(0);
         expect(failedSuites(green.cases)).toEqual([]);
-        expect(new Set(green.cases.map((c) => c.suite))).toEqual(new Set([leftOut[index]]));
+        expect(new Set(green.cases.map((c) => c.suite))).toEqual(new Set([suite]));
+        const ran = green.cases.filter((c) => c.skipped === undefined && c.properties.api);
+        expect(new Set(ran.map((c) => c.properties.api))).toEqual(
+          new Set(group.apis.length === 1 ? group.apis : [...group.apis, group.apis.join(',')]),
+        );
       }
     },
   );
@@ -257,6 +373,25 @@ describe('simulated conformance run', () => {
       for (const failed of ignoredFailed) {
         expect(failed.failure).toMatch(
           /sets outboundTrafficPolicy REGISTRY_ONLY: the Sidecar's outbound policy is not in force/,
+        );
+      }
+    },
+  );
+
+  it.concurrent(
+    'gateway-not-programmed: the gateway-api cases fail at the status wait, naming the condition, its message and the budget',
+    { timeout: 900_000 },
+    async () => {
+      const run = await faultRun('gateway-not-programmed');
+      const failures = run.cases.filter((c) => c.failure !== undefined);
+      expect(failures.length).toBeGreaterThan(0);
+      for (const failed of failures) {
+        expect(failed.properties.api).toBe('gateway-api');
+        expect(failed.failure).toMatch(
+          /^\[B[1-4]\.status\] Expected Gateway \S+ to report Programmed=True within \d+ ms \(gatewayProgrammed\)/,
+        );
+        expect(failed.failure).toMatch(
+          /Last observation: Gateway \S+: condition Programmed is False \(NoResources: Deployment \S+-istio has no ready replica\)/,
         );
       }
     },

@@ -4,7 +4,7 @@
  * delete; keep and reuse; cleanup after a failing suite and after Ctrl-C; and the
  * environment errors a user sees first.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +19,10 @@ import {
   parseJUnit,
   withCliSlot,
 } from './cli.ts';
+import { cachedInstallFile } from '../../harness/gateway-api-install.ts';
 import { connect } from '../../harness/k8s/client.ts';
+import { GATEWAY_API_VERSION } from '../../harness/versions.ts';
+import { standardInstallYaml } from '../../simulator/gateway-api-crds.ts';
 
 const STANDIN_BIN = fileURLToPath(new URL('../../simulator/bin', import.meta.url));
 const NODE_BIN = path.dirname(process.execPath);
@@ -44,6 +47,14 @@ const stateDirs = new Set<string>();
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(tmpdir(), 'egc-kindpath-'));
+  // The Gateway API release, as a run that downloaded it left it in the cache (the download
+  // itself is tested against a local server in tests/integration/gateway-api-install.test.ts).
+  const release = cachedInstallFile(
+    path.join(work, 'cache', 'egress-conformance'),
+    GATEWAY_API_VERSION,
+  );
+  await mkdir(path.dirname(release), { recursive: true });
+  await writeFile(release, standardInstallYaml(GATEWAY_API_VERSION));
 });
 
 afterAll(async () => {
@@ -129,6 +140,18 @@ describe('the kind path with stand-in executables', { timeout: 900_000 }, () => 
       const cases = parseJUnit(await readFile(path.join(reports, 'junit.xml'), 'utf8'));
       expect(cases.length).toBeGreaterThan(0);
       expect(cases.every((c) => c.properties['cluster.kind'] === 'kind')).toBe(true);
+      // The Gateway API CRDs were applied before Istio, so the gateway-api variant ran too.
+      const report = parse(await readFile(path.join(reports, 'conformance.yaml'), 'utf8')) as {
+        run: { steps: { name: string; result: string }[] };
+        mode: { api: string[]; skippedApis: unknown[] };
+      };
+      const steps = report.run.steps.map((step) => `${step.name}: ${step.result}`);
+      expect(steps.indexOf('gateway api crds: done')).toBeGreaterThan(-1);
+      expect(steps.indexOf('gateway api crds: done')).toBeLessThan(steps.indexOf('istio: done'));
+      expect(report.mode).toMatchObject({ api: ['istio-api', 'gateway-api'], skippedApis: [] });
+      const gatewayApiCases = cases.filter((c) => c.properties.api === 'gateway-api');
+      expect(gatewayApiCases.length).toBeGreaterThan(3);
+      expect(gatewayApiCases.filter((c) => c.skipped !== undefined || c.failure)).toEqual([]);
       expect(await clusters(tools)).not.toContain('egc-e2e-default');
     },
   );
@@ -146,6 +169,9 @@ describe('the kind path with stand-in executables', { timeout: 900_000 }, () => 
         'http-gateway',
         '--mtls',
         'disabled',
+        // One variant is enough to fail: each failing check waits out its budget.
+        '--api',
+        'istio-api',
         ...FAST,
         ...FAILING_RUN_TIMEOUTS,
       ],
@@ -254,7 +280,7 @@ describe('an existing cluster (the acceptance gate)', { timeout: 900_000 }, () =
         .sort((x, y) => String(x.name).localeCompare(String(y.name)));
     const before = await snapshot();
 
-    const { child } = await conformance(
+    const { child, reports } = await conformance(
       world,
       [
         '--cluster',
@@ -274,6 +300,32 @@ describe('an existing cluster (the acceptance gate)', { timeout: 900_000 }, () =
     expect(result.exitCode, `${String(result.stdout)}\n${String(result.stderr)}`).toBe(0);
     expect(await snapshot()).toEqual(before);
     await execa('kind', ['delete', 'cluster', '--name', 'egc-e2e-existing'], tools);
+
+    // Nobody installed the Gateway API CRDs there: its variant is skipped, and every report says why.
+    const why =
+      /^the cluster does not serve Gateway \(gateway\.networking\.k8s\.io\/v1\), HTTPRoute .*: install the Gateway API CRDs \(kubectl apply --server-side -f https:\/\/github\.com\/kubernetes-sigs\/gateway-api\/releases\/download\/v[\d.]+\/standard-install\.yaml\)$/;
+    const cases = parseJUnit(await readFile(path.join(reports, 'junit.xml'), 'utf8'));
+    const gatewayApi = cases.filter((c) => c.properties.api === 'gateway-api');
+    expect(gatewayApi.map((c) => c.suite).sort()).toContain('network-policy');
+    for (const testCase of gatewayApi) {
+      expect(testCase.skipped?.replace(/^skipped in mtls disabled, gateway-api: /, '')).toMatch(
+        why,
+      );
+    }
+    for (const file of ['conformance.yaml', 'conformance.json']) {
+      const report = parse(await readFile(path.join(reports, file), 'utf8')) as {
+        mode: { api: string[]; skippedApis: { api: string; reason: string }[] };
+      };
+      expect(report.mode.api, file).toEqual(['istio-api']);
+      expect(
+        report.mode.skippedApis.map((entry) => entry.api),
+        file,
+      ).toEqual(['gateway-api']);
+      expect(report.mode.skippedApis[0]?.reason, file).toMatch(why);
+    }
+    expect(await readFile(path.join(reports, 'summary.md'), 'utf8')).toMatch(
+      /^gateway-api skipped \(every suite\): the cluster does not serve Gateway .*standard-install\.yaml\) {2}$/m,
+    );
   });
 });
 

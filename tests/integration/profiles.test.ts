@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runnableApis } from '../../harness/api-selection.ts';
 import { hasProxy, isNativeSidecar } from '../../harness/facts.ts';
 import { curlCommand } from '../../harness/curl.ts';
 import { EnvironmentError } from '../../harness/errors.ts';
@@ -76,6 +77,7 @@ describe('what the harness detects on each profile (simulated provider)', () => 
     'telemetry-logging': pinned,
     'json-logs': { istio: { ...pinned.istio, accessLog: { enabled: true, encoding: 'JSON' } } },
     'no-outbound-stats': { istio: { ...pinned.istio, outboundStatsIncluded: false } },
+    'no-gateway-api': pinned,
   };
 
   it('covers every profile', () => {
@@ -86,6 +88,34 @@ describe('what the harness detects on each profile (simulated provider)', () => 
 
   it.each(Object.entries(expected))('%s', async (profile, target) => {
     expect(await provisioned(profile as ProfileName)).toMatchObject(target);
+  });
+
+  it('no-gateway-api: the Gateway API kinds are not served, so the gateway-api variant is skipped saying how to install them', async () => {
+    const selections = [];
+    for (const profile of ['default', 'no-gateway-api'] as const) {
+      const provider = createSimulatedProvider({
+        runDir: await mkdtemp(join(work, `${profile}-apis-`)),
+        istioVersion: '1.31.1',
+        env: { EGRESS_SIM_PROFILE: profile },
+      });
+      try {
+        const target = await provider.provision({ suites: ['http-gateway'], progress });
+        const kube = connect({ kubeconfigPath: target.kubeconfigPath });
+        selections.push(await runnableApis(kube, ['istio-api', 'gateway-api']));
+      } finally {
+        await provider.release({ keep: false, progress });
+      }
+    }
+    expect(selections[0]).toEqual({ apis: ['istio-api', 'gateway-api'], skipped: [] });
+    expect(selections[1]?.apis).toEqual(['istio-api']);
+    expect(selections[1]?.skipped).toEqual([
+      {
+        api: 'gateway-api',
+        reason: expect.stringMatching(
+          /^the cluster does not serve Gateway \(gateway\.networking\.k8s\.io\/v1\), HTTPRoute \(gateway\.networking\.k8s\.io\/v1\), TLSRoute \(gateway\.networking\.k8s\.io\/v1\): install the Gateway API CRDs \(kubectl apply --server-side -f https:\/\/github\.com\/kubernetes-sigs\/gateway-api\/releases\/download\/v\d+\.\d+\.\d+\/standard-install\.yaml\)$/,
+        ) as unknown,
+      },
+    ]);
   });
 
   it('custom-log-format: an environment error naming meshConfig.accessLogFormat', async () => {
