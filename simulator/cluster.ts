@@ -11,6 +11,7 @@ import { seedBaseCluster, startControllers } from './controllers.ts';
 import { bootstrapIstio, type IstioInstallOptions } from './istio-bootstrap.ts';
 import { applyProfiles, readProfiles } from './profiles.ts';
 import { ObjectStore } from './store.ts';
+import { startProcesses } from './processes.ts';
 import {
   FAULT_NAMES,
   type ClusterView,
@@ -152,10 +153,12 @@ export async function startSimulatedCluster(
   const controllers = startControllers(store, {
     podStartMs: options.podStartMs,
     rootCaPem: server.caPem,
+    faults: options.faults,
     ...(settings.namespaceDeletionMs === undefined
       ? {}
       : { namespaceDeletionMs: settings.namespaceDeletionMs }),
   });
+  const stopProcesses = startProcesses(store, execHandler);
   try {
     seedBaseCluster(store, { kubernetesVersion });
     if (settings.istio?.install === true) {
@@ -173,11 +176,13 @@ export async function startSimulatedCluster(
       store,
       options,
       async stop() {
+        stopProcesses();
         controllers.stop();
         await server.close();
       },
     };
   } catch (error) {
+    stopProcesses();
     controllers.stop();
     await server.close();
     throw error;

@@ -15,6 +15,8 @@ export interface ControllerOptions {
   nodeIp?: string;
   /** PEM published in every namespace's `kube-root-ca.crt` ConfigMap. */
   rootCaPem?: string;
+  /** The simulated faults the controllers act on (`upgrade-drops-traffic`). */
+  faults?: ReadonlySet<string>;
 }
 
 /** Defaults of `ControllerOptions`. */
@@ -24,7 +26,8 @@ export const CONTROLLER_DEFAULTS = {
   nodeName: 'egress-conformance-control-plane',
   nodeIp: '172.18.0.2',
   rootCaPem: '',
-} as const;
+  faults: new Set<string>() as ReadonlySet<string>,
+};
 
 /** A running set of controllers; `stop` cancels their timers and unsubscribes them. */
 export interface Controllers {
