@@ -50,6 +50,12 @@ import {
   KIND_NODE_IMAGE,
 } from './versions.ts';
 import { runSuites } from './runner.ts';
+import {
+  UPGRADE_FLAGS,
+  UPGRADE_HELP,
+  parseUpgradeOptions,
+  type UpgradeOptions,
+} from './upgrade/options.ts';
 
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -85,6 +91,7 @@ const FLAGS = {
   'istio-revision': { type: 'string' },
   'gateway-label': { type: 'string' },
   verbose: { type: 'boolean', short: 'v', default: false },
+  ...UPGRADE_FLAGS,
 } as const;
 
 /** The parsed command line. */
@@ -117,6 +124,8 @@ export interface CliOptions {
   gatewaySelector: { key: string; value: string } | undefined;
   /** Vitest's full error output (code frames, stacks, causes) besides the failures' fields. */
   verbose: boolean;
+  /** `--upgrade-from`: an upgrade run (harness/upgrade). */
+  upgrade?: UpgradeOptions | undefined;
 }
 
 /** Parses argv (without node and script); throws {@link UsageError} naming the valid choices. */
@@ -177,7 +186,14 @@ export function parseCli(argv: readonly string[]): CliOptions {
       `--istio-version "${istioVersion}" is not a version like ${ISTIO_DEFAULT_VERSION}; supported: ${ISTIO_SUPPORTED_VERSIONS.join(', ')}`,
     );
   }
+  let upgrade: UpgradeOptions | undefined;
+  try {
+    upgrade = parseUpgradeOptions(values, istioVersion);
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
   return {
+    upgrade,
     help: Boolean(values.help),
     list: Boolean(values.list),
     suites,
@@ -299,6 +315,7 @@ Flags (default in brackets):
   --istio-revision REV        existing clusters: the Istio revision to test [the default revision]
   --gateway-label KEY=VALUE   existing clusters: the label selecting the egress gateway pods [istio=egressgateway]
   --manifests DIR             manifests to apply instead of the bundled ones (same layout) [manifests/]
+${UPGRADE_HELP}
   -v, --verbose               also print vitest's error output: code frames, stack traces, causes [off]
   -h, --help                  this text
 
@@ -316,7 +333,7 @@ Reports: <reports>/junit.xml, conformance.yaml, conformance.json, summary.md, di
 }
 
 /** Creates the provider for the chosen cluster kind. */
-async function createProvider(
+export async function createProvider(
   options: CliOptions,
   runId: string,
   runDir: string,
@@ -343,6 +360,7 @@ async function createProvider(
         istioVersion: options.istioVersion,
         log,
         ...(options.istioRevision ? { istioRevision: options.istioRevision } : {}),
+        ...(options.upgrade ? { gatewayReplicas: 2 } : {}),
       });
     }
     case 'kind': {
@@ -419,6 +437,23 @@ export async function main(
     complain(error instanceof Error ? error.message : String(error));
     await rm(runDir, { recursive: true, force: true }).catch(() => {});
     return EXIT_ENVIRONMENT_ERROR;
+  }
+  if (options.upgrade) {
+    const upgradeAbort = new AbortController();
+    const { runUpgrade } = await import('./upgrade/run.ts');
+    return runUpgrade({
+      options,
+      upgrade: options.upgrade,
+      runId,
+      runDir,
+      reportsDir,
+      argv,
+      say,
+      complain,
+      signal: upgradeAbort.signal,
+      createProvider: (istioVersion) =>
+        createProvider({ ...options, istioVersion }, runId, runDir, say, upgradeAbort.signal),
+    }).finally(() => rm(runDir, { recursive: true, force: true }));
   }
   const report = createRunReport({
     runId,

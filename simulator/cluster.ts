@@ -96,6 +96,8 @@ export interface SimulatedIstio {
   outboundStatsIncluded: boolean;
   /** Install at start (simulated provider); false leaves it to the stand-in `istioctl`. */
   install: boolean;
+  /** Egress gateway replicas; 1 unless set. */
+  gatewayReplicas?: number;
 }
 
 /** Options of `startSimulatedCluster`. */
@@ -195,6 +197,7 @@ function installOptions(istio: SimulatedIstio): IstioInstallOptions {
     accessLogEncoding: istio.accessLogEncoding,
     ...(istio.accessLogFormat ? { accessLogFormat: istio.accessLogFormat } : {}),
     outboundStatsIncluded: istio.outboundStatsIncluded,
+    ...(istio.gatewayReplicas === undefined ? {} : { gatewayReplicas: istio.gatewayReplicas }),
   };
 }
 

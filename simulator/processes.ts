@@ -39,10 +39,11 @@ function expand(text: string, pod: KubeObject, env: Record<string, unknown>[]): 
 /** The curl loop a pod's container runs, if any. */
 export function curlLoopOf(pod: KubeObject): CurlLoop | undefined {
   for (const container of asArray(asRecord(pod.spec).containers)) {
-    const argv = [
-      ...(asArray(container.command) as unknown as string[]),
-      ...(asArray(container.args) as unknown as string[]),
-    ].map((part) => expand(String(part), pod, asArray(container.env)));
+    const strings = (value: unknown): string[] =>
+      Array.isArray(value) ? value.filter((part) => typeof part === 'string') : [];
+    const argv = [...strings(container.command), ...strings(container.args)].map((part) =>
+      expand(part, pod, asArray(container.env)),
+    );
     if (argv[0] !== 'curl') continue;
     const rateAt = argv.indexOf('--rate');
     const rate = /^(\d+)(?:\/([smhd]))?$/.exec(argv[rateAt + 1] ?? '');

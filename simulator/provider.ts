@@ -4,6 +4,7 @@
  * like any other cluster. Reports made against it say SIMULATED.
  */
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { ClusterProvider, ClusterTarget, ExternalHost } from '../harness/providers/types.ts';
 import type { SimExternalHost } from './types.ts';
 import { readSimOptions, startSimulatedCluster } from './cluster.ts';
@@ -27,10 +28,13 @@ export function createSimulatedProvider({
   runDir,
   istioVersion,
   istioRevision,
+  gatewayReplicas,
   env = process.env,
 }: {
   runDir: string;
   istioVersion: string;
+  /** Egress gateway replicas (an upgrade run asks for 2). */
+  gatewayReplicas?: number | undefined;
   istioRevision?: string | undefined;
   log?: (line: string) => void;
   env?: NodeJS.ProcessEnv;
@@ -59,6 +63,13 @@ export function createSimulatedProvider({
       pollInterval: 50,
     },
     async preflight() {},
+    // The stand-in istioctl of simulator/bin, reporting and installing `version`.
+    async istioctlFor(version: string) {
+      return {
+        path: fileURLToPath(new URL('./bin/istioctl', import.meta.url)),
+        env: { ...env, EGRESS_SIM_ISTIOCTL_VERSION: version },
+      };
+    },
     async provision({ suites, progress }): Promise<ClusterTarget> {
       progress('simulated cluster', 'start');
       const ca = createCertificateAuthority({ commonName: 'egress-conformance external hosts CA' });
@@ -100,6 +111,7 @@ export function createSimulatedProvider({
           accessLogEncoding: 'TEXT',
           outboundStatsIncluded: true,
           install: true,
+          ...(gatewayReplicas === undefined ? {} : { gatewayReplicas }),
         },
       });
       stop = () => cluster.stop();

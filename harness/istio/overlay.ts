@@ -13,6 +13,10 @@ export interface OverlayOptions {
   outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
   /** JSON unless told: it makes access-log parsing exact. */
   accessLogEncoding?: 'JSON' | 'TEXT';
+  /** Install the egress gateway (an upgrade's canary control plane leaves it out at first). */
+  egressGateway?: boolean;
+  /** `k8s.replicaCount` of the egress gateway; the chart's default (1) unless set. */
+  gatewayReplicas?: number;
 }
 
 /** The stats prefix that keeps `cluster.outbound|PORT|SUBSET|HOST.*` counters in Envoy. */
@@ -25,6 +29,8 @@ export const EGRESS_GATEWAY_NAME = 'istio-egressgateway';
 export function buildIstioOperator({
   outboundTrafficPolicy,
   accessLogEncoding = 'JSON',
+  egressGateway = true,
+  gatewayReplicas,
 }: OverlayOptions): Record<string, unknown> {
   return {
     apiVersion: 'install.istio.io/v1alpha1',
@@ -43,7 +49,13 @@ export function buildIstioOperator({
       components: {
         // The suites never use the ingress gateway, and on kind its LoadBalancer stays pending.
         ingressGateways: [{ name: 'istio-ingressgateway', enabled: false }],
-        egressGateways: [{ name: EGRESS_GATEWAY_NAME, enabled: true }],
+        egressGateways: [
+          {
+            name: EGRESS_GATEWAY_NAME,
+            enabled: egressGateway,
+            ...(gatewayReplicas === undefined ? {} : { k8s: { replicaCount: gatewayReplicas } }),
+          },
+        ],
       },
     },
   };
