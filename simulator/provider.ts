@@ -64,11 +64,11 @@ export function createSimulatedProvider({
     },
     async preflight() {},
     // The stand-in istioctl of simulator/bin, reporting and installing `version`.
-    async istioctlFor(version: string) {
-      return {
+    istioctlFor(version: string) {
+      return Promise.resolve({
         path: fileURLToPath(new URL('./bin/istioctl', import.meta.url)),
         env: { ...env, EGRESS_SIM_ISTIOCTL_VERSION: version },
-      };
+      });
     },
     async provision({ suites, progress }): Promise<ClusterTarget> {
       progress('simulated cluster', 'start');

@@ -97,7 +97,7 @@ export async function runUpgrade(run: UpgradeRunOptions): Promise<number> {
   let probes: ProbeSet | undefined;
   let rows: PathDisruption[] = [];
   let context: RunContext | undefined;
-  let code: number = EXIT_PASSED;
+  let code: number;
   const progress = (): void => {};
   try {
     provider = await run.createProvider(upgrade.from);
@@ -282,7 +282,7 @@ export async function runUpgrade(run: UpgradeRunOptions): Promise<number> {
             }
           : {}),
         meta: {},
-      } as CaseResult);
+      });
     }
 
     // After the upgrade the suites test what now runs: revision b after a canary.
