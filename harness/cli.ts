@@ -34,7 +34,8 @@ import {
   type Progress,
 } from './providers/types.ts';
 import { MTLS_MODES, type MtlsMode, type RunContext } from './run-context.ts';
-import { API_NAMES } from './variants.ts';
+import type { ApiName } from './variants.ts';
+import { apiFlagProblem, parseApiFlag, selectApis } from './api-selection.ts';
 import {
   REQUIRED_CONSECUTIVE_OBSERVATIONS,
   TIMEOUT_DOCS,
@@ -50,19 +51,12 @@ import {
   KIND_NODE_IMAGE,
 } from './versions.ts';
 import { runSuites } from './runner.ts';
-import {
-  UPGRADE_FLAGS,
-  UPGRADE_HELP,
-  parseUpgradeOptions,
-  type UpgradeOptions,
-} from './upgrade/options.ts';
+import { UPGRADE_FLAGS, UPGRADE_HELP, parseUpgradeOptions } from './upgrade/options.ts';
+import { UsageError, parseExternal, parseLabel, parsePositive, parseTimeouts } from './cli-args.ts';
 
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-/** A mistake in the command line: exit 2 with one line naming the valid choices. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+export { UsageError };
 
 const FLAGS = {
   help: { type: 'boolean', short: 'h' },
@@ -70,6 +64,7 @@ const FLAGS = {
   suite: { type: 'string', multiple: true },
   cluster: { type: 'string', default: 'kind' },
   mtls: { type: 'string', default: 'both' },
+  api: { type: 'string', default: 'both' },
   external: { type: 'string' },
   junit: { type: 'string' },
   reports: { type: 'string', default: 'reports' },
@@ -101,6 +96,7 @@ export interface CliOptions {
   suites: string[];
   cluster: ClusterKind;
   mtlsModes: MtlsMode[];
+  apis: ApiName[];
   external: { mode: 'local' | 'internet' | 'host'; hostName?: string } | undefined;
   junit: string;
   reportsDir: string;
@@ -124,8 +120,8 @@ export interface CliOptions {
   gatewaySelector: { key: string; value: string } | undefined;
   /** Vitest's full error output (code frames, stacks, causes) besides the failures' fields. */
   verbose: boolean;
-  /** `--upgrade-from`: an upgrade run (harness/upgrade). */
-  upgrade?: UpgradeOptions | undefined;
+  /** `--upgrade-from` or `--disruption`: an upgrade run (harness/upgrade). */
+  upgrade?: ReturnType<typeof parseUpgradeOptions>;
 }
 
 /** Parses argv (without node and script); throws {@link UsageError} naming the valid choices. */
@@ -180,25 +176,22 @@ export function parseCli(argv: readonly string[]): CliOptions {
         : undefined;
   if (!mtlsModes)
     throw new UsageError(`unknown --mtls "${mtls}"; valid values: disabled, enabled, both`);
+  const apis = parseApiFlag(values.api as string);
+  if (!apis) throw new UsageError(apiFlagProblem(values.api as string));
   const istioVersion = values['istio-version'] as string;
   if (!/^\d+\.\d+\.\d+(-[\w.]+)?$/.test(istioVersion)) {
     throw new UsageError(
       `--istio-version "${istioVersion}" is not a version like ${ISTIO_DEFAULT_VERSION}; supported: ${ISTIO_SUPPORTED_VERSIONS.join(', ')}`,
     );
   }
-  let upgrade: UpgradeOptions | undefined;
-  try {
-    upgrade = parseUpgradeOptions(values, istioVersion);
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
   return {
-    upgrade,
+    upgrade: parseUpgradeOptions(values, istioVersion, (message) => new UsageError(message)),
     help: Boolean(values.help),
     list: Boolean(values.list),
     suites,
     cluster: cluster as ClusterKind,
     mtlsModes,
+    apis,
     external: parseExternal(values.external as string | undefined),
     // The reports folder holds every report unless --junit names another place.
     junit: (values.junit as string | undefined) ?? path.join(values.reports as string, 'junit.xml'),
@@ -226,54 +219,6 @@ export function parseCli(argv: readonly string[]): CliOptions {
   };
 }
 
-function parseExternal(value: string | undefined): CliOptions['external'] {
-  if (value === undefined) return undefined;
-  if (value === 'local' || value === 'internet') return { mode: value };
-  const host = /^host:([a-z0-9]([a-z0-9.-]*[a-z0-9])?)$/i.exec(value)?.[1];
-  if (host) return { mode: 'host', hostName: host.toLowerCase() };
-  throw new UsageError(
-    `unknown --external "${value}"; valid values: local, internet, host:<dns-name>`,
-  );
-}
-
-function parsePositive(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^[1-9]\d*$/.test(value))
-    throw new UsageError(`${flag} takes a whole number >= 1, got "${value}"`);
-  return Number(value);
-}
-
-function parseLabel(value: string | undefined): CliOptions['gatewaySelector'] {
-  if (value === undefined) return undefined;
-  const match = /^([\w./-]+)=([\w.-]+)$/.exec(value);
-  if (!match?.[1] || !match[2]) {
-    throw new UsageError(`bad --gateway-label "${value}"; use key=value, e.g. istio=egressgateway`);
-  }
-  return { key: match[1], value: match[2] };
-}
-
-function parseTimeouts(entries: readonly string[]): Partial<TimeoutConfig> {
-  const overrides: Partial<Record<string, number>> = {};
-  for (const entry of entries) {
-    const match = /^([a-zA-Z]+)=(\d+)(ms|s)?$/.exec(entry);
-    if (!match?.[1] || !(TIMEOUT_NAMES as string[]).includes(match[1])) {
-      throw new UsageError(
-        `bad --timeout "${entry}"; use name=milliseconds (or name=Ns) with a name from: ${TIMEOUT_NAMES.join(', ')}`,
-      );
-    }
-    overrides[match[1]] = Number(match[2]) * (match[3] === 's' ? 1000 : 1);
-  }
-  // Bounds are checked here, before any cluster work, so a bad value is a usage error.
-  try {
-    resolveTimeouts(overrides);
-  } catch (error) {
-    throw new UsageError(
-      `bad --timeout: ${error instanceof Error ? error.message : String(error)}`,
-    );
-  }
-  return overrides;
-}
-
 /** The `--help` text. */
 export function helpText(): string {
   const timeoutLines = TIMEOUT_NAMES.map(
@@ -295,6 +240,7 @@ Flags (default in brackets):
                                 existing: use the cluster in --kubeconfig/--context (needs --existing-cluster-ok)
                                 simulated: an in-process model of a cluster with Istio, for testing this tool
   --mtls MODE                 disabled | enabled | both: sidecar-to-gateway mTLS variants [both]
+  --api API                   istio-api | gateway-api | both: configuration APIs [both]
   --external MODE             local | internet | host:<dns-name> [local on kind, host:<name> required on existing]
   --junit PATH                JUnit XML report [<reports>/junit.xml]
   --reports DIR               folder for all reports and diagnostics [reports]
@@ -439,21 +385,8 @@ export async function main(
     return EXIT_ENVIRONMENT_ERROR;
   }
   if (options.upgrade) {
-    const upgradeAbort = new AbortController();
-    const { runUpgrade } = await import('./upgrade/run.ts');
-    return runUpgrade({
-      options,
-      upgrade: options.upgrade,
-      runId,
-      runDir,
-      reportsDir,
-      argv,
-      say,
-      complain,
-      signal: upgradeAbort.signal,
-      createProvider: (istioVersion) =>
-        createProvider({ ...options, istioVersion }, runId, runDir, say, upgradeAbort.signal),
-    }).finally(() => rm(runDir, { recursive: true, force: true }));
+    const { upgradeFromCli } = await import('./upgrade/cli.ts');
+    return upgradeFromCli({ options, runId, runDir, reportsDir, argv, say, complain });
   }
   const report = createRunReport({
     runId,
@@ -521,7 +454,7 @@ export async function main(
       runId,
       target,
       mtlsModes: options.mtlsModes,
-      apis: [...API_NAMES],
+      apis: await selectApis(target, options.apis, say),
       timeouts,
       requiredObservations: REQUIRED_CONSECUTIVE_OBSERVATIONS,
       clientImage: options.clientImage,

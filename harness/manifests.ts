@@ -194,6 +194,7 @@ const SAMPLE_VALUES: Readonly<Record<string, string>> = {
   gatewayHost: 'istio-egressgateway.istio-system.svc.cluster.local',
   gatewaySelectorKey: 'istio',
   gatewaySelectorValue: 'egressgateway',
+  gatewayService: 'check-istio',
   clientName: 'curl',
   clientImage: 'curlimages/curl:8.11.1',
 };

@@ -19,6 +19,7 @@ import {
   type Suite,
 } from './suite-definition.ts';
 import { variantLabel, type Variant } from './variants.ts';
+import { apiVariant } from './api/index.ts';
 
 /** What the harness records on each test for the reports (vitest task meta). */
 export interface EgressMeta {
@@ -55,6 +56,11 @@ export function declareSuite<Name extends string, Id extends string, State>(
   const run = runContext();
   const environments: SuiteEnvironment[] = [];
   for (const variant of selectedVariants(suite, run)) {
+    const noForm = apiVariant(variant.api).noFormFor(suite.name, variant);
+    if (noForm !== undefined) {
+      declareNotApplicable(suite, variant, noForm);
+      continue;
+    }
     describe(`${suite.name} [${variantLabel(variant)}]`, () => {
       const env = new SuiteEnvironment(run, suite.name, variant);
       environments.push(env);
@@ -78,6 +84,30 @@ export function declareSuite<Name extends string, Id extends string, State>(
     };
     const report = await verifyCleanup(run, environments);
     ctx.task.meta.egress = { ...ctx.task.meta.egress, notes: report };
+  });
+}
+
+/** A variant without a form in its API: every case reported as skipped with the reason, nothing applied. */
+function declareNotApplicable<Name extends string, Id extends string, State>(
+  suite: Suite<Name, Id, State>,
+  variant: Variant,
+  reason: string,
+): void {
+  const behaviour = suite.behaviour(variant);
+  describe(`${suite.name} [${variantLabel(variant)}]`, () => {
+    for (const step of suite.steps) {
+      if (!isCase(step) || (step.inVariant && !step.inVariant(variant))) continue;
+      it(caseTitle(behaviour, step), (ctx) => {
+        ctx.task.meta.egress = {
+          ...ctx.task.meta.egress,
+          behaviour,
+          variant: variantLabel(variant),
+          mtls: variant.mtls,
+          api: variant.api,
+        };
+        ctx.skip(`not applicable in ${variantLabel(variant)}: ${reason}`);
+      });
+    }
   });
 }
 

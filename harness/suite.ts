@@ -5,6 +5,8 @@
  * suite to it), so suites import as plain values.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
 import { connect, type Kube } from './k8s/client.ts';
 import { applyObjects, deleteAndWait, mergePatch } from './k8s/objects.ts';
@@ -42,6 +44,7 @@ import type { ExternalHost } from './providers/types.ts';
 export { SHARED_LOCK_ANNOTATION } from './run-labels.ts';
 import { SHARED_LOCK_ANNOTATION } from './run-labels.ts';
 import { pilotAgentRequest } from './facts/envoy.ts';
+import { gatewayApiStatusMustHold, isGatewayApiGateway } from './gateway-api-status.ts';
 
 /** A client workload the suite runs requests from. */
 export interface Client {
@@ -68,8 +71,6 @@ export class SuiteEnvironment {
   readonly variantName: string;
   /** The configuration API of the variant: its manifests, gateway and hints. */
   readonly api: ApiVariant;
-  /** The gateway the variant's configuration routes through. */
-  readonly gateway: GatewayUnderTest;
   readonly variantContext: VariantContext;
   readonly host: ExternalHost;
   /** Convergence figures of the checks of the current case, read by the suite runner. */
@@ -101,11 +102,15 @@ export class SuiteEnvironment {
     this.host = host;
     this.api = apiVariant(variant.api);
     this.variantContext = { target: run.target, suite, host: host.name };
-    this.gateway = this.api.gatewayUnderTest(this.variantContext);
     this.kube = connect({
       kubeconfigPath: run.target.kubeconfigPath,
       ...(run.target.context ? { context: run.target.context } : {}),
     });
+  }
+
+  /** The gateway the variant's configuration routes through (for the Gateway API: once applied). */
+  get gateway(): GatewayUnderTest {
+    return this.api.gatewayUnderTest(this.variantContext);
   }
 
   /** The namespaces this suite created so far. */
@@ -134,7 +139,7 @@ export class SuiteEnvironment {
       subset: 'egress-conformance',
       clientName: 'curl',
       clientImage: this.run.clientImage,
-      ...this.api.templateValues(this.variantContext),
+      ...this.api.templateValues(this.variantContext, namespace),
       ...extra,
     };
   }
@@ -148,8 +153,14 @@ export class SuiteEnvironment {
     file: string,
     { mtls = false, suite = this.suite }: { mtls?: boolean; suite?: string } = {},
   ): string {
-    const mtlsDir = mtls && this.variant.mtls === 'enabled' ? 'mtls/' : '';
-    return `${suite}/${this.api.manifestDir}/${mtlsDir}${file}`;
+    const base = `${suite}/${this.api.manifestDir}/`;
+    const mtlsForm = `${base}mtls/${file}`;
+    // A file the mutual-TLS form does not change exists only once, outside mtls/.
+    return mtls &&
+      this.variant.mtls === 'enabled' &&
+      existsSync(join(this.run.manifestsDir, mtlsForm))
+      ? mtlsForm
+      : `${base}${file}`;
   }
 
   /** Renders, validates and server-side applies `manifests/<path>` into `namespace`. */
@@ -163,6 +174,9 @@ export class SuiteEnvironment {
     });
     const applied = await applyObjects(this.kube, objects as KubernetesObject[]);
     this.applied.push(...applied);
+    if (applied.some(isGatewayApiGateway)) this.variantContext.configNamespace = namespace;
+    // Gateway API objects report whether they took: wait for that before the first observation.
+    await gatewayApiStatusMustHold(this, applied);
     return applied;
   }
 
@@ -534,7 +548,13 @@ export async function verifyCleanup(
 async function labelProblems(env: SuiteEnvironment): Promise<string[]> {
   const problems: string[] = [];
   for (const { namespace, previous } of env.labelHistory) {
-    const metadata = (await env.kube.core.readNamespace({ name: namespace })).metadata;
+    // A namespace the suite created and deleted (the Gateway API's gateway namespace) keeps nothing.
+    const found = await env.kube.core.readNamespace({ name: namespace }).catch((error: unknown) => {
+      if (isNotFound(error) && env.createdNamespaces.includes(namespace)) return undefined;
+      throw error;
+    });
+    if (!found) continue;
+    const metadata = found.metadata;
     const current = metadata?.labels ?? {};
     const holder = metadata?.annotations?.[SHARED_LOCK_ANNOTATION];
     if (holder === env.run.runId) {

@@ -9,8 +9,8 @@ export type MtlsMode = 'disabled' | 'enabled';
 export const MTLS_MODES: readonly MtlsMode[] = ['disabled', 'enabled'];
 
 /** The configuration APIs a suite can be written in. */
-export type ApiName = 'istio-api';
-export const API_NAMES: readonly ApiName[] = ['istio-api'];
+export type ApiName = 'istio-api' | 'gateway-api';
+export const API_NAMES: readonly ApiName[] = ['istio-api', 'gateway-api'];
 
 /** One value of every axis: what a case ran with. */
 export interface Variant {
@@ -32,6 +32,8 @@ export interface GatewayUnderTest {
   serviceName: string;
   /** The Service the sidecars send to, as a cluster-local host name. */
   serviceHost: string;
+  /** The gateway pods' service account (their workload identity), where known. */
+  serviceAccount?: string;
 }
 
 /** What a variant's helpers know about the run and the suite. */
@@ -40,6 +42,11 @@ export interface VariantContext {
   suite: string;
   /** The external host of the suite. */
   host: string;
+  /**
+   * The namespace holding the suite's gateway configuration, once applied: where an API that
+   * deploys a gateway per configuration (the Gateway API) runs it.
+   */
+  configNamespace?: string;
 }
 
 /**
@@ -51,8 +58,23 @@ export interface ApiVariant {
   readonly name: ApiName;
   /** The folder under `manifests/<suite>/` holding this API's form of the suite. */
   readonly manifestDir: string;
-  /** Template values this API's manifests use beyond the common ones. */
-  templateValues(context: VariantContext): Record<string, string>;
+  /** Template values this API's manifests use beyond the common ones, for `namespace`. */
+  templateValues(context: VariantContext, namespace: string): Record<string, string>;
+  /** The files of the suite's routing through the gateway, in apply order (`mtls/` forms where the variant has them). */
+  routeFiles: readonly string[];
+  /** The gateway port that speaks Istio mTLS with the sidecars in the mTLS form. */
+  mutualTlsPort: number;
+  /** Labels the task's NetworkPolicy allows the gateway's namespace by. */
+  gatewayNamespaceLabels: Readonly<Record<string, string>>;
+  /** Whether the API deploys a gateway per configuration (it exists before the routes, as on the page). */
+  deploysGateway: boolean;
+  /** Whether a client namespace needs its own DestinationRule to route to the gateway (B4's step). */
+  clientNeedsDestinationRule: boolean;
+  /**
+   * Why a suite's variant has no form in this API (reported as skipped with the reason), or
+   * undefined when it has one.
+   */
+  noFormFor(suite: string, variant: Variant): string | undefined;
   /** The gateway this API's configuration routes through. */
   gatewayUnderTest(context: VariantContext): GatewayUnderTest;
   /** Hints for failures, in this API's vocabulary. */

@@ -7,3 +7,5 @@ export const KIND_VERSION: string = versions.kind.version;
 export const KIND_NODE_IMAGE: string = versions.kind.nodeImage;
 export const KIND_MINIMUM_FOR_NETWORK_POLICY: string = versions.kind.minimumForNetworkPolicy;
 export const CLIENT_IMAGE: string = versions.clientImage;
+/** The Gateway API release whose standard-channel CRDs the kind path installs. */
+export const GATEWAY_API_VERSION: string = versions.gatewayApi.version;

@@ -156,6 +156,7 @@ export async function startSimulatedCluster(
     podStartMs: options.podStartMs,
     rootCaPem: server.caPem,
     faults: options.faults,
+    gatewayNeverProgrammed: options.faults.has('gateway-not-programmed'),
     ...(settings.namespaceDeletionMs === undefined
       ? {}
       : { namespaceDeletionMs: settings.namespaceDeletionMs }),

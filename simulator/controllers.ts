@@ -13,6 +13,8 @@ import { Kubelet } from './controllers/kubelet.ts';
 import { NamespaceController } from './controllers/namespaces.ts';
 import { onOwnedPodEvent, onReplicaSetEvent } from './controllers/replicasets.ts';
 import { serviceIpAllocator } from './controllers/services.ts';
+import { storeKeyOf } from './store/resource-types.ts';
+import { GATEWAY_API_WATCHED, onGatewayApiEvent } from './controllers/gateway-api.ts';
 
 export { seedBaseCluster, type BaseClusterOptions } from './controllers/base-cluster.ts';
 export {
@@ -48,7 +50,13 @@ export function startControllers(store: ObjectStore, options: ControllerOptions 
   const unsubscribe = store.watch((event) => {
     if (context.stopped) return;
     try {
-      byKind.get(event.object.kind)?.(event);
+      const key = storeKeyOf(event.object);
+      byKind.get(key)?.(event);
+      if ((GATEWAY_API_WATCHED as readonly string[]).includes(key)) {
+        onGatewayApiEvent(context, event, {
+          neverProgrammed: context.settings.gatewayNeverProgrammed,
+        });
+      }
       if (event.type === 'DELETED') collectGarbage(store, event.object);
     } catch (error) {
       if (!isIgnorable(error)) throw error;

@@ -99,6 +99,8 @@ export const FAULT_NAMES = [
   'slow-propagation',
   'upgrade-drops-traffic',
   'skew-breaks-old-proxies',
+  'gateway-not-programmed',
+  'hostname-backend-ignored',
 ] as const;
 export type FaultName = (typeof FAULT_NAMES)[number];
 

@@ -17,7 +17,7 @@ export default defineSuite({
   behaviours: ['B5', 'B6'],
   // B5 uses the passthrough configuration without mTLS, so a broken HTTP upstream (B1's
   // fault) does not also fail it.
-  variants: { mtls: ['disabled'], api: ['istio-api'] },
+  variants: { mtls: ['disabled'], api: ['istio-api', 'gateway-api'] },
   behaviour: () => 'B5',
   async setup({ env }) {
     // The passthrough config lives in its own namespace, as the task's lives in `default`.

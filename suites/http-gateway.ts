@@ -21,7 +21,7 @@ export default defineSuite({
   description:
     'HTTP to an external host on port 80 leaves the mesh through the egress gateway, with and without mutual TLS between sidecar and gateway (B1, B2).',
   behaviours: ['B1', 'B2', 'B6'],
-  variants: { mtls: ['disabled', 'enabled'], api: ['istio-api'] },
+  variants: { mtls: ['disabled', 'enabled'], api: ['istio-api', 'gateway-api'] },
   behaviour: (variant) => (variant.mtls === 'enabled' ? 'B2' : 'B1'),
   setup: clientWithServiceEntry,
   steps: [
@@ -64,7 +64,7 @@ export default defineSuite({
       async run({ env, caseId }) {
         const outside = await env.createNamespace('no-sidecar', { injection: false });
         const bare = await env.deployClient(outside);
-        await plaintextMustBeRefusedByGateway(caseId, env, bare, { port: 443 });
+        await plaintextMustBeRefusedByGateway(caseId, env, bare, { port: env.api.mutualTlsPort });
       },
     },
   ],

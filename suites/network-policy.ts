@@ -19,7 +19,7 @@ export default defineSuite({
     'With the NetworkPolicy of the task, a pod without sidecar cannot go straight out while a pod with one leaves through the gateway, whose counter increases (B4).',
   behaviours: ['B4', 'B6'],
   // The passthrough configuration without mTLS, as the task's NetworkPolicy step uses it.
-  variants: { mtls: ['disabled'], api: ['istio-api'] },
+  variants: { mtls: ['disabled'], api: ['istio-api', 'gateway-api'] },
   behaviour: () => 'B4',
   async setup({ env }) {
     // The passthrough config lives in its own namespace, as the task's lives in `default`.
@@ -40,9 +40,15 @@ export default defineSuite({
         // The policy allows namespaces labelled istio=system: the gateway's, and istiod's
         // when the gateway runs elsewhere (the egress chart suggests its own namespace), or
         // the sidecars would lose their control plane.
-        for (const namespace of new Set([env.gateway.namespace, env.run.target.istio.namespace])) {
-          await env.borrowNamespaceLabels(namespace, { istio: 'system' });
-        }
+        // With the Gateway API the gateway runs in the config's namespace, allowed by its own
+        // label (gateway=true, the page's Gateway API tab).
+        const labels = new Map<string, Record<string, string>>([
+          [env.run.target.istio.namespace, { istio: 'system' }],
+        ]);
+        const gateway = env.gateway.namespace;
+        labels.set(gateway, { ...labels.get(gateway), ...env.api.gatewayNamespaceLabels });
+        for (const [namespace, values] of labels)
+          await env.borrowNamespaceLabels(namespace, values);
         await env.borrowNamespaceLabels('kube-system', { 'kube-system': 'true' });
         await env.apply(env.config('network-policy.yaml'), state.egress);
         // Policies are decided for new pods: recreate the client after the policy exists.
@@ -55,10 +61,12 @@ export default defineSuite({
       title: 'a pod with a sidecar in the same namespace gets out through the gateway',
       async run({ env, state, caseId }) {
         await env.enableInjection(state.egress);
-        await env.apply(
-          env.config('destination-rule.yaml', { suite: 'passthrough' }),
-          state.egress,
-        );
+        if (env.api.clientNeedsDestinationRule) {
+          await env.apply(
+            env.config('destination-rule.yaml', { suite: 'passthrough' }),
+            state.egress,
+          );
+        }
         state.client = await env.recreateClient(state.client);
         if (!state.client.hasSidecar)
           throw new Error(`the recreated client ${state.client.pod} has no istio-proxy container`);

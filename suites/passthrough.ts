@@ -21,7 +21,7 @@ export default defineSuite({
   description:
     'TLS to an external host on port 443 passes through the egress gateway by SNI and ends at the host, with and without mutual TLS between sidecar and gateway (B3).',
   behaviours: ['B3', 'B6'],
-  variants: { mtls: ['disabled', 'enabled'], api: ['istio-api'] },
+  variants: { mtls: ['disabled', 'enabled'], api: ['istio-api', 'gateway-api'] },
   behaviour: () => 'B3',
   setup: clientWithServiceEntry,
   steps: [

@@ -26,6 +26,12 @@ export const ISTIO_API: ApiVariant = {
     };
   },
   gatewayUnderTest: installedGateway,
+  routeFiles: ['gateway.yaml', 'destination-rule.yaml', 'virtual-service.yaml'],
+  mutualTlsPort: 443,
+  gatewayNamespaceLabels: { istio: 'system' },
+  clientNeedsDestinationRule: true,
+  deploysGateway: false,
+  noFormFor: () => undefined,
   hints: {
     httpThroughGateway: (_context, gateway) =>
       `check that the VirtualService binds to both "mesh" and the Gateway, that the DestinationRule subset exists in the client's namespace, and read the gateway's config with "istioctl proxy-config routes <gateway-pod> -n ${gateway.namespace}"`,

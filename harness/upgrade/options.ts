@@ -43,11 +43,23 @@ export const UPGRADE_HELP = `  --upgrade-from X.Y.Z        install this Istio fi
   --probe-interval MS         one probe request per path every MS milliseconds (>= 60) [${UPGRADE_DEFAULTS.probeIntervalMs}]
   --max-disruption N          failed probe requests allowed per path [${UPGRADE_DEFAULTS.maxDisruption}]`;
 
-/** Parses the upgrade flags; undefined without `--upgrade-from`. Throws a message for a bad value. */
+/**
+ * Parses the upgrade flags; undefined without `--upgrade-from`. A bad value throws
+ * `usageError(message)`, so the CLI's own error type reaches its exit-2 path.
+ */
 export function parseUpgradeOptions(
   values: Record<string, unknown>,
   to: string,
+  usageError: (message: string) => Error = (message) => new Error(message),
 ): UpgradeOptions | undefined {
+  try {
+    return parseValues(values, to);
+  } catch (error) {
+    throw usageError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+function parseValues(values: Record<string, unknown>, to: string): UpgradeOptions | undefined {
   const from = values['upgrade-from'] as string | undefined;
   const style = (values['upgrade-style'] as string | undefined) ?? UPGRADE_DEFAULTS.style;
   const interval = values['probe-interval'] as string | undefined;

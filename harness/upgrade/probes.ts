@@ -140,11 +140,10 @@ export async function startProbes({
       name: `probe-${path}`,
       host: host.name,
       subset: 'egress-conformance',
-      ...apiVariant('istio-api').templateValues({
-        target,
-        suite: probeHostKey(path),
-        host: host.name,
-      }),
+      ...apiVariant('istio-api').templateValues(
+        { target, suite: probeHostKey(path), host: host.name },
+        namespace,
+      ),
     };
     const objects = CONFIG[path].files.flatMap((file) =>
       loadManifests(file, values, { root: manifestsDir }),

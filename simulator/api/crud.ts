@@ -74,7 +74,7 @@ export function dispatch(method: string, call: ResourceCall): { code: number; ob
 
 function listObjects(store: ObjectStore, resource: ResourceRequest, query: URLSearchParams): Json {
   const { type } = resource;
-  const items = store.list(type.kind, {
+  const items = store.list(type.key, {
     ...(resource.namespace === undefined ? {} : { namespace: resource.namespace }),
     ...(query.get('labelSelector') ? { labelSelector: query.get('labelSelector') ?? '' } : {}),
     ...(query.get('fieldSelector') ? { fieldSelector: query.get('fieldSelector') ?? '' } : {}),
@@ -148,7 +148,7 @@ function replaceObject(call: ResourceCall): KubeObject {
 function deleteObject(call: ResourceCall): unknown {
   const { store, resource } = call;
   const { type } = resource;
-  const result = store.delete(type.kind, resource.namespace, resource.name ?? '', {
+  const result = store.delete(type.key, resource.namespace, resource.name ?? '', {
     dryRun: call.dryRun,
   });
   if (type.returnsDeletedObject || !result.removed) {
@@ -182,7 +182,7 @@ function deleteCollection(call: ResourceCall): Json {
     const metadata = asRecord(item.metadata);
     try {
       store.delete(
-        resource.type.kind,
+        resource.type.key,
         metadata.namespace as string | undefined,
         text(metadata.name),
         {

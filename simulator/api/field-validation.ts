@@ -32,7 +32,7 @@ export function unknownFields(type: ResourceType, object: Json): string[] {
   if (isRecord(object.metadata))
     for (const key of Object.keys(object.metadata))
       if (!OBJECT_META_FIELDS.includes(key)) unknown.push(`metadata.${key}`);
-  const specFields = type.custom ? ISTIO_SPEC_FIELDS[type.kind] : undefined;
+  const specFields = type.custom ? ISTIO_SPEC_FIELDS[type.key] : undefined;
   if (specFields !== undefined && isRecord(object.spec))
     for (const key of Object.keys(object.spec))
       if (!specFields.includes(key)) unknown.push(`spec.${key}`);

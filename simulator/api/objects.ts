@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { asRecord, isRecord, text } from '../json.ts';
 import { badRequestError, notFoundError } from '../store/errors.ts';
 import { cloneObject, type ObjectStore } from '../store/object-store.ts';
-import { groupVersion, RESOURCE_TYPES } from '../store/resource-types.ts';
+import { groupVersion, typeOfObject } from '../store/resource-types.ts';
 import type { KubeObject } from '../types.ts';
 import { checkStringMaps, parseBody, truncate } from './bodies.ts';
 import { pruneUnknownFields } from './field-validation.ts';
@@ -28,7 +28,7 @@ export interface ResourceCall {
 }
 
 export function existingObject(store: ObjectStore, resource: ResourceRequest): KubeObject {
-  const object = store.get(resource.type.kind, resource.namespace, resource.name ?? '');
+  const object = store.get(resource.type.key, resource.namespace, resource.name ?? '');
   if (object === undefined) throw notFoundError(resource.type, resource.name ?? '');
   return object;
 }
@@ -133,7 +133,7 @@ export function mergedObject(
       spec: { ...asRecord(existing.spec), finalizers: asRecord(next.spec).finalizers },
     };
   }
-  const type = RESOURCE_TYPES.find((candidate) => candidate.kind === existing.kind);
+  const type = typeOfObject(existing);
   if (type?.hasStatus === true) {
     if (existing.status === undefined) delete next.status;
     else next.status = cloneObject(existing.status);

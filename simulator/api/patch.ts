@@ -123,7 +123,7 @@ function applyObject(call: ResourceCall): { code: number; object: KubeObject } {
   delete intent.metadata.managedFields;
   const manager = query.get('fieldManager') ?? '';
   const force = query.get('force') === 'true';
-  const existing = store.get(type.kind, resource.namespace, resource.name ?? '');
+  const existing = store.get(type.key, resource.namespace, resource.name ?? '');
   const applied = new Set(ownedLeafPaths(intent, resource.subresource === 'status'));
   if (existing === undefined) {
     if (resource.subresource !== undefined) throw notFoundError(type, resource.name ?? '');

@@ -407,7 +407,7 @@ export function toTable(
   options: TableOptions,
 ): Json {
   const builtin = type.custom ? undefined : BUILTIN_PRINTER_COLUMNS[type.kind];
-  const custom = ISTIO_PRINTER_COLUMNS[type.kind] ?? CRD_DEFAULT_COLUMNS;
+  const custom = ISTIO_PRINTER_COLUMNS[type.key] ?? CRD_DEFAULT_COLUMNS;
   const columns: readonly PrinterColumn[] =
     builtin ??
     (type.custom

@@ -123,7 +123,7 @@ export function validateObject(
   const specValue = object.spec;
   if (specValue !== undefined && !isRecord(specValue)) causes.type('spec', specValue, 'object');
   const spec = asRecord(specValue);
-  switch (type.kind) {
+  switch (type.key) {
     case 'Pod':
       validatePodSpec(causes, 'spec', spec);
       break;

@@ -8,6 +8,7 @@ import {
   parseLabelSelector,
 } from '../store/selectors.ts';
 import type { KubeObject } from '../types.ts';
+import { storeKeyOf } from '../store/resource-types.ts';
 import { tooOldResourceVersion } from '../../harness/facts/kube-api.ts';
 import { versioned } from './objects.ts';
 import { tableOptions, toTable } from './tables.ts';
@@ -41,7 +42,7 @@ export function serveWatch({
   const labels = parseLabelSelector(labelSelector);
   const fields = parseFieldSelector(fieldSelector);
   const matches = (object: KubeObject): boolean =>
-    object.kind === type.kind &&
+    storeKeyOf(object) === type.key &&
     (resource.namespace === undefined || object.metadata.namespace === resource.namespace) &&
     // A watch on a named object's path (deprecated, still served) is one on metadata.name.
     (resource.name === undefined || object.metadata.name === resource.name) &&
@@ -73,7 +74,7 @@ export function serveWatch({
   const since = query.get('resourceVersion');
   if (since === null || since === '' || since === '0') {
     for (const object of store.list(
-      type.kind,
+      type.key,
       resource.namespace === undefined ? {} : { namespace: resource.namespace },
     )) {
       if (matches(object)) write('ADDED', object);

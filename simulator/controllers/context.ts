@@ -17,6 +17,8 @@ export interface ControllerOptions {
   rootCaPem?: string;
   /** The simulated faults the controllers act on (`upgrade-drops-traffic`). */
   faults?: ReadonlySet<string>;
+  /** The `gateway-not-programmed` fault: Gateway API Gateways never report Programmed=True. */
+  gatewayNeverProgrammed?: boolean;
 }
 
 /** Defaults of `ControllerOptions`. */
@@ -27,6 +29,7 @@ export const CONTROLLER_DEFAULTS = {
   nodeIp: '172.18.0.2',
   rootCaPem: '',
   faults: new Set<string>() as ReadonlySet<string>,
+  gatewayNeverProgrammed: false,
 };
 
 /** A running set of controllers; `stop` cancels their timers and unsubscribes them. */

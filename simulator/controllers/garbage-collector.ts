@@ -10,10 +10,10 @@ export function collectGarbage(store: ObjectStore, owner: KubeObject): void {
   if (namespace === undefined) return;
   for (const type of RESOURCE_TYPES) {
     if (!type.namespaced || !type.stored) continue;
-    for (const dependent of store.list(type.kind, { namespace })) {
+    for (const dependent of store.list(type.key, { namespace })) {
       if (!ownedBy(dependent, owner)) continue;
       try {
-        store.delete(type.kind, namespace, dependent.metadata.name);
+        store.delete(type.key, namespace, dependent.metadata.name);
       } catch (error) {
         if (!isIgnorable(error)) throw error;
       }

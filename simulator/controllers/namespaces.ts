@@ -32,9 +32,9 @@ export class NamespaceController {
     const deleteContent = (): void => {
       for (const type of RESOURCE_TYPES) {
         if (!type.namespaced || !type.stored) continue;
-        for (const object of store.list(type.kind, { namespace: name })) {
+        for (const object of store.list(type.key, { namespace: name })) {
           try {
-            store.delete(type.kind, name, object.metadata.name);
+            store.delete(type.key, name, object.metadata.name);
           } catch (error) {
             if (!isIgnorable(error)) throw error;
           }

@@ -29,4 +29,8 @@ export const FAULT_EFFECTS: Readonly<Record<FaultName, string>> = {
     'controllers/deployments.ts: a gateway Deployment whose template changes replaces every replica at once instead of rolling',
   'skew-breaks-old-proxies':
     'network.ts: a sidecar whose proxy is an older minor version than the gateway pod it connects to is refused (503 UF,URX, istio/istio#22842)',
+  'gateway-not-programmed':
+    'controllers/gateway-api.ts: a Gateway API Gateway keeps Programmed=False (NoResources) although its deployment is ready',
+  'hostname-backend-ignored':
+    'gateway-api.ts: the gateway drops route backends of kind Hostname, so its routes to external hosts have no destination',
 };

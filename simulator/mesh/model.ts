@@ -4,6 +4,7 @@
  * way the container's binary would: `curl` and `openssl s_client` in workload
  * containers, `pilot-agent request …` in `istio-proxy`, behind a minimal `sh -c`.
  */
+import { withGatewayApi } from './gateway-api.ts';
 import type {
   ClusterView,
   ExecHandler,
@@ -127,7 +128,10 @@ export function createMeshModel({
           exitCode: 1,
         });
       }
-      const snapshot = view();
+      // What istiod derives from Gateway API objects is part of the config the proxies see.
+      const snapshot = withGatewayApi(view(), {
+        ignoreHostnameBackends: options.faults.has('hostname-backend-ignored'),
+      });
       const ctx: MeshContext = {
         view: snapshot,
         mesh: readMeshConfig(snapshot, pod),

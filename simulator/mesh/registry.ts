@@ -19,6 +19,7 @@ import {
   strings,
   text,
 } from './k8s.ts';
+import { TRANSLATED_FROM } from './gateway-api.ts';
 import { CLUSTER_DOMAIN, resolveTargetPort, serviceNamespaceHost, servicePorts } from './world.ts';
 
 /** How a proxy treats the bytes on a port. */
@@ -332,6 +333,8 @@ export function gatewayServers(view: ClusterView, pod: KubeObject): GatewayServe
   for (const gateway of istioObjects(view, 'Gateway')) {
     if (!mapSelects(stringMap(spec(gateway).selector), podLabels)) continue;
     const gatewayNamespace = namespaceOf(gateway);
+    // A Gateway API Gateway configures only the deployment Istio made for it, in its namespace.
+    if (annotationsOf(gateway)[TRANSLATED_FROM] && gatewayNamespace !== namespaceOf(pod)) continue;
     for (const raw of array(spec(gateway).servers)) {
       const server = record(raw);
       const port = record(server.port);

@@ -4,7 +4,12 @@ import { rfc3339, sameValue } from '../json.ts';
 import type { ClusterView, KubeObject } from '../types.ts';
 import { alreadyExistsError, conflictError, notFoundError } from './errors.ts';
 import { ContainerLogs } from './logs.ts';
-import { requireType, resourceTypeForKind, type ResourceType } from './resource-types.ts';
+import {
+  requireType,
+  requireTypeOf,
+  resourceTypeForKind,
+  type ResourceType,
+} from './resource-types.ts';
 import {
   matchesFieldRequirements,
   matchesLabelRequirements,
@@ -214,7 +219,7 @@ export class ObjectStore {
     const fields =
       options.fieldSelector === undefined ? [] : parseFieldSelector(options.fieldSelector);
     const result: KubeObject[] = [];
-    for (const entry of this.#entries.get(type.kind)?.values() ?? []) {
+    for (const entry of this.#entries.get(type.key)?.values() ?? []) {
       const object = entry.live;
       if (object === undefined) continue;
       if (
@@ -232,7 +237,7 @@ export class ObjectStore {
 
   /** Stores a new object, filling uid, resourceVersion, creationTimestamp and generation. */
   create(input: KubeObject, options: WriteOptions = {}): KubeObject {
-    const type = requireType(input.kind);
+    const type = requireTypeOf(input);
     let object = cloneObject(input);
     object.metadata = { ...object.metadata };
     if (!type.namespaced) delete object.metadata.namespace;
@@ -269,7 +274,7 @@ export class ObjectStore {
    * when anything outside metadata and status changes.
    */
   update(input: KubeObject, options: WriteOptions = {}): KubeObject {
-    const type = requireType(input.kind);
+    const type = requireTypeOf(input);
     const namespace = type.namespaced ? input.metadata.namespace : undefined;
     const name = input.metadata.name;
     const previous = this.#entry(type, namespace, name)?.live;
@@ -389,7 +394,7 @@ export class ObjectStore {
         const type = resourceTypeForKind(kind);
         if (type === undefined) return [];
         const result: KubeObject[] = [];
-        for (const entry of this.#entries.get(kind)?.values() ?? []) {
+        for (const entry of this.#entries.get(type.key)?.values() ?? []) {
           const object = visible(type, entry);
           if (object === undefined) continue;
           if (namespace !== undefined && type.namespaced && object.metadata.namespace !== namespace)
@@ -420,7 +425,7 @@ export class ObjectStore {
   }
 
   #entry(type: ResourceType, namespace: string | undefined, name: string): Entry | undefined {
-    return this.#entries.get(type.kind)?.get(`${namespace ?? ''}/${name}`);
+    return this.#entries.get(type.key)?.get(`${namespace ?? ''}/${name}`);
   }
 
   #nextResourceVersion(): string {
@@ -434,10 +439,10 @@ export class ObjectStore {
     name: string,
     object: KubeObject | undefined,
   ): void {
-    let byKey = this.#entries.get(type.kind);
+    let byKey = this.#entries.get(type.key);
     if (byKey === undefined) {
       byKey = new Map();
-      this.#entries.set(type.kind, byKey);
+      this.#entries.set(type.key, byKey);
     }
     const key = `${namespace ?? ''}/${name}`;
     const entry = byKey.get(key) ?? { live: undefined, history: [] };

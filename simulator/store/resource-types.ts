@@ -1,8 +1,15 @@
 /** The kinds the simulated API server serves: one table for discovery, routing and the store. */
+import { GATEWAY_API_RELEASE } from '../../harness/facts/gateway-api.ts';
 
 /** How the API server serves one kind: its REST names, scope and behaviour on writes. */
 export interface ResourceType {
   kind: string;
+  /**
+   * The name the store and the mesh model list this kind by: the kind, or `Kind.group` where
+   * another served group has the same kind (Gateway API's `Gateway.gateway.networking.k8s.io`
+   * next to Istio's `Gateway`).
+   */
+  key: string;
   plural: string;
   singular: string;
   /** API group, '' for the core group. */
@@ -52,6 +59,7 @@ function builtin(
 ): ResourceType {
   return {
     kind,
+    key: kind,
     plural,
     singular: kind.toLowerCase(),
     group,
@@ -86,8 +94,25 @@ function istio(kind: string, plural: string, group: string, shortNames: string[]
   });
 }
 
+/** A Gateway API kind (GATEWAY_API_VERSIONS in harness/facts/gateway-api.ts), status as a subresource. */
+function gatewayApi(
+  kind: string,
+  plural: string,
+  fields: Partial<ResourceType> = {},
+): ResourceType {
+  return builtin(kind, plural, GATEWAY_API_RELEASE.group, {
+    versions: ['v1'],
+    custom: true,
+    config: true,
+    hasStatus: true,
+    hasGeneration: true,
+    categories: ['gateway-api'],
+    ...fields,
+  });
+}
+
 /** Every kind the simulated API server knows, in discovery order. */
-export const RESOURCE_TYPES: readonly ResourceType[] = [
+const DECLARED_TYPES: readonly ResourceType[] = [
   builtin('Namespace', 'namespaces', '', {
     namespaced: false,
     config: true,
@@ -155,6 +180,10 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
   istio('PeerAuthentication', 'peerauthentications', 'security.istio.io', ['pa']),
   istio('AuthorizationPolicy', 'authorizationpolicies', 'security.istio.io', ['ap']),
   istio('Telemetry', 'telemetries', 'telemetry.istio.io', ['telemetry']),
+  gatewayApi('GatewayClass', 'gatewayclasses', { namespaced: false, shortNames: ['gc'] }),
+  gatewayApi('Gateway', 'gateways', { shortNames: ['gtw'] }),
+  gatewayApi('HTTPRoute', 'httproutes'),
+  gatewayApi('TLSRoute', 'tlsroutes'),
   builtin('SelfSubjectAccessReview', 'selfsubjectaccessreviews', 'authorization.k8s.io', {
     namespaced: false,
     verbs: ['create'],
@@ -162,16 +191,46 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
   }),
 ];
 
-const TYPES_BY_KIND = new Map(RESOURCE_TYPES.map((type) => [type.kind, type]));
+/** Every kind the simulated API server knows, each with its store key. */
+export const RESOURCE_TYPES: readonly ResourceType[] = DECLARED_TYPES.map((type, index) =>
+  DECLARED_TYPES.slice(0, index).some((earlier) => earlier.kind === type.kind)
+    ? { ...type, key: `${type.kind}.${type.group}` }
+    : type,
+);
 
-/** The type serving `kind`, if the simulated API server knows it. */
-export function resourceTypeForKind(kind: string): ResourceType | undefined {
-  return TYPES_BY_KIND.get(kind);
+const TYPES_BY_KEY = new Map(RESOURCE_TYPES.map((type) => [type.key, type]));
+
+/** The type stored under `key` (a kind, or `Kind.group` for a kind two groups serve). */
+export function resourceTypeForKind(key: string): ResourceType | undefined {
+  return TYPES_BY_KEY.get(key);
+}
+
+/** The type of an object, by its kind and the group of its apiVersion. */
+export function typeOfObject(object: {
+  kind: string;
+  apiVersion?: string;
+}): ResourceType | undefined {
+  const apiVersion = object.apiVersion ?? '';
+  const group = apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '';
+  return (
+    RESOURCE_TYPES.find((type) => type.kind === object.kind && type.group === group) ??
+    TYPES_BY_KEY.get(object.kind)
+  );
+}
+
+/** The store key of an object (see ResourceType.key). */
+export function storeKeyOf(object: { kind: string; apiVersion?: string }): string {
+  return typeOfObject(object)?.key ?? object.kind;
+}
+
+/** The type of an object the store keeps; throws for unknown and request-only kinds. */
+export function requireTypeOf(object: { kind: string; apiVersion?: string }): ResourceType {
+  return requireType(storeKeyOf(object));
 }
 
 /** The type of a kind the store keeps; throws for unknown and request-only kinds. */
 export function requireType(kind: string): ResourceType {
-  const type = TYPES_BY_KIND.get(kind);
+  const type = TYPES_BY_KEY.get(kind);
   if (type === undefined || !type.stored)
     throw new Error(`the simulated store has no kind ${kind}`);
   return type;
