@@ -386,7 +386,8 @@ export async function main(
   }
   if (options.upgrade) {
     const { upgradeFromCli } = await import('./upgrade/cli.ts');
-    return upgradeFromCli({ options, runId, runDir, reportsDir, argv, say, complain });
+    const context = { options, runId, runDir, reportsDir, argv, say, complain };
+    return upgradeFromCli({ ...context, createProvider });
   }
   const report = createRunReport({
     runId,

@@ -3,7 +3,7 @@
  * after cleanup) and the run directory, and creates providers through the CLI's own factory.
  */
 import { rm } from 'node:fs/promises';
-import type { CliOptions } from '../cli.ts';
+import type { CliOptions, createProvider as CreateProvider } from '../cli.ts';
 import { runUpgrade } from './run.ts';
 
 /** What cli.ts hands over once the flags are parsed and the outputs checked. */
@@ -15,16 +15,15 @@ export interface UpgradeCliContext {
   argv: readonly string[];
   say: (line: string) => void;
   complain: (line: string) => void;
+  /** The CLI's provider factory (which holds the one dynamic import of the simulated cluster). */
+  createProvider: typeof CreateProvider;
 }
 
 /** Runs the upgrade the flags ask for and returns the exit code. */
 export async function upgradeFromCli(context: UpgradeCliContext): Promise<number> {
-  const { options, runId, runDir, say, complain } = context;
+  const { options, runId, runDir, say, complain, createProvider } = context;
   const upgrade = options.upgrade;
   if (!upgrade) throw new Error('upgradeFromCli without upgrade flags');
-  // cli.ts is loaded already (it called us); importing it here keeps the provider factory,
-  // and with it the one dynamic import of the simulated cluster, in one place.
-  const { createProvider } = await import('../cli.ts');
   const abort = new AbortController();
   let interruptedBy: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {

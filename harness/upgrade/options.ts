@@ -1,6 +1,8 @@
 /**
  * The command line of an upgrade run: `--upgrade-from A [--istio-version B]
- * [--upgrade-style in-place|canary] [--probe-interval MS] [--max-disruption N]`.
+ * [--upgrade-style in-place|canary] [--probe-interval MS] [--max-disruption N]`, or the
+ * two-phase mode for clusters someone else upgrades: `--disruption start` then
+ * `--disruption check --id ID`.
  */
 
 /** How the control plane and data plane move from A to B. */
@@ -20,10 +22,21 @@ export const UPGRADE_DEFAULTS = {
   gatewayReplicas: 2,
 } as const;
 
+/**
+ * What the flags ask for: the whole upgrade (`upgrade`), or one half of the two-phase mode
+ * (`start`: probes and phase before; `check`: the probes' records, phase after, cleanup).
+ */
+export type UpgradeMode = 'upgrade' | 'start' | 'check';
+
 /** Upgrade flags, parsed. */
 export interface UpgradeOptions {
+  mode: UpgradeMode;
+  /** The version installed first (`upgrade`); the running one otherwise, known once detected. */
   from: string;
+  /** The version upgraded to (`upgrade`); the running one after the user's upgrade otherwise. */
   to: string;
+  /** `--id` of `--disruption check`: the run id `--disruption start` printed. */
+  id?: string;
   style: UpgradeStyle;
   probeIntervalMs: number;
   maxDisruption: number;
@@ -35,13 +48,18 @@ export const UPGRADE_FLAGS = {
   'upgrade-style': { type: 'string' },
   'probe-interval': { type: 'string' },
   'max-disruption': { type: 'string' },
+  disruption: { type: 'string' },
+  id: { type: 'string' },
 } as const;
 
 /** Help lines for the upgrade flags. */
 export const UPGRADE_HELP = `  --upgrade-from X.Y.Z        install this Istio first, upgrade to --istio-version while probes measure egress [off]
   --upgrade-style STYLE       in-place | canary [in-place]
   --probe-interval MS         one probe request per path every MS milliseconds (>= 60) [${UPGRADE_DEFAULTS.probeIntervalMs}]
-  --max-disruption N          failed probe requests allowed per path [${UPGRADE_DEFAULTS.maxDisruption}]`;
+  --max-disruption N          failed probe requests allowed per path [${UPGRADE_DEFAULTS.maxDisruption}]
+  --disruption start|check    clusters upgraded by other tooling: start = probes + phase before, prints an id;
+                                check --id ID = the probes' records, phase after, report, cleanup [off]
+  --id ID                     the id --disruption start printed`;
 
 /**
  * Parses the upgrade flags; undefined without `--upgrade-from`. A bad value throws
@@ -64,17 +82,38 @@ function parseValues(values: Record<string, unknown>, to: string): UpgradeOption
   const style = (values['upgrade-style'] as string | undefined) ?? UPGRADE_DEFAULTS.style;
   const interval = values['probe-interval'] as string | undefined;
   const max = values['max-disruption'] as string | undefined;
-  if (from === undefined) {
-    const stray = Object.keys(UPGRADE_FLAGS).find(
-      (flag) => flag !== 'upgrade-from' && values[flag] !== undefined,
-    );
-    if (stray) throw new Error(`--${stray} needs --upgrade-from`);
+  const disruption = values.disruption as string | undefined;
+  const id = values.id as string | undefined;
+  if (from === undefined && disruption === undefined) {
+    const stray = Object.keys(UPGRADE_FLAGS).find((flag) => values[flag] !== undefined);
+    if (stray) throw new Error(`--${stray} needs --upgrade-from or --disruption`);
     return undefined;
   }
-  if (!/^\d+\.\d+\.\d+(-[\w.]+)?$/.test(from)) {
+  if (from !== undefined && disruption !== undefined) {
+    throw new Error(
+      '--upgrade-from and --disruption exclude each other: --upgrade-from upgrades the cluster itself, --disruption measures an upgrade done by other tooling',
+    );
+  }
+  if (disruption !== undefined && disruption !== 'start' && disruption !== 'check') {
+    throw new Error(`unknown --disruption "${disruption}"; valid values: start, check`);
+  }
+  if (disruption === 'check' && (id === undefined || !/^[a-z0-9]{1,12}$/.test(id))) {
+    throw new Error(
+      `--disruption check needs --id with the id --disruption start printed (lowercase letters and digits), got "${id ?? ''}"`,
+    );
+  }
+  if (disruption !== 'check' && id !== undefined) {
+    throw new Error('--id belongs to --disruption check');
+  }
+  if (disruption !== undefined && values['upgrade-style'] !== undefined) {
+    throw new Error(
+      '--upgrade-style belongs to --upgrade-from: with --disruption your tooling upgrades',
+    );
+  }
+  if (from !== undefined && !/^\d+\.\d+\.\d+(-[\w.]+)?$/.test(from)) {
     throw new Error(`--upgrade-from "${from}" is not a version like 1.30.5`);
   }
-  if (from === to)
+  if (from !== undefined && from === to)
     throw new Error(`--upgrade-from ${from} equals --istio-version; nothing to upgrade`);
   if (!(UPGRADE_STYLES as readonly string[]).includes(style)) {
     throw new Error(
@@ -92,5 +131,13 @@ function parseValues(values: Record<string, unknown>, to: string): UpgradeOption
   if (!Number.isInteger(maxDisruption) || maxDisruption < 0) {
     throw new Error(`--max-disruption takes a whole number >= 0, got "${max ?? ''}"`);
   }
-  return { from, to, style: style as UpgradeStyle, probeIntervalMs, maxDisruption };
+  return {
+    mode: disruption === undefined ? 'upgrade' : disruption,
+    from: from ?? to,
+    to,
+    ...(id === undefined ? {} : { id }),
+    style: style as UpgradeStyle,
+    probeIntervalMs,
+    maxDisruption,
+  };
 }

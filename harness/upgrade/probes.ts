@@ -15,6 +15,7 @@ import { apiVariant } from '../api/index.ts';
 import { injectionLabels } from '../facts/injection.ts';
 import { CURL_RATE, curlRateFor } from '../facts/upgrade.ts';
 import type { ClusterTarget } from '../providers/types.ts';
+import { pollUntil } from '../wait.ts';
 
 /** The paths a probe measures: HTTP through the gateway, TLS passed through, HTTP over mTLS to the gateway. */
 export const PROBE_PATHS = ['http', 'tls', 'mtls'] as const;
@@ -60,50 +61,67 @@ export function probeNamespace(runId: string, path: ProbePath): string {
   return `egc-${runId}-probe-${path}`;
 }
 
-/** The client Deployment that runs the probe loop. */
-function probeDeployment(
+/**
+ * How a probe runs: a Deployment, which the upgrade's "restart the workloads" step rolls onto
+ * the new proxy; or a bare Pod (two-phase mode), which the user's own `kubectl rollout
+ * restart` leaves alone, so its log (the record) survives the upgrade, and what it measures
+ * is a workload still on the old proxy going through the upgraded gateway (istio/istio#22842).
+ */
+export type ProbeWorkload = 'Deployment' | 'Pod';
+
+/** The probe client that runs the probe loop. */
+function probeWorkload(
+  kind: ProbeWorkload,
   namespace: string,
   url: string,
   intervalMs: number,
   image: string,
 ): KubernetesObject {
   const labels = { app: 'egress-probe' };
+  const pod = {
+    metadata: { labels },
+    spec: {
+      // A bare pod's curl, should it end, starts again; its earlier log stays readable
+      // as the previous container's (read with previous=true).
+      restartPolicy: 'Always',
+      terminationGracePeriodSeconds: 0,
+      containers: [
+        {
+          name: 'curl',
+          image,
+          command: [
+            'curl',
+            '-sS',
+            '-k',
+            '-o',
+            '/dev/null',
+            '--max-time',
+            '2',
+            '-w',
+            `${RECORD_MARKER} %{url_effective} %{http_code} %{exitcode}\\n`,
+            CURL_RATE.flag,
+            curlRateFor(intervalMs),
+            // A glob large enough for days at any interval; $(POD_NAME) makes ids unique across restarts.
+            `${url}/probe/$(POD_NAME)/[1-100000000]`,
+          ],
+          env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
+        },
+      ],
+    },
+  };
+  if (kind === 'Pod') {
+    return {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'egress-probe', namespace, labels },
+      spec: pod.spec,
+    } as KubernetesObject;
+  }
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata: { name: 'egress-probe', namespace },
-    spec: {
-      replicas: 1,
-      selector: { matchLabels: labels },
-      template: {
-        metadata: { labels },
-        spec: {
-          terminationGracePeriodSeconds: 0,
-          containers: [
-            {
-              name: 'curl',
-              image,
-              command: [
-                'curl',
-                '-sS',
-                '-k',
-                '-o',
-                '/dev/null',
-                '--max-time',
-                '2',
-                '-w',
-                `${RECORD_MARKER} %{url_effective} %{http_code} %{exitcode}\\n`,
-                CURL_RATE.flag,
-                curlRateFor(intervalMs),
-                // A glob large enough for days at any interval; $(POD_NAME) makes ids unique across restarts.
-                `${url}/probe/$(POD_NAME)/[1-100000000]`,
-              ],
-              env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
-            },
-          ],
-        },
-      },
-    },
+    spec: { replicas: 1, selector: { matchLabels: labels }, template: pod },
   } as KubernetesObject;
 }
 
@@ -116,6 +134,7 @@ export async function startProbes({
   clientImage,
   manifestsDir,
   paths = PROBE_PATHS,
+  workload = 'Deployment',
 }: {
   kube: Kube;
   target: ClusterTarget;
@@ -124,6 +143,7 @@ export async function startProbes({
   clientImage: string;
   manifestsDir: string;
   paths?: readonly ProbePath[];
+  workload?: ProbeWorkload;
 }): Promise<ProbeSet> {
   const namespaces = {} as Record<ProbePath, string>;
   for (const path of paths) {
@@ -150,7 +170,13 @@ export async function startProbes({
     );
     await applyObjects(kube, objects as KubernetesObject[]);
     await applyObjects(kube, [
-      probeDeployment(namespace, `${CONFIG[path].scheme}://${host.name}`, intervalMs, clientImage),
+      probeWorkload(
+        workload,
+        namespace,
+        `${CONFIG[path].scheme}://${host.name}`,
+        intervalMs,
+        clientImage,
+      ),
     ]);
     namespaces[path] = namespace;
   }
@@ -162,6 +188,7 @@ async function readLog(
   namespace: string,
   pod: string,
   container: string,
+  previous = false,
 ): Promise<string> {
   const chunks: Buffer[] = [];
   const sink = new Writable({
@@ -175,7 +202,11 @@ async function readLog(
     sink.on('error', reject);
   });
   // The kubelet's timestamps date each record; curl's own line carries the id and outcome.
-  await kube.log.log(namespace, pod, container, sink, { follow: false, timestamps: true });
+  await kube.log.log(namespace, pod, container, sink, {
+    follow: false,
+    timestamps: true,
+    previous,
+  });
   await finished;
   return Buffer.concat(chunks).toString('utf8');
 }
@@ -220,6 +251,11 @@ export async function readProbeRecords(
       let text: string;
       try {
         text = await readLog(kube, namespace, name, 'curl');
+        // A restarted curl's earlier records are the previous container's log.
+        const restarts =
+          pod.status?.containerStatuses?.find((status) => status.name === 'curl')?.restartCount ??
+          0;
+        if (restarts > 0) text = `${await readLog(kube, namespace, name, 'curl', true)}\n${text}`;
       } catch (error) {
         // A pod that went away between list and read has nothing more to give.
         if (/404|not found/i.test(errorText(error))) continue;
@@ -229,4 +265,44 @@ export async function readProbeRecords(
     }
   }
   return known;
+}
+
+/** Waits until every path has recorded a successful request: else the table measures nothing. */
+export async function waitForProbes(
+  collect: () => Promise<Map<string, ProbeRecord>>,
+  { timeoutMs, intervalMs }: { timeoutMs: number; intervalMs: number },
+): Promise<void> {
+  await pollUntil({
+    what: 'every disruption probe to record a successful request',
+    timeoutMs,
+    intervalMs: Math.max(100, intervalMs),
+    observe: collect,
+    done: (records) =>
+      PROBE_PATHS.every((path) =>
+        [...records.values()].some((record) => record.path === path && succeeded(record)),
+      ),
+    describe: (records) => `${records.size} records`,
+    hint: 'read the probe pods (app=egress-probe) logs in the probe namespaces',
+  });
+}
+
+/** Waits until every path has recorded a few more requests than now. */
+export async function waitForNewRecords(
+  collect: () => Promise<Map<string, ProbeRecord>>,
+  { timeoutMs, intervalMs }: { timeoutMs: number; intervalMs: number },
+): Promise<void> {
+  const before = (await collect()).size;
+  const wanted = before + PROBE_PATHS.length * 3;
+  await pollUntil({
+    what: 'the disruption probes to record more requests',
+    timeoutMs: Math.max(timeoutMs, intervalMs * 20),
+    intervalMs: Math.max(100, intervalMs),
+    observe: async () => (await collect()).size,
+    done: (size) => size >= wanted,
+    hint: 'read the probe pods (app=egress-probe) logs in the probe namespaces',
+  });
+}
+
+function succeeded(record: ProbeRecord): boolean {
+  return record.curlExit === 0 && record.httpCode >= 200 && record.httpCode < 400;
 }

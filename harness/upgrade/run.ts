@@ -1,50 +1,32 @@
 /**
  * `--upgrade-from A`: install A, run the suites (phase `before`), start the disruption
  * probes, upgrade to B step by step (in place or canary), run the suites again (phase
- * `after`), and report both phases with the disruption table.
+ * `after`), and report both phases with the disruption table. `--disruption start|check`
+ * (two-phase.ts) share everything but the upgrade itself.
  */
-import path from 'node:path';
-import { appendFile, mkdir, writeFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
-import type { CliOptions } from '../cli.ts';
+import { writeOverlay } from '../istio/overlay.ts';
+import { detectIstio } from '../istio/detect.ts';
 import {
   EXIT_CONFORMANCE_FAILURE,
   EXIT_ENVIRONMENT_ERROR,
   EXIT_PASSED,
   EnvironmentError,
 } from '../errors.ts';
-import { connect } from '../k8s/client.ts';
-import { deleteNamespaceAndWait } from '../k8s/namespaces.ts';
-import { detectIstio } from '../istio/detect.ts';
-import { writeOverlay } from '../istio/overlay.ts';
 import type { ClusterProvider } from '../providers/types.ts';
-import type { RunContext } from '../run-context.ts';
-import { runSuites } from '../runner.ts';
-import { REQUIRED_CONSECUTIVE_OBSERVATIONS, resolveTimeouts } from '../timeouts.ts';
-import { API_NAMES } from '../variants.ts';
-import { findSuite } from '../../suites/index.ts';
-import { renderJUnit, writeJUnit, type CaseResult } from '../reporting/junit.ts';
-import { createRunReport, writeConformanceReports } from '../reporting/conformance-report.ts';
-import { writeSummary } from '../reporting/summary.ts';
-import { pollUntil } from '../wait.ts';
+import type { CaseResult } from '../reporting/junit.ts';
+import { createRunReport, type RunReport } from '../reporting/conformance-report.ts';
 import { ISTIO_UPGRADE } from '../facts/upgrade.ts';
-import { UPGRADE_DEFAULTS, type UpgradeOptions } from './options.ts';
+import { UPGRADE_DEFAULTS } from './options.ts';
 import {
   PROBE_PATHS,
-  probeHostKey,
   readProbeRecords,
   startProbes,
+  waitForNewRecords,
+  waitForProbes,
   type ProbeRecord,
   type ProbeSet,
 } from './probes.ts';
-import {
-  describeDisruption,
-  disruptionMarkdown,
-  disruptionTable,
-  failureClass,
-  type PathDisruption,
-  type UpgradeStep,
-} from './disruption.ts';
+import { describeDisruption, disruptionTable, type UpgradeStep } from './disruption.ts';
 import {
   istioctl,
   moveNamespaceToRevision,
@@ -53,76 +35,80 @@ import {
   waitForRollout,
   type StepContext,
 } from './steps.ts';
+import {
+  deleteProbeNamespaces,
+  openSession,
+  runPhase,
+  type Session,
+  type UpgradeRunOptions,
+} from './session.ts';
+import {
+  disruptionCases,
+  upgradeSection,
+  writeUpgradeReports,
+  type UpgradeSection,
+} from './report.ts';
+import { runDisruptionCheck, runDisruptionStart } from './two-phase.ts';
 
-const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export type { UpgradeRunOptions } from './session.ts';
+
 const GATEWAY = 'istio-egressgateway';
 
-/** What the CLI hands over. */
-export interface UpgradeRunOptions {
-  options: CliOptions;
-  upgrade: UpgradeOptions;
-  runId: string;
-  runDir: string;
-  reportsDir: string;
-  argv: readonly string[];
-  say: (line: string) => void;
-  complain: (line: string) => void;
-  signal: AbortSignal;
-  createProvider: (istioVersion: string) => Promise<ClusterProvider>;
-}
-
-function phased(phase: string, cases: readonly CaseResult[]): CaseResult[] {
-  return cases.map((entry) => ({ ...entry, name: `[${phase}] ${entry.name}` }));
-}
-
-/** Runs the whole upgrade and returns the exit code. */
-export async function runUpgrade(run: UpgradeRunOptions): Promise<number> {
-  const { options, upgrade, runId, runDir, reportsDir, say, complain } = run;
-  const started = new Date();
-  const report = createRunReport({
-    runId,
+/** The report every upgrade run starts with. */
+export function upgradeReport(run: UpgradeRunOptions): RunReport {
+  const { options } = run;
+  return createRunReport({
+    runId: run.runId,
     argv: run.argv,
     requested: {
       clusterKind: options.cluster,
       suites: options.suites,
       mtlsModes: options.mtlsModes,
       external: options.external,
-      istioVersion: upgrade.to,
+      istioVersion: run.upgrade.to,
       keepOnFailure: options.keepOnFailure,
     },
   });
+}
+
+/** Runs what the upgrade flags ask for and returns the exit code. */
+export async function runUpgrade(run: UpgradeRunOptions): Promise<number> {
+  if (run.upgrade.mode === 'start') return runDisruptionStart(run);
+  if (run.upgrade.mode === 'check') return runDisruptionCheck(run);
+  return runFullUpgrade(run);
+}
+
+/** The exit code from the cases, the environment errors and the signal. */
+export function exitCode(
+  run: UpgradeRunOptions,
+  cases: readonly CaseResult[],
+  environmentErrors: readonly string[],
+): number {
+  if (run.signal.aborted) return 130;
+  if (environmentErrors.length > 0) return EXIT_ENVIRONMENT_ERROR;
+  return cases.some((entry) => entry.state === 'failed') ? EXIT_CONFORMANCE_FAILURE : EXIT_PASSED;
+}
+
+async function runFullUpgrade(run: UpgradeRunOptions): Promise<number> {
+  const { options, upgrade, runId, say, complain } = run;
+  const started = new Date();
+  const report = upgradeReport(run);
   const steps: UpgradeStep[] = [];
   const cases: CaseResult[] = [];
+  const environmentErrors: string[] = [];
+  const precheckWarnings: string[] = [];
+  const analyze: { namespace: string; output: string }[] = [];
   let provider: ClusterProvider | undefined;
+  let session: Session | undefined;
   let probes: ProbeSet | undefined;
-  let rows: PathDisruption[] = [];
-  let context: RunContext | undefined;
+  let section: UpgradeSection | undefined;
   let code: number;
-  const progress = (): void => {};
   try {
-    provider = await run.createProvider(upgrade.from);
-    await provider.preflight();
-    const target = await provider.provision({
-      suites: [...options.suites, ...PROBE_PATHS.map(probeHostKey)],
-      progress,
-    });
+    session = await openSession(run, upgrade.from, (created) => (provider = created));
+    const { target, kube, timeouts } = session;
     report.target = target;
     say(`installed Istio ${target.istio.version}; upgrading to ${upgrade.to} (${upgrade.style})`);
-    const timeouts = resolveTimeouts(provider.timeoutDefaults ?? {}, options.timeoutOverrides);
-    context = {
-      runId,
-      target,
-      mtlsModes: options.mtlsModes,
-      apis: [...API_NAMES],
-      timeouts,
-      requiredObservations: REQUIRED_CONSECUTIVE_OBSERVATIONS,
-      clientImage: options.clientImage,
-      keepOnFailure: options.keepOnFailure,
-      reportsDir,
-      manifestsDir: options.manifestsDir,
-    };
-    const kube = connect({ kubeconfigPath: target.kubeconfigPath });
-    const tool = await provider.istioctlFor?.(upgrade.to);
+    const tool = await session.provider.istioctlFor?.(upgrade.to);
     if (!tool) {
       throw new EnvironmentError(
         `--upgrade-from needs istioctl ${upgrade.to}, which the ${options.cluster} provider cannot supply; use --cluster kind or simulated, or --disruption start/check on an existing cluster.`,
@@ -139,29 +125,17 @@ export async function runUpgrade(run: UpgradeRunOptions): Promise<number> {
     };
     // istioctl x precheck before anything changes: an error stops the run (exit 2).
     const precheck = await istioctl(stepContext, ['x', 'precheck'], 'istioctl x precheck');
-    const warnings = precheck.split('\n').filter((line) => /warn/i.test(line));
-    for (const line of warnings) say(`precheck warning: ${line}`);
+    for (const line of precheck.split('\n').filter((text) => /warn/i.test(text))) {
+      precheckWarnings.push(line.trim());
+      say(`precheck warning: ${line.trim()}`);
+    }
 
-    const suites = options.suites.map((name) => findSuite(name)).filter((s) => s !== undefined);
-    const phase = async (name: string): Promise<void> => {
-      const outcome = await runSuites({
-        projectRoot: PROJECT_ROOT,
-        run: context!,
-        suites,
-        junitPath: path.join(runDir, `junit-${name}.xml`),
-        parallel: options.parallel,
-        signal: run.signal,
-        argv: run.argv,
-        log: say,
-        verbose: options.verbose,
-      });
-      cases.push(...phased(name, outcome.cases));
-      say(
-        `phase ${name}: ${outcome.passed} passed, ${outcome.failed} failed, ${outcome.skipped} skipped`,
-      );
-    };
-    await phase('before');
-    if (run.signal.aborted) return 130;
+    const before = await runPhase(run, session, 'before');
+    cases.push(...before.cases);
+    environmentErrors.push(...before.environmentErrors);
+    if (run.signal.aborted || environmentErrors.length > 0) {
+      return exitCode(run, cases, environmentErrors);
+    }
 
     probes = await startProbes({
       kube,
@@ -172,157 +146,63 @@ export async function runUpgrade(run: UpgradeRunOptions): Promise<number> {
       manifestsDir: options.manifestsDir,
     });
     const known = new Map<string, ProbeRecord>();
-    const collect = async (): Promise<Map<string, ProbeRecord>> =>
-      readProbeRecords(kube, probes!, known);
-    // The probes must be answering before the upgrade starts, or the table measures nothing.
-    await pollUntil({
-      what: 'every disruption probe to record a successful request',
+    const probeSet = probes;
+    const collect = (): Promise<Map<string, ProbeRecord>> =>
+      readProbeRecords(kube, probeSet, known);
+    const pace = { intervalMs: upgrade.probeIntervalMs, timeoutMs: timeouts.configPropagation };
+    await waitForProbes(collect, {
       timeoutMs: timeouts.podReady + timeouts.configPropagation,
-      intervalMs: Math.max(100, upgrade.probeIntervalMs),
-      observe: collect,
-      done: (records) =>
-        PROBE_PATHS.every((p) =>
-          [...records.values()].some((r) => r.path === p && failureClass(r) === undefined),
-        ),
-      describe: (records) => `${records.size} records`,
-      hint: 'read the probe pods (app=egress-probe) logs in the probe namespaces',
+      intervalMs: upgrade.probeIntervalMs,
     });
     // Records of pods a restart replaces are read while those pods still run.
     const collector = setInterval(() => void collect().catch(() => {}), 500);
-    const restartProbes = async (): Promise<void> => {
-      await collect();
-      for (const namespace of Object.values(probes!.namespaces)) {
-        await restartDeployment(kube, namespace, 'egress-probe');
-      }
-      for (const namespace of Object.values(probes!.namespaces)) {
-        await waitForRollout(stepContext, namespace, 'egress-probe');
-      }
-    };
-    const overlay = async (gateway: boolean): Promise<string> =>
-      writeOverlay(runDir, {
-        outboundTrafficPolicy: 'ALLOW_ANY',
-        accessLogEncoding: target.istio.accessLog.encoding,
-        egressGateway: gateway,
-        gatewayReplicas: UPGRADE_DEFAULTS.gatewayReplicas,
-      });
-    const gatewayNamespace = target.istio.gateway.namespace;
     try {
-      if (upgrade.style === 'in-place') {
-        await step(stepContext, `istioctl ${upgrade.to} install`, async () => {
-          await istioctl(
-            stepContext,
-            ['install', '-y', '-f', await overlay(true)],
-            'istioctl install',
-          );
-          await waitForRollout(stepContext, gatewayNamespace, GATEWAY);
-        });
-        await step(stepContext, 'restart the gateway', async () => {
-          await restartDeployment(kube, gatewayNamespace, GATEWAY);
-          await waitForRollout(stepContext, gatewayNamespace, GATEWAY);
-        });
-        await step(stepContext, 'mixed versions: old sidecars, new gateway', () =>
-          waitForNewRecords(collect, upgrade.probeIntervalMs, timeouts.configPropagation),
-        );
-        await step(stepContext, 'restart the workloads', restartProbes);
-      } else {
-        const revision = ISTIO_UPGRADE.canaryRevision;
-        await step(
-          stepContext,
-          `istioctl ${upgrade.to} install --revision ${revision}`,
-          async () => {
-            await istioctl(
-              stepContext,
-              ['install', '-y', '-f', await overlay(false), '--revision', revision],
-              'istioctl install --revision',
-            );
-          },
-        );
-        await step(stepContext, `move the workloads to revision ${revision}`, async () => {
-          for (const namespace of Object.values(probes!.namespaces)) {
-            await moveNamespaceToRevision(kube, namespace, revision);
-          }
-          await restartProbes();
-        });
-        await step(stepContext, 'mixed versions: new sidecars, old gateway', () =>
-          waitForNewRecords(collect, upgrade.probeIntervalMs, timeouts.configPropagation),
-        );
-        await step(stepContext, `move the gateway to revision ${revision}`, async () => {
-          await istioctl(
-            stepContext,
-            ['install', '-y', '-f', await overlay(true), '--revision', revision],
-            'istioctl install --revision (gateway)',
-          );
-          await waitForRollout(stepContext, gatewayNamespace, GATEWAY);
-        });
-        await step(stepContext, `istioctl uninstall --revision default`, async () => {
-          await istioctl(
-            stepContext,
-            ['uninstall', '--revision', 'default', '-y'],
-            'istioctl uninstall',
-          );
-        });
-      }
-      await waitForNewRecords(collect, upgrade.probeIntervalMs, timeouts.configPropagation);
+      await upgradeSteps(run, session, stepContext, probeSet, collect);
+      await waitForNewRecords(collect, pace);
     } finally {
       clearInterval(collector);
     }
-    rows = disruptionTable((await collect()).values(), steps, PROBE_PATHS);
+    const rows = disruptionTable((await collect()).values(), steps, PROBE_PATHS);
     say(`disruption: ${describeDisruption(rows)}`);
-    for (const row of rows) {
-      const over = row.failed > upgrade.maxDisruption;
-      cases.push({
-        suite: 'upgrade',
-        group: 'disruption',
-        name: `[upgrade] egress through the gateway stays up on the ${row.path} path during the ${upgrade.style} upgrade ${upgrade.from} -> ${upgrade.to}`,
-        state: over ? 'failed' : 'passed',
-        durationMs: Date.now() - started.getTime(),
-        ...(over
-          ? {
-              message: `disruption on the ${row.path} path exceeds --max-disruption ${upgrade.maxDisruption}: ${describeDisruption([row])}`,
-            }
-          : {}),
-        meta: {},
-      });
-    }
+    section = upgradeSection({ upgrade, steps, rows, precheckWarnings, analyze });
+    cases.push(...disruptionCases(section, Date.now() - started.getTime()));
 
     // After the upgrade the suites test what now runs: revision b after a canary.
     target.istio = await detectIstio(
       kube,
       upgrade.style === 'canary' ? { revision: ISTIO_UPGRADE.canaryRevision } : {},
     );
-    await phase('after');
+    const after = await runPhase(run, session, 'after');
+    cases.push(...after.cases);
+    environmentErrors.push(...after.environmentErrors);
+    // istioctl analyze after the upgrade, on the namespaces this run created and kept until now.
     for (const namespace of Object.values(probes.namespaces)) {
-      const analysis = await istioctl(
-        stepContext,
-        ['analyze', '-n', namespace],
-        'istioctl analyze',
-      );
-      say(`istioctl analyze ${namespace}: ${analysis.trim()}`);
+      const output = (
+        await istioctl(stepContext, ['analyze', '-n', namespace], 'istioctl analyze')
+      ).trim();
+      analyze.push({ namespace, output });
+      say(`istioctl analyze ${namespace}: ${output}`);
     }
-    code = cases.some((entry) => entry.state === 'failed') ? EXIT_CONFORMANCE_FAILURE : EXIT_PASSED;
+    code = exitCode(run, cases, environmentErrors);
   } catch (error) {
     complain(
       error instanceof Error ? (error.message.split('\n')[0] ?? error.message) : String(error),
     );
     code = run.signal.aborted ? 130 : EXIT_ENVIRONMENT_ERROR;
   } finally {
-    if (provider && probes && context) {
-      const kube = connect({ kubeconfigPath: context.target.kubeconfigPath });
-      for (const namespace of Object.values(probes.namespaces)) {
-        await deleteNamespaceAndWait(kube, {
-          name: namespace,
-          runId,
-          timeoutMs: context.timeouts.deletion,
-        }).catch(() => {});
-      }
+    if (session && probes) {
+      await deleteProbeNamespaces(session, runId, Object.values(probes.namespaces));
     }
-    await provider?.release({ keep: options.keepCluster, progress }).catch(() => {});
+    await provider?.release({ keep: options.keepCluster, progress: () => {} }).catch(() => {});
     report.cases = cases;
     report.finishedAt = new Date();
-    await writeUpgradeReports(reportsDir, options.junit, report, context, cases, started, {
-      upgrade,
-      steps,
-      rows,
+    report.upgrade = section ?? upgradeSection({ upgrade, steps, rows: [], precheckWarnings });
+    await writeUpgradeReports({
+      reportsDir: run.reportsDir,
+      junitPath: options.junit,
+      report,
+      context: session?.context,
+      started,
     }).catch((error: unknown) => {
       complain(
         `writing the reports failed: ${error instanceof Error ? error.message : String(error)}`,
@@ -333,55 +213,75 @@ export async function runUpgrade(run: UpgradeRunOptions): Promise<number> {
   return code;
 }
 
-/** Waits until every path has recorded a few more requests than now. */
-async function waitForNewRecords(
+/** The upgrade itself, as timed steps, in the chosen style. */
+async function upgradeSteps(
+  run: UpgradeRunOptions,
+  session: Session,
+  stepContext: StepContext,
+  probes: ProbeSet,
   collect: () => Promise<Map<string, ProbeRecord>>,
-  intervalMs: number,
-  timeoutMs: number,
 ): Promise<void> {
-  const before = (await collect()).size;
-  const wanted = before + PROBE_PATHS.length * 3;
-  await pollUntil({
-    what: 'the disruption probes to record more requests',
-    timeoutMs: Math.max(timeoutMs, intervalMs * 20),
-    intervalMs: Math.max(100, intervalMs),
-    observe: async () => (await collect()).size,
-    done: (size) => size >= wanted,
-    hint: 'read the probe pods (app=egress-probe) logs in the probe namespaces',
-  });
-}
-
-async function writeUpgradeReports(
-  reportsDir: string,
-  junit: string,
-  report: ReturnType<typeof createRunReport>,
-  context: RunContext | undefined,
-  cases: CaseResult[],
-  started: Date,
-  upgrade: { upgrade: UpgradeOptions; steps: UpgradeStep[]; rows: PathDisruption[] },
-): Promise<void> {
-  await mkdir(reportsDir, { recursive: true });
-  if (context) await writeJUnit(path.resolve(junit), renderJUnit(context, cases, started));
-  await writeConformanceReports(reportsDir, report);
-  await writeSummary(reportsDir, report);
-  const document = {
-    from: upgrade.upgrade.from,
-    to: upgrade.upgrade.to,
-    style: upgrade.upgrade.style,
-    probeIntervalMs: upgrade.upgrade.probeIntervalMs,
-    maxDisruption: upgrade.upgrade.maxDisruption,
-    steps: upgrade.steps.map((s) => ({
-      name: s.name,
-      startedAt: s.startedAt.toISOString(),
-      endedAt: s.endedAt?.toISOString(),
-    })),
-    disruption: upgrade.rows,
+  const { upgrade } = run;
+  const { kube, target, timeouts } = session;
+  const pace = { intervalMs: upgrade.probeIntervalMs, timeoutMs: timeouts.configPropagation };
+  const restartProbes = async (): Promise<void> => {
+    await collect();
+    for (const namespace of Object.values(probes.namespaces)) {
+      await restartDeployment(kube, namespace, 'egress-probe');
+    }
+    for (const namespace of Object.values(probes.namespaces)) {
+      await waitForRollout(stepContext, namespace, 'egress-probe');
+    }
   };
-  await writeFile(path.join(reportsDir, 'upgrade.json'), `${JSON.stringify(document, null, 2)}\n`);
-  await appendFile(
-    path.join(reportsDir, 'summary.md'),
-    `\n## Upgrade ${upgrade.upgrade.from} → ${upgrade.upgrade.to} (${upgrade.upgrade.style})\n\n${disruptionMarkdown(upgrade.rows)}\n\nSteps: ${upgrade.steps
-      .map((s) => `${s.name} (${s.startedAt.toISOString()} – ${s.endedAt?.toISOString() ?? '?'})`)
-      .join('; ')}\n`,
+  const overlay = async (gateway: boolean): Promise<string> =>
+    writeOverlay(run.runDir, {
+      outboundTrafficPolicy: 'ALLOW_ANY',
+      accessLogEncoding: target.istio.accessLog.encoding,
+      egressGateway: gateway,
+      gatewayReplicas: UPGRADE_DEFAULTS.gatewayReplicas,
+    });
+  const gatewayNamespace = target.istio.gateway.namespace;
+  if (upgrade.style === 'in-place') {
+    await step(stepContext, `istioctl ${upgrade.to} install`, async () => {
+      await istioctl(stepContext, ['install', '-y', '-f', await overlay(true)], 'istioctl install');
+      await waitForRollout(stepContext, gatewayNamespace, GATEWAY);
+    });
+    await step(stepContext, 'restart the gateway', async () => {
+      await restartDeployment(kube, gatewayNamespace, GATEWAY);
+      await waitForRollout(stepContext, gatewayNamespace, GATEWAY);
+    });
+    await step(stepContext, 'mixed versions: old sidecars, new gateway', () =>
+      waitForNewRecords(collect, pace),
+    );
+    await step(stepContext, 'restart the workloads', restartProbes);
+    return;
+  }
+  const revision = ISTIO_UPGRADE.canaryRevision;
+  await step(stepContext, `istioctl ${upgrade.to} install --revision ${revision}`, async () => {
+    await istioctl(
+      stepContext,
+      ['install', '-y', '-f', await overlay(false), '--revision', revision],
+      'istioctl install --revision',
+    );
+  });
+  await step(stepContext, `move the workloads to revision ${revision}`, async () => {
+    for (const namespace of Object.values(probes.namespaces)) {
+      await moveNamespaceToRevision(kube, namespace, revision);
+    }
+    await restartProbes();
+  });
+  await step(stepContext, 'mixed versions: new sidecars, old gateway', () =>
+    waitForNewRecords(collect, pace),
   );
+  await step(stepContext, `move the gateway to revision ${revision}`, async () => {
+    await istioctl(
+      stepContext,
+      ['install', '-y', '-f', await overlay(true), '--revision', revision],
+      'istioctl install --revision (gateway)',
+    );
+    await waitForRollout(stepContext, gatewayNamespace, GATEWAY);
+  });
+  await step(stepContext, 'istioctl uninstall --revision default', async () => {
+    await istioctl(stepContext, ['uninstall', '--revision', 'default', '-y'], 'istioctl uninstall');
+  });
 }
