@@ -51,7 +51,12 @@ import {
   KIND_NODE_IMAGE,
 } from './versions.ts';
 import { runSuites } from './runner.ts';
-import { UPGRADE_FLAGS, UPGRADE_HELP, parseUpgradeOptions } from './upgrade/options.ts';
+import {
+  UPGRADE_FLAGS,
+  UPGRADE_HELP,
+  gatewayReplicasFor,
+  parseUpgradeOptions,
+} from './upgrade/options.ts';
 import { UsageError, parseExternal, parseLabel, parsePositive, parseTimeouts } from './cli-args.ts';
 
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -306,7 +311,7 @@ export async function createProvider(
         istioVersion: options.istioVersion,
         log,
         ...(options.istioRevision ? { istioRevision: options.istioRevision } : {}),
-        ...(options.upgrade ? { gatewayReplicas: 2 } : {}),
+        ...gatewayReplicasFor(options.upgrade),
       });
     }
     case 'kind': {
@@ -321,6 +326,7 @@ export async function createProvider(
         istioVersion: options.istioVersion,
         kindPath: options.kindPath,
         istioctlPath: options.istioctlPath,
+        ...gatewayReplicasFor(options.upgrade),
         external: options.external ?? { mode: 'local' },
         timeouts: resolveTimeouts(options.timeoutOverrides),
         log,

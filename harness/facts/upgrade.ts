@@ -114,5 +114,7 @@ export const ISTIO_UPGRADE = {
  */
 export const GATEWAY_PDB = {
   minAvailable: 1,
+  /** The IstioOperator `spec.values` switch the chart's template is guarded by. */
+  valuesPath: 'global.defaultPodDisruptionBudget.enabled',
   source: 'istio/istio manifests/charts/gateways/istio-egress/templates/poddisruptionbudget.yaml',
 } as const;

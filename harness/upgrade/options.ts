@@ -141,3 +141,13 @@ function parseValues(values: Record<string, unknown>, to: string): UpgradeOption
     maxDisruption,
   };
 }
+
+/**
+ * The gateway replicas a provider that installs Istio should ask for: 2 for an upgrade run
+ * (with the PodDisruptionBudget the overlay then requests), the chart's default otherwise.
+ */
+export function gatewayReplicasFor(upgrade: UpgradeOptions | undefined): {
+  gatewayReplicas?: number;
+} {
+  return upgrade?.mode === 'upgrade' ? { gatewayReplicas: UPGRADE_DEFAULTS.gatewayReplicas } : {};
+}
