@@ -36,6 +36,17 @@ const CONFIG: Record<ProbePath, { files: string[]; scheme: 'http' | 'https' }> =
   },
 };
 
+/**
+ * The paths probed at once on `target`. Each needs its own external host: a sidecar applies
+ * one VirtualService per host (the oldest), so the three paths' configurations for one
+ * shared host (`--external internet` or `host:`) would collide, and a path could leave
+ * without the gateway and measure nothing. A shared host leaves the HTTP path only.
+ */
+export function probePathsFor(target: ClusterTarget): ProbePath[] {
+  const hosts = PROBE_PATHS.map((path) => target.externalHosts[probeHostKey(path)]?.name);
+  return new Set(hosts).size === hosts.length ? [...PROBE_PATHS] : ['http'];
+}
+
 /** The marker that starts each record line curl writes. */
 export const RECORD_MARKER = 'egress-probe';
 
@@ -52,8 +63,14 @@ export interface ProbeRecord {
 /** The probes of one run, as `start` left them. */
 export interface ProbeSet {
   runId: string;
-  namespaces: Record<ProbePath, string>;
+  /** The namespace of each probed path. */
+  namespaces: Partial<Record<ProbePath, string>>;
   intervalMs: number;
+}
+
+/** The paths a probe set measures. */
+export function pathsOf(probes: ProbeSet): ProbePath[] {
+  return PROBE_PATHS.filter((path) => probes.namespaces[path] !== undefined);
 }
 
 /** The namespace of one path's probe. */
@@ -133,7 +150,7 @@ export async function startProbes({
   intervalMs,
   clientImage,
   manifestsDir,
-  paths = PROBE_PATHS,
+  paths = probePathsFor(target),
   workload = 'Deployment',
 }: {
   kube: Kube;
@@ -145,7 +162,7 @@ export async function startProbes({
   paths?: readonly ProbePath[];
   workload?: ProbeWorkload;
 }): Promise<ProbeSet> {
-  const namespaces = {} as Record<ProbePath, string>;
+  const namespaces: Partial<Record<ProbePath, string>> = {};
   for (const path of paths) {
     const namespace = probeNamespace(runId, path);
     const host = target.externalHosts[probeHostKey(path)] ?? Object.values(target.externalHosts)[0];
@@ -270,6 +287,7 @@ export async function readProbeRecords(
 /** Waits until every path has recorded a successful request: else the table measures nothing. */
 export async function waitForProbes(
   collect: () => Promise<Map<string, ProbeRecord>>,
+  paths: readonly ProbePath[],
   { timeoutMs, intervalMs }: { timeoutMs: number; intervalMs: number },
 ): Promise<void> {
   await pollUntil({
@@ -278,7 +296,7 @@ export async function waitForProbes(
     intervalMs: Math.max(100, intervalMs),
     observe: collect,
     done: (records) =>
-      PROBE_PATHS.every((path) =>
+      paths.every((path) =>
         [...records.values()].some((record) => record.path === path && succeeded(record)),
       ),
     describe: (records) => `${records.size} records`,
@@ -289,10 +307,11 @@ export async function waitForProbes(
 /** Waits until every path has recorded a few more requests than now. */
 export async function waitForNewRecords(
   collect: () => Promise<Map<string, ProbeRecord>>,
+  paths: readonly ProbePath[],
   { timeoutMs, intervalMs }: { timeoutMs: number; intervalMs: number },
 ): Promise<void> {
   const before = (await collect()).size;
-  const wanted = before + PROBE_PATHS.length * 3;
+  const wanted = before + paths.length * 3;
   await pollUntil({
     what: 'the disruption probes to record more requests',
     timeoutMs: Math.max(timeoutMs, intervalMs * 20),

@@ -18,7 +18,7 @@ import { createRunReport, type RunReport } from '../reporting/conformance-report
 import { ISTIO_UPGRADE } from '../facts/upgrade.ts';
 import { UPGRADE_DEFAULTS } from './options.ts';
 import {
-  PROBE_PATHS,
+  pathsOf,
   readProbeRecords,
   startProbes,
   waitForNewRecords,
@@ -150,7 +150,7 @@ async function runFullUpgrade(run: UpgradeRunOptions): Promise<number> {
     const collect = (): Promise<Map<string, ProbeRecord>> =>
       readProbeRecords(kube, probeSet, known);
     const pace = { intervalMs: upgrade.probeIntervalMs, timeoutMs: timeouts.configPropagation };
-    await waitForProbes(collect, {
+    await waitForProbes(collect, pathsOf(probeSet), {
       timeoutMs: timeouts.podReady + timeouts.configPropagation,
       intervalMs: upgrade.probeIntervalMs,
     });
@@ -158,11 +158,11 @@ async function runFullUpgrade(run: UpgradeRunOptions): Promise<number> {
     const collector = setInterval(() => void collect().catch(() => {}), 500);
     try {
       await upgradeSteps(run, session, stepContext, probeSet, collect);
-      await waitForNewRecords(collect, pace);
+      await waitForNewRecords(collect, pathsOf(probeSet), pace);
     } finally {
       clearInterval(collector);
     }
-    const rows = disruptionTable((await collect()).values(), steps, PROBE_PATHS);
+    const rows = disruptionTable((await collect()).values(), steps, pathsOf(probeSet));
     say(`disruption: ${describeDisruption(rows)}`);
     section = upgradeSection({ upgrade, steps, rows, precheckWarnings, analyze });
     cases.push(...disruptionCases(section, Date.now() - started.getTime()));
@@ -251,7 +251,7 @@ async function upgradeSteps(
       await waitForRollout(stepContext, gatewayNamespace, GATEWAY);
     });
     await step(stepContext, 'mixed versions: old sidecars, new gateway', () =>
-      waitForNewRecords(collect, pace),
+      waitForNewRecords(collect, pathsOf(probes), pace),
     );
     await step(stepContext, 'restart the workloads', restartProbes);
     return;
@@ -271,7 +271,7 @@ async function upgradeSteps(
     await restartProbes();
   });
   await step(stepContext, 'mixed versions: new sidecars, old gateway', () =>
-    waitForNewRecords(collect, pace),
+    waitForNewRecords(collect, pathsOf(probes), pace),
   );
   await step(stepContext, `move the gateway to revision ${revision}`, async () => {
     await istioctl(

@@ -11,7 +11,7 @@ import { errorText } from '../k8s/client.ts';
 import type { ClusterProvider } from '../providers/types.ts';
 import type { CaseResult } from '../reporting/junit.ts';
 import {
-  PROBE_PATHS,
+  pathsOf,
   probeNamespace,
   readProbeRecords,
   startProbes,
@@ -99,7 +99,7 @@ export async function runDisruptionStart(run: UpgradeRunOptions): Promise<number
       workload: 'Pod',
     });
     const probeSet = probes;
-    await waitForProbes(() => readProbeRecords(kube, probeSet), {
+    await waitForProbes(() => readProbeRecords(kube, probeSet), pathsOf(probeSet), {
       timeoutMs: timeouts.podReady + timeouts.configPropagation,
       intervalMs: upgrade.probeIntervalMs,
     });
@@ -107,7 +107,7 @@ export async function runDisruptionStart(run: UpgradeRunOptions): Promise<number
       from: target.istio.version,
       intervalMs: upgrade.probeIntervalMs,
       probesStartedAt: new Date().toISOString(),
-      paths: [...PROBE_PATHS],
+      paths: pathsOf(probeSet),
       before: {
         passed: before.cases.filter((entry) => entry.state === 'passed').length,
         failed: before.cases.filter((entry) => entry.state === 'failed').length,
@@ -197,9 +197,7 @@ export async function runDisruptionCheck(run: UpgradeRunOptions): Promise<number
     probes = {
       runId: id,
       intervalMs: state.intervalMs,
-      namespaces: Object.fromEntries(
-        state.paths.map((path) => [path, probeNamespace(id, path)]),
-      ) as Record<ProbePath, string>,
+      namespaces: Object.fromEntries(state.paths.map((path) => [path, probeNamespace(id, path)])),
     };
     // Every record first: the probes stop before phase after, which may use the same host.
     const records: Map<string, ProbeRecord> = await readProbeRecords(kube, probes);

@@ -45,8 +45,41 @@ export function onDeploymentEvent(context: ControllerContext, event: StoreEvent)
   if (current !== undefined) reconcileDeployment(context, current);
 }
 
-/** Brings a Deployment's replica sets one step closer to its template (level-triggered). */
+/** Deployments being reconciled, per cluster: whether an event asked for another pass. */
+const reconciling = new WeakMap<ControllerContext, Map<string, boolean>>();
+
+/**
+ * Brings a Deployment's replica sets one step closer to its template (level-triggered). The
+ * store notifies watchers synchronously, so scaling a replica set re-enters this function
+ * through the pods it creates or deletes; a nested call only asks the running one for another
+ * pass, which then starts from the store as it is (a pass on a stale list of replica sets
+ * would scale past maxSurge or below maxUnavailable).
+ */
 export function reconcileDeployment(context: ControllerContext, deployment: KubeObject): void {
+  const namespace = deployment.metadata.namespace ?? 'default';
+  const key = `${namespace}/${deployment.metadata.name}`;
+  let passes = reconciling.get(context);
+  if (!passes) reconciling.set(context, (passes = new Map<string, boolean>()));
+  if (passes.has(key)) {
+    passes.set(key, true);
+    return;
+  }
+  passes.set(key, false);
+  try {
+    // Each pass makes progress or changes nothing; the bound only guards against a bug looping.
+    for (let pass = 0; pass < 50; pass += 1) {
+      const current = context.store.get('Deployment', namespace, deployment.metadata.name);
+      if (current === undefined) return;
+      reconcileOnce(context, current);
+      if (!passes.get(key)) return;
+      passes.set(key, false);
+    }
+  } finally {
+    passes.delete(key);
+  }
+}
+
+function reconcileOnce(context: ControllerContext, deployment: KubeObject): void {
   const { store } = context;
   if (deployment.metadata.deletionTimestamp !== undefined) return;
   const spec = asRecord(deployment.spec);
@@ -153,8 +186,10 @@ export function reconcileDeployment(context: ControllerContext, deployment: Kube
     const pods = store
       .list('Pod', { namespace })
       .filter((pod) => pod.metadata.deletionTimestamp === undefined);
+    // Ready pods beyond a set's replicas are on their way out (its scale-down is being
+    // carried out): they count for nothing, or a pass would remove old pods twice.
     const readyOf = (rs: KubeObject): number =>
-      pods.filter((pod) => ownedBy(pod, rs) && isPodReady(pod)).length;
+      Math.min(replicasOf(rs), pods.filter((pod) => ownedBy(pod, rs) && isPodReady(pod)).length);
     const ready = owned.reduce((sum, rs) => sum + readyOf(rs), 0);
     let removable = Math.max(0, ready - (replicas - maxUnavailable));
     // Oldest first, as the controller scales down; pods that are not ready go for free.
