@@ -30,7 +30,10 @@ export function failureClass(record: ProbeRecord): string | undefined {
     case 56:
       return 'reset';
   }
-  if (record.httpCode >= 400) return `HTTP ${record.httpCode}`;
+  // With the client sidecar's flags where its access log had the request (`HTTP 503 UF,URX`).
+  const flags =
+    record.responseFlags && record.responseFlags !== '-' ? ` ${record.responseFlags}` : '';
+  if (record.httpCode >= 400) return `HTTP ${record.httpCode}${flags}`;
   return `curl exit ${record.curlExit}`;
 }
 

@@ -58,6 +58,8 @@ export interface ProbeRecord {
   at: Date;
   httpCode: number;
   curlExit: number;
+  /** Envoy's response flags for a failed HTTP request, from the client sidecar's access log. */
+  responseFlags?: string;
 }
 
 /** The probes of one run, as `start` left them. */
@@ -65,6 +67,8 @@ export interface ProbeSet {
   runId: string;
   /** The namespace of each probed path. */
   namespaces: Partial<Record<ProbePath, string>>;
+  /** The external host each probed path reaches. */
+  hosts: Partial<Record<ProbePath, string>>;
   intervalMs: number;
 }
 
@@ -163,6 +167,7 @@ export async function startProbes({
   workload?: ProbeWorkload;
 }): Promise<ProbeSet> {
   const namespaces: Partial<Record<ProbePath, string>> = {};
+  const hosts: Partial<Record<ProbePath, string>> = {};
   for (const path of paths) {
     const namespace = probeNamespace(runId, path);
     const host = target.externalHosts[probeHostKey(path)] ?? Object.values(target.externalHosts)[0];
@@ -196,8 +201,9 @@ export async function startProbes({
       ),
     ]);
     namespaces[path] = namespace;
+    hosts[path] = host.name;
   }
-  return { runId, namespaces, intervalMs };
+  return { runId, namespaces, hosts, intervalMs };
 }
 
 async function readLog(
@@ -308,10 +314,14 @@ export async function waitForProbes(
 export async function waitForNewRecords(
   collect: () => Promise<Map<string, ProbeRecord>>,
   paths: readonly ProbePath[],
-  { timeoutMs, intervalMs }: { timeoutMs: number; intervalMs: number },
+  {
+    timeoutMs,
+    intervalMs,
+    perPath = 3,
+  }: { timeoutMs: number; intervalMs: number; perPath?: number },
 ): Promise<void> {
   const before = (await collect()).size;
-  const wanted = before + paths.length * 3;
+  const wanted = before + paths.length * perPath;
   await pollUntil({
     what: 'the disruption probes to record more requests',
     timeoutMs: Math.max(timeoutMs, intervalMs * 20),

@@ -49,6 +49,8 @@ import {
   type UpgradeSection,
 } from './report.ts';
 import { runDisruptionCheck, runDisruptionStart } from './two-phase.ts';
+import { annotateResponseFlags, mixedVersionCases } from './evidence.ts';
+import { REQUIRED_CONSECUTIVE_OBSERVATIONS } from '../timeouts.ts';
 
 export type { UpgradeRunOptions } from './session.ts';
 
@@ -147,8 +149,13 @@ async function runFullUpgrade(run: UpgradeRunOptions): Promise<number> {
     });
     const known = new Map<string, ProbeRecord>();
     const probeSet = probes;
-    const collect = (): Promise<Map<string, ProbeRecord>> =>
-      readProbeRecords(kube, probeSet, known);
+    // The flags of a failed request are in its pod's sidecar log, gone once a restart
+    // replaces the pod: they are read with the records, while the pod still runs.
+    const collect = async (): Promise<Map<string, ProbeRecord>> => {
+      const records = await readProbeRecords(kube, probeSet, known);
+      await annotateResponseFlags(kube, probeSet, records);
+      return records;
+    };
     const pace = { intervalMs: upgrade.probeIntervalMs, timeoutMs: timeouts.configPropagation };
     await waitForProbes(collect, pathsOf(probeSet), {
       timeoutMs: timeouts.podReady + timeouts.configPropagation,
@@ -157,12 +164,34 @@ async function runFullUpgrade(run: UpgradeRunOptions): Promise<number> {
     // Records of pods a restart replaces are read while those pods still run.
     const collector = setInterval(() => void collect().catch(() => {}), 500);
     try {
-      await upgradeSteps(run, session, stepContext, probeSet, collect);
+      // While old and new proxies are mixed: B1/B3's core checks on the probe requests.
+      const mixed = async (label: string): Promise<void> => {
+        const since = new Date();
+        await step(stepContext, label, () =>
+          waitForNewRecords(collect, pathsOf(probeSet), {
+            ...pace,
+            perPath: REQUIRED_CONSECUTIVE_OBSERVATIONS + 2,
+          }),
+        );
+        cases.push(
+          ...(await mixedVersionCases({
+            kube,
+            target,
+            probes: probeSet,
+            records: (await collect()).values(),
+            since,
+            label,
+            required: REQUIRED_CONSECUTIVE_OBSERVATIONS,
+          })),
+        );
+      };
+      await upgradeSteps(run, session, stepContext, probeSet, collect, mixed);
       await waitForNewRecords(collect, pathsOf(probeSet), pace);
     } finally {
       clearInterval(collector);
     }
-    const rows = disruptionTable((await collect()).values(), steps, pathsOf(probeSet));
+    const records = await collect();
+    const rows = disruptionTable(records.values(), steps, pathsOf(probeSet));
     say(`disruption: ${describeDisruption(rows)}`);
     section = upgradeSection({ upgrade, steps, rows, precheckWarnings, analyze });
     cases.push(...disruptionCases(section, Date.now() - started.getTime()));
@@ -220,10 +249,10 @@ async function upgradeSteps(
   stepContext: StepContext,
   probes: ProbeSet,
   collect: () => Promise<Map<string, ProbeRecord>>,
+  mixed: (label: string) => Promise<void>,
 ): Promise<void> {
   const { upgrade } = run;
-  const { kube, target, timeouts } = session;
-  const pace = { intervalMs: upgrade.probeIntervalMs, timeoutMs: timeouts.configPropagation };
+  const { kube, target } = session;
   const restartProbes = async (): Promise<void> => {
     await collect();
     for (const namespace of Object.values(probes.namespaces)) {
@@ -250,9 +279,7 @@ async function upgradeSteps(
       await restartDeployment(kube, gatewayNamespace, GATEWAY);
       await waitForRollout(stepContext, gatewayNamespace, GATEWAY);
     });
-    await step(stepContext, 'mixed versions: old sidecars, new gateway', () =>
-      waitForNewRecords(collect, pathsOf(probes), pace),
-    );
+    await mixed('mixed versions: old sidecars, new gateway');
     await step(stepContext, 'restart the workloads', restartProbes);
     return;
   }
@@ -270,9 +297,7 @@ async function upgradeSteps(
     }
     await restartProbes();
   });
-  await step(stepContext, 'mixed versions: new sidecars, old gateway', () =>
-    waitForNewRecords(collect, pathsOf(probes), pace),
-  );
+  await mixed('mixed versions: new sidecars, old gateway');
   await step(stepContext, `move the gateway to revision ${revision}`, async () => {
     await istioctl(
       stepContext,

@@ -12,6 +12,7 @@ import type { ClusterProvider } from '../providers/types.ts';
 import type { CaseResult } from '../reporting/junit.ts';
 import {
   pathsOf,
+  probeHostKey,
   probeNamespace,
   readProbeRecords,
   startProbes,
@@ -35,6 +36,7 @@ import {
   type UpgradeSection,
 } from './report.ts';
 import { exitCode, upgradeReport } from './run.ts';
+import { annotateResponseFlags } from './evidence.ts';
 
 /** The ConfigMap (in the HTTP probe's namespace) that carries the first half's facts to the second. */
 export const PROBE_STATE = { name: 'egress-probe-run', path: 'http' as ProbePath };
@@ -198,9 +200,13 @@ export async function runDisruptionCheck(run: UpgradeRunOptions): Promise<number
       runId: id,
       intervalMs: state.intervalMs,
       namespaces: Object.fromEntries(state.paths.map((path) => [path, probeNamespace(id, path)])),
+      hosts: Object.fromEntries(
+        state.paths.map((path) => [path, target.externalHosts[probeHostKey(path)]?.name ?? '']),
+      ),
     };
     // Every record first: the probes stop before phase after, which may use the same host.
     const records: Map<string, ProbeRecord> = await readProbeRecords(kube, probes);
+    await annotateResponseFlags(kube, probes, records);
     const steps: UpgradeStep[] = [
       {
         name: `the upgrade by other tooling (${state.from} -> ${target.istio.version})`,

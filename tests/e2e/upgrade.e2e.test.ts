@@ -70,17 +70,30 @@ function phaseCases(cases: readonly JUnitCase[], phase: string): JUnitCase[] {
   return cases.filter((entry) => entry.name.startsWith(`[${phase}] `));
 }
 
+/** The disruption cases (one per path), apart from the mixed-version checks. */
+function disruptionCasesOf(cases: readonly JUnitCase[]): JUnitCase[] {
+  return phaseCases(cases, 'upgrade').filter((entry) => entry.name.includes(' stays up '));
+}
+
+function mixedCasesOf(cases: readonly JUnitCase[]): JUnitCase[] {
+  return phaseCases(cases, 'upgrade').filter((entry) => entry.name.includes('mixed versions'));
+}
+
 function expectGreenUpgrade(run: Outcome, style: string): void {
   expect(run.exitCode, run.stderr + run.stdout).toBe(0);
   expect(phaseCases(run.cases, 'before').length).toBeGreaterThan(0);
   expect(phaseCases(run.cases, 'after').length).toBe(phaseCases(run.cases, 'before').length);
-  const disruption = phaseCases(run.cases, 'upgrade');
+  const disruption = disruptionCasesOf(run.cases);
   expect(disruption.map((entry) => entry.name.split(' on the ')[1]?.split(' ')[0])).toEqual([
     'http',
     'tls',
     'mtls',
   ]);
   expect(disruption.every((entry) => entry.failure === undefined)).toBe(true);
+  // While old and new proxies were mixed, B1/B3 (and B2 on the mTLS path) held with gateway evidence.
+  const mixed = mixedCasesOf(run.cases);
+  expect(mixed.map((entry) => /: (B\d) holds/.exec(entry.name)?.[1])).toEqual(['B1', 'B3', 'B2']);
+  expect(mixed.filter((entry) => entry.failure).map((entry) => entry.failure)).toEqual([]);
   for (const section of [run.upgrade, run.json?.upgrade]) {
     expect(section).toMatchObject({ mode: 'upgrade', from: FROM, to: TO, style, result: 'passed' });
     for (const row of section?.disruption ?? []) {
@@ -121,7 +134,7 @@ describe('upgrade runs on the simulated cluster', () => {
     async (fault, step) => {
       const run = await upgradeRun([], { EGRESS_SIM_FAULTS: fault });
       expect(run.exitCode, run.stderr).toBe(1);
-      const failed = phaseCases(run.cases, 'upgrade').filter((entry) => entry.failure);
+      const failed = disruptionCasesOf(run.cases).filter((entry) => entry.failure);
       expect(failed.length).toBeGreaterThan(0);
       for (const entry of failed) {
         // The figures are in the message: "N of M requests failed (… during "<step>" …)".
@@ -132,6 +145,14 @@ describe('upgrade runs on the simulated cluster', () => {
       expect(rows.some((row) => row.failed > 0)).toBe(true);
       const steps = rows.flatMap((row) => Object.keys(row.byStep));
       expect(steps.some((name) => step.test(name))).toBe(true);
+      if (fault === 'skew-breaks-old-proxies') {
+        // The failure class carries the client sidecar's Envoy response flags.
+        expect(rows.find((row) => row.path === 'http')?.byClass).toHaveProperty([
+          'HTTP 503 URX,UF',
+        ]);
+        // And the mixed-version checks fail: the probe requests no longer reach the host.
+        expect(mixedCasesOf(run.cases).every((entry) => entry.failure !== undefined)).toBe(true);
+      }
       // The suites themselves still pass: the failure is the disruption's alone.
       expect(phaseCases(run.cases, 'after').every((entry) => entry.failure === undefined)).toBe(
         true,
@@ -258,7 +279,7 @@ describe('two-phase mode against an existing cluster', () => {
         rows.filter((row) => row.failed > 0).map((row) => row.path),
         JSON.stringify(rows),
       ).toEqual(['http']);
-      expect(phaseCases(check.cases, 'upgrade').find((entry) => entry.failure)?.failure).toMatch(
+      expect(disruptionCasesOf(check.cases).find((entry) => entry.failure)?.failure).toMatch(
         /\d+ of \d+ requests failed \(.*during "the upgrade by other tooling/,
       );
     },
