@@ -154,31 +154,20 @@ describe.skipIf(!hasJq)('ci/github/matrix.jq (needs jq, as on GitHub runners)', 
   }
   const kubernetes = /:(v[^@]+)@/.exec(versions.kind.nodeImage)?.[1];
 
-  it('crosses istio.supported with the pinned node image by default, and adds the upgrade pairs', () => {
+  it('crosses istio.supported with the pinned node image, then the upgrade pairs n-1 -> n, n-2 -> n', () => {
     const result = matrix('');
     expect(result.status, result.stderr).toBe(0);
-    const target = versions.istio.default;
-    const older = versions.istio.supported.filter((version) => version !== target);
+    const to = versions.istio.default;
+    const entry = (istio: string, from: string, label: string, slug: string) => ({
+      ...{ istio, node_image: versions.kind.nodeImage, kubernetes },
+      ...{ upgrade_from: from, label, slug },
+    });
+    const older = versions.istio.supported.filter((version) => version !== to);
     expect(older.length).toBeGreaterThan(0);
     expect(JSON.parse(result.stdout)).toEqual({
       include: [
-        ...versions.istio.supported.map((istio) => ({
-          istio,
-          node_image: versions.kind.nodeImage,
-          kubernetes,
-          upgrade_from: '',
-          label: istio,
-          slug: `istio-${istio}`,
-        })),
-        // n-1 -> n, n-2 -> n: each other supported minor's pinned patch to the default.
-        ...older.map((from) => ({
-          istio: target,
-          node_image: versions.kind.nodeImage,
-          kubernetes,
-          upgrade_from: from,
-          label: `${from} -> ${target}`,
-          slug: `upgrade-${from}-to-${target}`,
-        })),
+        ...versions.istio.supported.map((v) => entry(v, '', v, `istio-${v}`)),
+        ...older.map((v) => entry(to, v, `${v} -> ${to}`, `upgrade-${v}-to-${to}`)),
       ],
     });
   });
