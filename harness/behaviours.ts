@@ -301,6 +301,8 @@ export async function clusterMustHaveEgress(env: SuiteEnvironment, client: Clien
       hint: 'the cluster must be able to reach the external host at all before egress control can be tested',
     });
   } catch (error) {
+    // An API server that stopped answering says so itself.
+    if (error instanceof EnvironmentError) throw error;
     throw new EnvironmentError(
       `The cluster cannot reach the external host ${env.host.name} even without Istio in the path (${error instanceof ConformanceFailure ? `after ${error.observations} observations in ${error.elapsedMs} ms: ${error.reason}` : error instanceof Error ? error.message : String(error)}); give the cluster egress to that host (or pick another with --external) and rerun.`,
       { cause: error },

@@ -506,9 +506,19 @@ export async function runTool({
       : result.exitCode === undefined
         ? `could not run (${result.originalMessage || result.shortMessage})`
         : `exited ${result.exitCode} after ${seconds} s`;
-  throw new EnvironmentError(
+  throw new ToolFailedError(
     `${what} failed: \`${command}\` ${how}${tail ? ` (${tail})` : ''}; ${fix}.`,
+    result.signal ?? undefined,
   );
+}
+
+/** A tool that did not succeed; `killedBy` names the signal that ended it, if one did. */
+export class ToolFailedError extends EnvironmentError {
+  readonly killedBy: string | undefined;
+  constructor(message: string, killedBy: string | undefined) {
+    super(message);
+    this.killedBy = killedBy;
+  }
 }
 
 function lineSink(onLine: (line: string) => void): (line: unknown) => Generator<string, void> {

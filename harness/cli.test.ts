@@ -47,8 +47,11 @@ describe('CLI exit codes and usage', () => {
       expect(blocks[index]).toContain(suite.description);
       expect(blocks[index]).toContain(`behaviours: ${suite.behaviours.join(', ')}`);
     }
-    expect(result.stdout).toContain('[mtls enabled, istio-api] B2.control B2.1 B2.2 B2.3 B2.4 B6');
+    expect(result.stdout).toContain(
+      '[mtls enabled, istio-api] B2.control B2.1 B2.2 B2.3 B2.4 B2.5 B6',
+    );
     expect(result.stdout).toContain('[mtls disabled, istio-api] B3.control B3.1 B3.2 B3.3 B6');
+    expect(result.stdout).toContain('[mtls disabled, istio-api] B7.control B7.1 B7.2 B7.3 B7.4 B6');
   });
 
   it.each([

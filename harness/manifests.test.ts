@@ -22,6 +22,7 @@ const FULL_VALUES: Record<string, string> = {
   subset: 'egress-example',
   gatewaySelectorKey: 'istio',
   gatewaySelectorValue: 'egressgateway',
+  gatewayService: 'egc-http-gateway-istio',
   clientName: 'curl',
   clientImage: 'curlimages/curl:8.10.1',
 };

@@ -173,7 +173,7 @@ export async function checkAccess(
   kube: Kube,
   requirements: readonly AccessRequirement[] = RUN_ACCESS_REQUIREMENTS,
 ): Promise<void> {
-  const authorization = kube.config.makeApiClient(AuthorizationV1Api);
+  const authorization = kube.api(AuthorizationV1Api);
   const verdicts = await Promise.all(
     requirements.map(async (requirement) => {
       const resourceAttributes: V1ResourceAttributes = {

@@ -9,3 +9,10 @@ export const RUN_LABEL = 'egress-conformance.io/run';
 
 /** Marks a shared namespace whose labels a run has borrowed; its value is the run id. */
 export const SHARED_LOCK_ANNOTATION = 'egress-conformance.io/labels-borrowed-by';
+
+/**
+ * The lock record on a shared namespace whose labels a run has borrowed (JSON): who holds it
+ * (run id, host, pid, since when, last renewal) and the values the borrowed keys had before,
+ * so that whoever takes over a stale lock can put them back.
+ */
+export const SHARED_LOCK_HOLDER_ANNOTATION = 'egress-conformance.io/labels-lock';

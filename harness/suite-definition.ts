@@ -8,7 +8,7 @@ import type { SuiteEnvironment } from './suite.ts';
 import type { ApiName, MtlsMode, Variant } from './variants.ts';
 
 /** The behaviours of docs/behaviours.md. */
-export type BehaviourId = 'B1' | 'B2' | 'B3' | 'B4' | 'B5' | 'B6';
+export type BehaviourId = 'B1' | 'B2' | 'B3' | 'B4' | 'B5' | 'B6' | 'B7';
 
 /** What a step sees: the variant's environment and the state its setup returned. */
 export interface StepContext<State> {

@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, inject, it } from 'vitest';
 import { collectDiagnostics } from './diagnostics.ts';
+import { setApiStep } from './k8s/retry.ts';
 import type { RunContext } from './run-context.ts';
 import { SuiteEnvironment, verifyCleanup } from './suite.ts';
 import {
@@ -20,6 +21,14 @@ import {
 } from './suite-definition.ts';
 import { variantLabel, type Variant } from './variants.ts';
 import { apiVariant } from './api/index.ts';
+
+// This module runs in vitest's fork workers. A signal sent to the whole process group (Ctrl-C,
+// a runner stopping the job) reaches them too, and by default would end a worker before its
+// afterAll cleanup: the CLI in the parent process owns cancelling (it cancels the vitest run,
+// whose cleanup hooks then run here), so a worker only takes note.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  if (process.listenerCount(signal) === 0) process.on(signal, () => undefined);
+}
 
 /** What the harness records on each test for the reports (vitest task meta). */
 export interface EgressMeta {
@@ -67,12 +76,14 @@ export function declareSuite<Name extends string, Id extends string, State>(
       installHooks(env, variant);
       const holder: { state?: State } = {};
       beforeAll(async () => {
+        setApiStep(`the setup of ${suite.name} [${variantLabel(variant)}]`);
         holder.state = await suite.setup({ env, variant });
       });
       declareSteps(suite.steps, { env, variant, behaviour: suite.behaviour(variant), holder });
     });
   }
   it('B6 cleanup: every namespace the suite created is gone and borrowed labels are restored', async (ctx) => {
+    setApiStep(`${suite.name} B6 (cleanup check)`);
     // B6 covers every variant the suite ran: its axes list them all.
     const axis = (values: string[]) => [...new Set(values)].join(',');
     ctx.task.meta.egress = {
@@ -128,6 +139,7 @@ function declareSteps<Id extends string, State>(
     if (!isCase(step)) {
       describe(step.stage, () => {
         beforeAll(async () => {
+          setApiStep(`${env.suite} [${variantLabel(variant)}] stage "${step.stage}"`);
           await step.apply({ env, variant, state: holder.state as State });
         });
         declareSteps(steps.slice(index + 1), scope);
@@ -158,6 +170,7 @@ function declareSteps<Id extends string, State>(
 
 function installHooks(env: SuiteEnvironment, variant: Variant): void {
   beforeEach((ctx) => {
+    setApiStep(`${env.suite} [${variantLabel(variant)}] › ${ctx.task.name}`);
     env.convergence.length = 0;
     const testStartedAt = new Date();
     ctx.task.meta.egress = {
@@ -193,6 +206,7 @@ function installHooks(env: SuiteEnvironment, variant: Variant): void {
   // One variant's config is gone before the next starts: two variants' VirtualServices
   // for the same host would otherwise both bind to the mesh.
   afterAll(async () => {
+    setApiStep(`the cleanup of ${env.suite} [${variantLabel(variant)}]`);
     await env.cleanup();
   });
 }

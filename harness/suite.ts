@@ -9,15 +9,14 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
 import { connect, type Kube } from './k8s/client.ts';
-import { applyObjects, deleteAndWait, mergePatch } from './k8s/objects.ts';
-import { pollUntil } from './wait.ts';
+import { applyObjects, deleteAndWait } from './k8s/objects.ts';
 import {
   createNamespace,
   deleteNamespaceAndWait,
-  restoreNamespaceLabels,
   setNamespaceLabels,
   type PreviousLabels,
 } from './k8s/namespaces.ts';
+import { LabelLocks, describeHolder, lockRecordOf } from './label-lock.ts';
 import { execInPod } from './k8s/exec.ts';
 import { isNotFound } from './k8s/client.ts';
 import { RUN_LABEL } from './k8s/namespaces.ts';
@@ -42,7 +41,6 @@ import {
 import type { ExternalHost } from './providers/types.ts';
 
 export { SHARED_LOCK_ANNOTATION } from './run-labels.ts';
-import { SHARED_LOCK_ANNOTATION } from './run-labels.ts';
 import { pilotAgentRequest } from './facts/envoy.ts';
 import { gatewayApiStatusMustHold, isGatewayApiGateway } from './gateway-api-status.ts';
 
@@ -88,7 +86,8 @@ export class SuiteEnvironment {
   /** Objects applied, in order, as the server returned them (for diagnostics). */
   readonly applied: KubernetesObject[] = [];
   private readonly namespaces: string[] = [];
-  private readonly borrowedLabels: { namespace: string; previous: PreviousLabels }[] = [];
+  /** The locks on shared namespaces whose labels this environment borrowed (harness/label-lock.ts). */
+  readonly labelLocks: LabelLocks;
   private readonly keep = new Set<string>();
   private sequence = 0;
 
@@ -105,6 +104,12 @@ export class SuiteEnvironment {
     this.kube = connect({
       kubeconfigPath: run.target.kubeconfigPath,
       ...(run.target.context ? { context: run.target.context } : {}),
+      timeouts: run.timeouts,
+    });
+    this.labelLocks = new LabelLocks({
+      kube: this.kube,
+      identity: { run: run.runId, owner: `${run.runId}/${suite}/${this.variantName}` },
+      timeouts: run.timeouts,
     });
   }
 
@@ -310,77 +315,51 @@ export class SuiteEnvironment {
   }
 
   private async pilotAgentOnGateways(path: string): Promise<string[]> {
-    const outputs: string[] = [];
+    return (await this.gatewayAdmin(path)).map((output) => output.text);
+  }
+
+  /** Envoy's admin `path` in every ready gateway pod (`pilot-agent request GET <path>`). */
+  async gatewayAdmin(path: string): Promise<{ pod: string; text: string }[]> {
+    const outputs: { pod: string; text: string }[] = [];
     for (const pod of await this.gatewayPods()) {
+      const name = pod.metadata?.name ?? '';
       const output = await execInPod(this.kube, {
         namespace: this.gateway.namespace,
-        pod: pod.metadata?.name ?? '',
+        pod: name,
         container: PROXY_CONTAINER,
         command: pilotAgentRequest(path),
         timeoutMs: this.run.timeouts.exec,
       });
       if (output.exitCode !== 0) {
         throw new Error(
-          `pilot-agent request GET ${path} in ${pod.metadata?.name} exited ${output.exitCode}: ${output.stderr.trim()}`,
+          `pilot-agent request GET ${path} in ${name} exited ${output.exitCode}: ${output.stderr.trim()}`,
         );
       }
-      outputs.push(output.stdout);
+      outputs.push({ pod: name, text: output.stdout });
     }
     return outputs;
   }
 
-  /**
-   * Sets labels on a namespace the run did not create, remembering the previous values;
-   * {@link cleanup} restores them exactly.
-   */
-  async borrowNamespaceLabels(namespace: string, labels: Record<string, string>): Promise<void> {
-    await this.lockSharedNamespace(namespace);
-    const previous = await setNamespaceLabels(this.kube, namespace, labels);
-    this.labelHistory.push({ namespace, previous: { ...previous } });
-    // Only the first borrow of a key holds the original value.
-    const known = this.borrowedLabels.find((entry) => entry.namespace === namespace);
-    if (known) {
-      for (const [key, value] of Object.entries(previous)) {
-        if (!(key in known.previous)) known.previous[key] = value;
-      }
-    } else {
-      this.borrowedLabels.push({ namespace, previous });
-    }
+  /** The access-log entries the client's own sidecar wrote since `since` (where it blocks). */
+  async clientProxyLog(client: Client, since: Date): Promise<AccessLogEntry[]> {
+    const text = await readContainerLog(this.kube, {
+      namespace: client.namespace,
+      pod: client.pod,
+      container: PROXY_CONTAINER,
+      // sinceTime has second resolution on the API: ask a little earlier; callers filter.
+      since: new Date(since.getTime() - 2000),
+    });
+    return parseAccessLog(text);
   }
 
   /**
-   * Serialises borrowing labels on a shared namespace across runs: two runs on one
-   * cluster would otherwise record each other's values as "previous" and leave them
-   * behind. The lock is an annotation on the namespace itself, removed on restore.
+   * Sets labels on a namespace the run did not create, under the shared-namespace lock
+   * (harness/label-lock.ts), remembering the previous values; {@link cleanup} restores them
+   * exactly.
    */
-  private async lockSharedNamespace(namespace: string): Promise<void> {
-    if (this.borrowedLabels.some((entry) => entry.namespace === namespace)) return;
-    await pollUntil({
-      what: `namespace ${namespace} to be free of another egress-conformance run's borrowed labels`,
-      timeoutMs: this.run.timeouts.sharedNamespaceLock,
-      intervalMs: Math.max(this.run.timeouts.pollInterval, 1000),
-      observe: async () =>
-        (await this.kube.core.readNamespace({ name: namespace })).metadata?.annotations?.[
-          SHARED_LOCK_ANNOTATION
-        ],
-      done: (holder) => holder === undefined || holder === this.run.runId,
-      describe: (holder) => `held by run ${holder ?? '-'}`,
-      hint: `if that run no longer exists, restore the labels it set on ${namespace} and remove the annotation ${SHARED_LOCK_ANNOTATION}`,
-    });
-    await mergePatch(
-      this.kube,
-      {
-        apiVersion: 'v1',
-        kind: 'Namespace',
-        metadata: {
-          name: namespace,
-          annotations: { [SHARED_LOCK_ANNOTATION]: this.run.runId },
-        } as {
-          name: string;
-        },
-      },
-      'Locking shared namespace labels',
-    );
+  async borrowNamespaceLabels(namespace: string, labels: Record<string, string>): Promise<void> {
+    const previous = await this.labelLocks.borrow(namespace, labels);
+    this.labelHistory.push({ namespace, previous: { ...previous } });
   }
 
   /** Turns on sidecar injection for a namespace this suite created (new pods get a sidecar). */
@@ -407,24 +386,13 @@ export class SuiteEnvironment {
     }
   }
 
-  /** Restores borrowed labels now (before cleanup), e.g. as a step of the behaviour. */
+  /**
+   * Restores borrowed labels now (before cleanup), e.g. as a step of the behaviour; fails
+   * when a lock was taken over meanwhile (its labels are then not this run's to restore).
+   */
   async restoreBorrowedLabels(): Promise<void> {
-    while (this.borrowedLabels.length > 0) {
-      const entry = this.borrowedLabels.pop();
-      if (!entry) continue;
-      await restoreNamespaceLabels(this.kube, entry.namespace, entry.previous);
-      await mergePatch(
-        this.kube,
-        {
-          apiVersion: 'v1',
-          kind: 'Namespace',
-          metadata: { name: entry.namespace, annotations: { [SHARED_LOCK_ANNOTATION]: null } } as {
-            name: string;
-          },
-        },
-        'Unlocking shared namespace labels',
-      );
-    }
+    const problems = await this.labelLocks.release();
+    if (problems.length > 0) throw new Error(problems.join('; '));
   }
 
   /** Marks a namespace to be kept for debugging (failed test and `--keep-on-failure`). */
@@ -443,7 +411,7 @@ export class SuiteEnvironment {
    * for each), except those kept for debugging. Returns what it did, for the report.
    */
   async cleanup(): Promise<{ deleted: string[]; kept: string[]; restored: string[] }> {
-    const restored = this.borrowedLabels.map((entry) => entry.namespace);
+    const restored = this.labelLocks.namespaces;
     const errors: string[] = [];
     try {
       await this.restoreBorrowedLabels();
@@ -556,14 +524,18 @@ async function labelProblems(env: SuiteEnvironment): Promise<string[]> {
     if (!found) continue;
     const metadata = found.metadata;
     const current = metadata?.labels ?? {};
-    const holder = metadata?.annotations?.[SHARED_LOCK_ANNOTATION];
-    if (holder === env.run.runId) {
-      problems.push(`namespace ${namespace} still carries ${SHARED_LOCK_ANNOTATION}=${holder}`);
+    const holder = lockRecordOf({ metadata: metadata ?? {} });
+    if (holder?.run === env.run.runId) {
+      problems.push(`namespace ${namespace} is still locked by this run (${holder.owner})`);
     }
     for (const [key, value] of Object.entries(previous)) {
-      if (current[key] !== value) {
+      // Another run may hold the labels now: then what it recorded as "before" must be
+      // this run's "before", which it puts back when it is done.
+      const recorded = holder && key in holder.previous;
+      const now = recorded ? (holder.previous[key] ?? undefined) : current[key];
+      if (now !== value) {
         problems.push(
-          `label ${key} on namespace ${namespace} is ${current[key] === undefined ? 'absent' : `"${current[key]}"`}, but was ${value === undefined ? 'absent' : `"${value}"`} before the run`,
+          `label ${key} on namespace ${namespace} is ${now === undefined ? 'absent' : `"${now}"`}${recorded ? ` in the lock record of ${describeHolder(holder)}` : ''}, but was ${value === undefined ? 'absent' : `"${value}"`} before the run`,
         );
       }
     }

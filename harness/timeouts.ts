@@ -29,6 +29,18 @@ export interface TimeoutConfig {
   pollInterval: number;
   /** Waiting for another run to give back shared namespace labels (istio-system, kube-system). */
   sharedNamespaceLock: number;
+  /**
+   * One attempt of one Kubernetes API request: connecting, the answer's headers and its
+   * whole body (a log read included), or the opening handshake of an exec stream.
+   */
+  apiRequest: number;
+  /**
+   * How long failing API requests are retried (with backoff, honouring `Retry-After`)
+   * before the API server counts as unavailable and the run ends with exit 2.
+   */
+  apiUnavailable: number;
+  /** A borrowed-labels lock whose holder has not renewed it for this long is taken over. */
+  sharedNamespaceLockStale: number;
 }
 
 /**
@@ -53,6 +65,9 @@ export const DEFAULT_TIMEOUTS: Readonly<TimeoutConfig> = Object.freeze({
   request: 5_000,
   pollInterval: 250,
   sharedNamespaceLock: 900_000,
+  apiRequest: 30_000,
+  apiUnavailable: 60_000,
+  sharedNamespaceLockStale: 120_000,
 });
 
 /** The names, for `--help` and validation of `--timeout`. */
@@ -71,6 +86,10 @@ export const TIMEOUT_DOCS: Record<keyof TimeoutConfig, string> = {
   request: "curl's --max-time for one request",
   pollInterval: 'pause between disagreeing observations',
   sharedNamespaceLock: 'another run giving back istio-system/kube-system labels it borrowed',
+  apiRequest: 'one API request attempt (answer and whole body) or exec handshake',
+  apiUnavailable: 'retrying failing API requests before the API server counts as down',
+  sharedNamespaceLockStale:
+    "a borrowed-labels lock not renewed this long is taken over (holder's labels restored)",
 };
 
 /** Merges overrides over defaults; rejects unknown names and non-positive values. */

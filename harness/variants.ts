@@ -32,8 +32,11 @@ export interface GatewayUnderTest {
   serviceName: string;
   /** The Service the sidecars send to, as a cluster-local host name. */
   serviceHost: string;
-  /** The gateway pods' service account (their workload identity), where known. */
-  serviceAccount?: string;
+  /**
+   * The service account its pods run as: the name in its workload certificate's SPIFFE
+   * identity (`istio-egressgateway-service-account` for Istio's egress chart).
+   */
+  serviceAccount: string;
 }
 
 /** What a variant's helpers know about the run and the suite. */

@@ -6,7 +6,7 @@
  * (testcontainers' `common/retry.ts` model), real by default, so tests run on a fake one.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { renderFailure } from './errors.ts';
+import { EnvironmentError, renderFailure } from './errors.ts';
 
 /** Time as a wait sees it. */
 export interface Clock {
@@ -297,10 +297,16 @@ export async function converge<O>({
   }
 }
 
+/**
+ * One observation. An {@link EnvironmentError} (e.g. the API server stopped answering) is
+ * not an observation of what is awaited: it ends the wait at once instead of being polled
+ * until the budget runs out and then reported as the awaited thing not happening.
+ */
 async function attempt<O>(observe: () => Promise<O>): Promise<Observation<O>> {
   try {
     return { ok: true, value: await observe() };
   } catch (error) {
+    if (error instanceof EnvironmentError) throw error;
     return { ok: false, error };
   }
 }

@@ -12,7 +12,10 @@ import { bootstrapIstio, type IstioInstallOptions } from './istio-bootstrap.ts';
 import { applyProfiles, readProfiles } from './profiles.ts';
 import { ObjectStore } from './store.ts';
 import { startProcesses } from './processes.ts';
+import { readApiFaultOptions } from './api/fault-options.ts';
 import {
+  API_FAULT_NAMES,
+  type ApiFaultName,
   FAULT_NAMES,
   type ClusterView,
   type ExecHandler,
@@ -53,16 +56,22 @@ export function readSimOptions(
   env: Record<string, string | undefined> = process.env,
 ): SimEnvironmentOptions {
   const faults = new Set<FaultName>();
+  const apiFaultNames = new Set<ApiFaultName>();
   for (const entry of (env.EGRESS_SIM_FAULTS ?? '').split(',')) {
     const name = entry.trim();
     if (name === '') continue;
+    if ((API_FAULT_NAMES as readonly string[]).includes(name)) {
+      apiFaultNames.add(name as ApiFaultName);
+      continue;
+    }
     if (!(FAULT_NAMES as readonly string[]).includes(name)) {
       throw new Error(
-        `EGRESS_SIM_FAULTS: unknown fault "${name}"; valid names: ${FAULT_NAMES.join(', ')}`,
+        `EGRESS_SIM_FAULTS: unknown fault "${name}"; valid names: ${[...FAULT_NAMES, ...API_FAULT_NAMES].join(', ')}`,
       );
     }
     faults.add(name as FaultName);
   }
+  const apiFaults = readApiFaultOptions(apiFaultNames, env);
   const profiles = readProfiles(env.EGRESS_SIM_PROFILE);
   const slow = faults.has('slow-propagation');
   const propagationMs = slow
@@ -76,6 +85,7 @@ export function readSimOptions(
     propagationJitterMs,
     podStartMs: nonNegativeInteger(env, 'EGRESS_SIM_POD_START_MS') ?? 0,
     ...(profiles.length > 0 ? { profiles } : {}),
+    ...(apiFaults ? { apiFaults } : {}),
   };
 }
 
@@ -94,6 +104,8 @@ export interface SimulatedIstio {
   /** `meshConfig.accessLogFormat`; absent: Istio's default format. */
   accessLogFormat?: string;
   outboundStatsIncluded: boolean;
+  /** `meshConfig.outboundTrafficPolicy.mode` (`--outbound-policy`); absent: ALLOW_ANY. */
+  outboundTrafficPolicy?: 'ALLOW_ANY' | 'REGISTRY_ONLY';
   /** Install at start (simulated provider); false leaves it to the stand-in `istioctl`. */
   install: boolean;
   /** Egress gateway replicas; 1 unless set. */
@@ -151,7 +163,12 @@ export async function startSimulatedCluster(
     logs: store.logs,
     options,
   });
-  const server = await startApiServer({ store, execHandler, kubernetesVersion });
+  const server = await startApiServer({
+    store,
+    execHandler,
+    kubernetesVersion,
+    ...(options.apiFaults ? { faults: options.apiFaults } : {}),
+  });
   const controllers = startControllers(store, {
     podStartMs: options.podStartMs,
     rootCaPem: server.caPem,
@@ -199,6 +216,7 @@ function installOptions(istio: SimulatedIstio): IstioInstallOptions {
     ...(istio.accessLogFormat ? { accessLogFormat: istio.accessLogFormat } : {}),
     outboundStatsIncluded: istio.outboundStatsIncluded,
     ...(istio.gatewayReplicas === undefined ? {} : { gatewayReplicas: istio.gatewayReplicas }),
+    ...(istio.outboundTrafficPolicy ? { outboundTrafficPolicy: istio.outboundTrafficPolicy } : {}),
   };
 }
 

@@ -11,6 +11,8 @@ import {
   istiodAddress,
   istiodName,
   meshConfigMapName,
+  ISTIO_EGRESS_GATEWAY_SERVICE_ACCOUNT,
+  WORKLOAD_IDENTITY,
 } from '../harness/facts/istio-install.ts';
 import { INJECTION } from '../harness/facts/injection.ts';
 import { ISTIO_DEFAULT_VERSION } from '../harness/versions.ts';
@@ -86,7 +88,7 @@ export function istioInstallObjects(options: IstioInstallOptions = {}): KubeObje
     enablePrometheusMerge: true,
     outboundTrafficPolicy: { mode: settings.outboundTrafficPolicy },
     rootNamespace: NAMESPACE,
-    trustDomain: 'cluster.local',
+    trustDomain: WORKLOAD_IDENTITY.defaultTrustDomain,
   };
   const { podIstioLabel } = ISTIO_CONTROL_PLANE;
   const istiodPodIstio = isDefault ? podIstioLabel.default : podIstioLabel.revision;
@@ -211,7 +213,7 @@ export function istioInstallObjects(options: IstioInstallOptions = {}): KubeObje
       apiVersion: 'v1',
       kind: 'ServiceAccount',
       metadata: {
-        name: 'istio-egressgateway-service-account',
+        name: ISTIO_EGRESS_GATEWAY_SERVICE_ACCOUNT,
         namespace: gatewayNamespace,
         labels: { ...gatewayLabels, release: 'istio' },
       },
@@ -248,7 +250,7 @@ export function istioInstallObjects(options: IstioInstallOptions = {}): KubeObje
             },
           },
           spec: {
-            serviceAccountName: 'istio-egressgateway-service-account',
+            serviceAccountName: ISTIO_EGRESS_GATEWAY_SERVICE_ACCOUNT,
             containers: [
               {
                 name: 'istio-proxy',

@@ -20,6 +20,13 @@ import { detectIstio } from '../harness/istio/detect.ts';
 import { localHostName } from '../harness/external/local.ts';
 
 /**
+ * The API server is in this process and answers in milliseconds: an attempt without an
+ * answer for 5 s is a server that stopped answering (`api-down`), and 10 s of failures are
+ * far beyond what `api-flaky` produces (a few consecutive failures at its 10 %).
+ */
+const SIMULATED_API_TIMEOUTS = { apiRequest: 5000, apiUnavailable: 10_000 };
+
+/**
  * Creates the simulated provider; EGRESS_SIM_* variables configure the model, and
  * EGRESS_SIM_PROFILE the shape of the cluster (simulator/profiles.ts). `istioRevision` is
  * `--istio-revision`: which installed revision to test, as on an existing cluster.
@@ -29,6 +36,7 @@ export function createSimulatedProvider({
   istioVersion,
   istioRevision,
   gatewayReplicas,
+  outboundTrafficPolicy,
   env = process.env,
 }: {
   runDir: string;
@@ -36,6 +44,8 @@ export function createSimulatedProvider({
   /** Egress gateway replicas (an upgrade run asks for 2). */
   gatewayReplicas?: number | undefined;
   istioRevision?: string | undefined;
+  /** `--outbound-policy`: the mesh config's outboundTrafficPolicy.mode at install. */
+  outboundTrafficPolicy?: 'ALLOW_ANY' | 'REGISTRY_ONLY';
   log?: (line: string) => void;
   env?: NodeJS.ProcessEnv;
 }): ClusterProvider {
@@ -61,6 +71,7 @@ export function createSimulatedProvider({
       podReady: options.podStartMs + 15_000,
       deletion: 15_000,
       pollInterval: 50,
+      ...SIMULATED_API_TIMEOUTS,
     },
     async preflight() {},
     // The stand-in istioctl of simulator/bin, reporting and installing `version`.
@@ -110,15 +121,19 @@ export function createSimulatedProvider({
           version: istioVersion,
           accessLogEncoding: 'TEXT',
           outboundStatsIncluded: true,
+          ...(outboundTrafficPolicy ? { outboundTrafficPolicy } : {}),
           install: true,
           ...(gatewayReplicas === undefined ? {} : { gatewayReplicas }),
         },
       });
       stop = () => cluster.stop();
-      const kube = connect({ kubeconfigPath: cluster.kubeconfigPath });
+      const kube = connect({
+        kubeconfigPath: cluster.kubeconfigPath,
+        timeouts: SIMULATED_API_TIMEOUTS,
+      });
       const istio = await detectIstio(kube, istioRevision ? { revision: istioRevision } : {});
-      const version = await kube.config
-        .makeApiClient((await import('@kubernetes/client-node')).VersionApi)
+      const version = await kube
+        .api((await import('@kubernetes/client-node')).VersionApi)
         .getCode();
       const profiles = options.profiles ?? [];
       progress(

@@ -101,12 +101,31 @@ export const FAULT_NAMES = [
   'skew-breaks-old-proxies',
   'gateway-not-programmed',
   'hostname-backend-ignored',
+  'registry-only-ignored',
+  'wrong-gateway-identity',
 ] as const;
 export type FaultName = (typeof FAULT_NAMES)[number];
+
+/**
+ * Faults of the API server itself (simulator/api/faults.ts): they break the transport the
+ * harness talks over, not the mesh, so they are not part of the mesh's fault matrix.
+ */
+export const API_FAULT_NAMES = ['api-flaky', 'api-down'] as const;
+export type ApiFaultName = (typeof API_FAULT_NAMES)[number];
+
+/** How the API server's faults behave (`EGRESS_SIM_API_*`). */
+export interface ApiFaultOptions {
+  /** `api-flaky`: this share of requests (0..1) fails transiently, picked by a seeded generator. */
+  flaky?: { rate: number; seed: number };
+  /** `api-down`: no answers after this many requests, or this long after the server started. */
+  down?: { afterRequests?: number; afterMs?: number };
+}
 
 /** Knobs of the simulated cluster, read from the environment once at start. */
 export interface SimOptions {
   faults: ReadonlySet<FaultName>;
+  /** The API server's faults; absent: it answers every request. */
+  apiFaults?: ApiFaultOptions;
   /** `EGRESS_SIM_PROFILE`: the real cluster shapes to start as (simulator/profiles.ts); none: the pinned one. */
   profiles?: readonly ProfileName[];
   /** Delay before a config change is visible to the data plane, in ms. */

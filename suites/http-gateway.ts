@@ -3,7 +3,8 @@
  * egress gateway; B2 is the same with Istio mTLS between sidecar and gateway.
  * Evidence: the host's own answer, the gateway's access-log entry for the request's
  * unique path with upstream `outbound|80||HOST`, 443 not redirected, and (B2) the
- * gateway refusing plaintext; negative control: no gateway entry before the routes exist.
+ * gateway refusing plaintext and carrying its own workload identity; negative control: no
+ * gateway entry before the routes exist.
  * Spec: docs/behaviours.md B1, B2.
  */
 import { defineSuite } from '../harness/suite-definition.ts';
@@ -15,6 +16,7 @@ import {
   requestMustLeaveThroughGateway,
 } from '../harness/behaviours.ts';
 import { istioClusterName } from '../harness/facts/envoy.ts';
+import { gatewayMustCarryIdentity } from '../harness/gateway-identity.ts';
 
 export default defineSuite({
   name: 'http-gateway',
@@ -65,6 +67,16 @@ export default defineSuite({
         const outside = await env.createNamespace('no-sidecar', { injection: false });
         const bare = await env.deployClient(outside);
         await plaintextMustBeRefusedByGateway(caseId, env, bare, { port: env.api.mutualTlsPort });
+      },
+    },
+    {
+      id: '5',
+      title:
+        "the gateway's workload certificate carries spiffe://<trust domain>/ns/<namespace>/sa/<service account>",
+      // The page's troubleshooting step for mutual TLS: the name sidecars verify under ISTIO_MUTUAL.
+      inVariant: (variant) => variant.mtls === 'enabled',
+      async run({ env, caseId, note }) {
+        note(await gatewayMustCarryIdentity(caseId, env));
       },
     },
   ],

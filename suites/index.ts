@@ -8,8 +8,9 @@ import httpGateway from './http-gateway.ts';
 import passthrough from './passthrough.ts';
 import networkPolicy from './network-policy.ts';
 import drLookup from './dr-lookup.ts';
+import registryOnly from './registry-only.ts';
 
-export const SUITES = [httpGateway, passthrough, networkPolicy, drLookup] as const;
+export const SUITES = [httpGateway, passthrough, networkPolicy, drLookup, registryOnly] as const;
 
 /** A suite's name, as a type: a renamed suite breaks whatever names it. */
 export type SuiteName = (typeof SUITES)[number]['name'];

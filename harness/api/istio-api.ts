@@ -11,6 +11,9 @@ function installedGateway({ target }: VariantContext): GatewayUnderTest {
     selector: gateway.selector,
     serviceName: gateway.serviceName,
     serviceHost: `${gateway.serviceName}.${gateway.namespace}.svc.cluster.local`,
+    // As the installed gateway's pods run (detection reads their spec): Istio's egress chart
+    // names it ISTIO_EGRESS_GATEWAY_SERVICE_ACCOUNT, a custom install may not.
+    serviceAccount: gateway.serviceAccount,
   };
 }
 

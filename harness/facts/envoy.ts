@@ -53,3 +53,43 @@ export const ISTIO_TCP_CONNECTIONS_OPENED = 'istio_tcp_connections_opened_total'
 export function pilotAgentRequest(path: string): string[] {
   return ['pilot-agent', 'request', 'GET', path];
 }
+
+/**
+ * What a sidecar does with traffic to a host its registry does not know, by outbound
+ * traffic policy (istio/istio `pilot/pkg/networking/util/util.go` constants,
+ * `pilot/pkg/networking/core/httproute.go` `buildCatchAllVirtualHost`,
+ * `listener_builder.go` `buildOutboundCatchAllNetworkFiltersOnly`, `listener.go`
+ * `buildListenerFromEntry`, `cluster_builder.go` `buildBlackHoleCluster`; checked at tags
+ * 1.27.0–1.30.3 and master of 2026-08-22):
+ * - on an HTTP listener of that port, the catch-all virtual host and route are named
+ *   `block_all` (REGISTRY_ONLY) and answer with a direct response `502`, so the proxy's
+ *   access log shows code 502, route name `block_all` and no upstream cluster; under
+ *   ALLOW_ANY they are named `allow_any` and forward to `PassthroughCluster`;
+ * - anything else (TLS with an SNI no filter chain matches, plain TCP) reaches the listener's
+ *   default filter chain, a tcp_proxy to `BlackHoleCluster` (a STATIC cluster without
+ *   endpoints: the connection is closed, the log names upstream cluster `BlackHoleCluster`)
+ *   or to `PassthroughCluster`.
+ * Which policy applies: the `outboundTrafficPolicy` of the Sidecar resource selecting the
+ * proxy, else the mesh config's (`pilot/pkg/model/sidecar.go`, SIDECAR_SCOPE).
+ */
+export const UNKNOWN_DESTINATION = {
+  blackHoleCluster: 'BlackHoleCluster',
+  blackHoleRoute: 'block_all',
+  blackHoleHttpStatus: 502,
+  passthroughCluster: 'PassthroughCluster',
+  passthroughRoute: 'allow_any',
+} as const;
+
+/**
+ * Which Sidecar resource configures a sidecar proxy (istio/istio `pilot/pkg/model/
+ * push_context.go` `doGetSidecarScope`, `sidecar.go` `initSidecarScopeInternalIndexes`;
+ * checked at 1.30.3 and master of 2026-08-22): among the Sidecars of the proxy's own
+ * namespace, those with a `workloadSelector` come first and the oldest wins, one whose
+ * selector labels are all on the pod; then the one without selector; else a Sidecar without
+ * selector in the root namespace. Gateways never take one. Its `outboundTrafficPolicy`,
+ * when set, replaces the mesh config's.
+ */
+export const SIDECAR_SCOPE = {
+  kind: 'Sidecar',
+  source: 'istio/istio pilot/pkg/model/push_context.go doGetSidecarScope, sidecar.go (1.30)',
+} as const;

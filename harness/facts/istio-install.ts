@@ -121,3 +121,35 @@ export const CLASSIC_SIDECAR_KUBERNETES = Object.freeze({
   source:
     'kubernetes-sigs/kind release v0.27.0 (images); istio.io docs/releases/supported-releases',
 });
+
+/**
+ * The service account of the egress gateway Istio's installer deploys:
+ * `{{ $gateway.name }}-service-account`, the gateway being named `istio-egressgateway`
+ * (istio/istio `manifests/charts/gateways/istio-egress/templates/serviceaccount.yaml` and
+ * `templates/deployment.yaml` `serviceAccountName`, `values.yaml` `name:
+ * istio-egressgateway`; checked at tags 1.27.0, 1.28.0, 1.29.0, 1.30.3 and master of
+ * 2026-08-22). Its workload certificate names it (WORKLOAD_IDENTITY).
+ */
+export const ISTIO_EGRESS_GATEWAY_SERVICE_ACCOUNT = 'istio-egressgateway-service-account';
+
+/**
+ * The identity istiod's CA writes into a workload certificate's URI SAN, and the trust
+ * domain it uses when the mesh config sets none:
+ * - `spiffe://<trust domain>/ns/<namespace>/sa/<service account>` (istio/istio
+ *   `pkg/spiffe/spiffe.go`, `Identity.String` and `genSpiffeURI`);
+ * - `meshConfig.trustDomain` defaults to `cluster.local` (`pkg/config/mesh/mesh.go`
+ *   `DefaultMeshConfig`, `TrustDomain: constants.DefaultClusterLocalDomain`,
+ *   `pkg/config/constants/constants.go`), read from the `mesh` key of the revision's
+ *   ConfigMap (meshConfigMapName).
+ * Checked at tags 1.27.0–1.30.3 and master of 2026-08-22. The page's troubleshooting step
+ * shows `spiffe://cluster.local/ns/istio-system/sa/istio-egressgateway-service-account`.
+ */
+export const WORKLOAD_IDENTITY = {
+  defaultTrustDomain: 'cluster.local',
+  source: 'istio/istio pkg/spiffe/spiffe.go, pkg/config/mesh/mesh.go (1.27–1.31)',
+} as const;
+
+/** `spiffe://<trust domain>/ns/<namespace>/sa/<service account>` (WORKLOAD_IDENTITY). */
+export function spiffeId(trustDomain: string, namespace: string, serviceAccount: string): string {
+  return `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
+}

@@ -259,6 +259,25 @@ export function webhookDenial(webhook: string, message: string): string {
 export const NO_OP_UPDATE_KEEPS_RESOURCE_VERSION = true;
 
 /**
+ * Optimistic concurrency: a write whose object carries `metadata.resourceVersion` (a PUT, or
+ * a patch whose body sets it, which the server applies to the stored object before the
+ * check) succeeds only if that is still the stored resourceVersion; otherwise 409, reason
+ * `Conflict`, message `Operation cannot be fulfilled on <resource> "<name>": <message>`, and
+ * the client is to GET again, redo its change and resubmit. Without a resourceVersion a
+ * patch is unconditional. Sources: kubernetes/community
+ * `contributors/devel/sig-architecture/api-conventions.md` ("Concurrency Control and
+ * Consistency", at 24e7d8f5); kubernetes/apiserver `pkg/registry/generic/registry/store.go`
+ * (`Update`: `newResourceVersion != existingResourceVersion` returns
+ * `apierrors.NewConflict(…, OptimisticLockErrorMsg)`, at 24a394e5). Holds for: 1.9–1.36.
+ */
+export const OPTIMISTIC_CONCURRENCY = {
+  code: 409,
+  reason: 'Conflict',
+  message:
+    'the object has been modified; please apply your changes to the latest version and try again',
+} as const;
+
+/**
  * A watch from a resourceVersion older than the server still remembers ends with an ERROR
  * event carrying a 410 `Expired` Status: "too old resource version: <asked> (<oldest - 1>)".
  * Source: kubernetes/apiserver `pkg/storage/cacher/watch_cache.go` (`getAllEventsSinceLocked`,

@@ -20,6 +20,7 @@ import {
   unreadableAccessLogError,
 } from './access-log-settings.ts';
 import { OUTBOUND_STATS_PREFIX } from './overlay.ts';
+import { WORKLOAD_IDENTITY } from '../facts/istio-install.ts';
 
 /** The label the default egress gateway's pods carry (Istio's `istio-egress` chart). */
 export const DEFAULT_GATEWAY_SELECTOR = Object.freeze({ key: 'istio', value: 'egressgateway' });
@@ -119,7 +120,7 @@ export function readMeshSettings(meshYaml: string): MeshSettings {
     outboundStatsIncluded: statsMatcherIncludesOutbound(mesh.defaultConfig?.proxyStatsMatcher),
     outboundTrafficPolicy:
       mesh.outboundTrafficPolicy?.mode === 'REGISTRY_ONLY' ? 'REGISTRY_ONLY' : 'ALLOW_ANY',
-    trustDomain: mesh.trustDomain || 'cluster.local',
+    trustDomain: mesh.trustDomain || WORKLOAD_IDENTITY.defaultTrustDomain,
     ...(mesh.rootNamespace ? { rootNamespace: mesh.rootNamespace } : {}),
   };
 }

@@ -2,6 +2,7 @@
  * The one way the harness reaches a cluster: a kubeconfig, through @kubernetes/client-node.
  * kubectl is deliberately not used, so the harness runs where only the API is reachable.
  */
+import type { ChildProcess } from 'node:child_process';
 import {
   AppsV1Api,
   CoreV1Api,
@@ -10,8 +11,12 @@ import {
   KubernetesObjectApi,
   Log,
   ApiException,
+  type createConfiguration,
 } from '@kubernetes/client-node';
 import { EnvironmentError } from '../errors.ts';
+import { DEFAULT_TIMEOUTS, type TimeoutConfig } from '../timeouts.ts';
+import { makeBoundedApiClient } from './http.ts';
+import { retryPolicy, type ApiRetryPolicy } from './retry.ts';
 
 /** The API clients for one cluster, built from one kubeconfig and context. */
 export interface Kube {
@@ -23,15 +28,24 @@ export interface Kube {
   log: Log;
   /** The API server URL, for messages (never the credentials). */
   server: string;
+  /** How every request through these clients is bounded and retried (harness/k8s/retry.ts). */
+  policy: ApiRetryPolicy;
+  /** Another of client-node's typed API clients, bounded and retried like the others. */
+  api<T>(apiClientType: new (configuration: ReturnType<typeof createConfiguration>) => T): T;
 }
 
-/** Loads a kubeconfig and builds the clients; a missing file or context is an environment error. */
+/**
+ * Loads a kubeconfig and builds the clients; a missing file or context is an environment
+ * error. `timeouts` bound and retry every request (`apiRequest`, `apiUnavailable`).
+ */
 export function connect({
   kubeconfigPath,
   context,
+  timeouts = DEFAULT_TIMEOUTS,
 }: {
   kubeconfigPath: string;
   context?: string;
+  timeouts?: Pick<TimeoutConfig, 'apiRequest' | 'apiUnavailable'>;
 }): Kube {
   const config = new KubeConfig();
   try {
@@ -59,15 +73,71 @@ export function connect({
       `The kubeconfig ${kubeconfigPath} has no current cluster; pass --context to pick one.`,
     );
   }
+  const server = cluster.server;
+  pluginsEndWithProcess(config);
+  const policy = retryPolicy(timeouts);
+  const api = <T>(type: new (configuration: ReturnType<typeof createConfiguration>) => T): T =>
+    makeBoundedApiClient(config, type, { server, policy });
+  const objects = api(KubernetesObjectApi);
+  // What KubernetesObjectApi.makeApiClient does after construction (the method is protected).
+  (objects as unknown as { setDefaultNamespace(kc: KubeConfig): string }).setDefaultNamespace(
+    config,
+  );
   return {
     config,
-    core: config.makeApiClient(CoreV1Api),
-    apps: config.makeApiClient(AppsV1Api),
-    objects: KubernetesObjectApi.makeApiClient(config),
-    exec: new Exec(config),
+    core: api(CoreV1Api),
+    apps: api(AppsV1Api),
+    objects,
+    exec: new Exec(handshakeBounded(config, policy.attemptTimeoutMs)),
     log: new Log(config),
-    server: cluster.server,
+    server,
+    policy,
+    api,
   };
+}
+
+/** client-node's exec credential authenticator, as far as this module touches it. */
+interface ExecAuthenticator {
+  execFn: (command: string, args: string[], options: object) => ChildProcess;
+}
+
+/**
+ * Credential plugins go with the run: client-node spawns a kubeconfig's exec plugin
+ * (`ExecAuth.execFn`, child_process.spawn) and never kills it, so a plugin that hangs
+ * outlived the CLI after checkReachable gave up on it. Each plugin process is killed when
+ * this process exits, however it exits.
+ */
+function pluginsEndWithProcess(config: KubeConfig): void {
+  const authenticators = (config as unknown as { authenticators?: unknown[] }).authenticators;
+  const execAuth = authenticators?.find(
+    (candidate): candidate is ExecAuthenticator =>
+      typeof (candidate as Partial<ExecAuthenticator>).execFn === 'function',
+  );
+  if (!execAuth) return;
+  const spawnPlugin = execAuth.execFn.bind(execAuth);
+  execAuth.execFn = (command, args, options) => {
+    const plugin = spawnPlugin(command, args, options);
+    const kill = (): void => {
+      plugin.kill('SIGKILL');
+    };
+    process.once('exit', kill);
+    plugin.once('close', () => process.removeListener('exit', kill));
+    return plugin;
+  };
+}
+
+/**
+ * The kubeconfig as the exec WebSocket sees it, with a deadline on the opening handshake
+ * (ws's `handshakeTimeout`): client-node opens the socket without one, so an API server that
+ * accepts the connection and never answers would hold the exec forever.
+ */
+function handshakeBounded(config: KubeConfig, timeoutMs: number): KubeConfig {
+  const bounded = Object.create(config) as KubeConfig;
+  bounded.applyToHTTPSOptions = async (options) => {
+    await config.applyToHTTPSOptions(options);
+    (options as { handshakeTimeout?: number }).handshakeTimeout = timeoutMs;
+  };
+  return bounded;
 }
 
 /** A Kubernetes `Status` reduced to what messages need. */

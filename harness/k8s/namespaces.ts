@@ -1,26 +1,68 @@
 /** Namespaces the run creates, and labels it borrows on namespaces it does not own. */
 import type { V1Namespace } from '@kubernetes/client-node';
 import { mergePatch } from './objects.ts';
-import { type Kube, errorText, isNotFound } from './client.ts';
+import { type Kube, apiFailure, errorText, isNotFound } from './client.ts';
+import { ApiOutcomeUnknownError } from './http.ts';
+import {
+  ApiUnavailableError,
+  AttemptTimeoutError,
+  statusVerdict,
+  withApiRetries,
+} from './retry.ts';
+import { RETRIED_STATUSES } from '../facts/api-retry.ts';
 import { pollUntil } from '../wait.ts';
 
 export { RUN_LABEL } from '../run-labels.ts';
 import { RUN_LABEL } from '../run-labels.ts';
 
-/** Creates a namespace labelled with the run id (and `labels`); fails if it already exists. */
+/**
+ * Creates a namespace labelled with the run id (and `labels`); fails if it already exists.
+ * A create is not idempotent, so an attempt whose outcome is unknown (no answer, a 5xx) is
+ * sent again only because the run can recognise its own namespace: a 409 after such an
+ * attempt is accepted when the namespace carries this run's label (the lost attempt made it).
+ */
 export async function createNamespace(
   kube: Kube,
   { name, runId, labels = {} }: { name: string; runId: string; labels?: Record<string, string> },
 ): Promise<V1Namespace> {
+  let earlierAttemptMayHaveWorked = false;
   try {
-    return await kube.core.createNamespace({
-      body: {
-        apiVersion: 'v1',
-        kind: 'Namespace',
-        metadata: { name, labels: { ...labels, [RUN_LABEL]: runId } },
+    return await withApiRetries({
+      server: kube.server,
+      policy: kube.policy,
+      what: `creating namespace ${name}`,
+      attempt: async () => {
+        try {
+          return await kube.core.createNamespace({
+            body: {
+              apiVersion: 'v1',
+              kind: 'Namespace',
+              metadata: { name, labels: { ...labels, [RUN_LABEL]: runId } },
+            },
+          });
+        } catch (error) {
+          if (earlierAttemptMayHaveWorked && apiFailure(error)?.code === 409) {
+            const existing = await kube.core.readNamespace({ name });
+            if (existing.metadata?.labels?.[RUN_LABEL] === runId) return existing;
+          }
+          throw error;
+        }
+      },
+      judge: (error) => {
+        const code = apiFailure(error)?.code;
+        if (code !== undefined && RETRIED_STATUSES.has(code)) {
+          earlierAttemptMayHaveWorked ||= code !== 429;
+          return statusVerdict(code, 'idempotent');
+        }
+        if (error instanceof ApiOutcomeUnknownError || error instanceof AttemptTimeoutError) {
+          earlierAttemptMayHaveWorked = true;
+          return { retry: true, unavailable: true };
+        }
+        return { retry: false, unavailable: false };
       },
     });
   } catch (error) {
+    if (error instanceof ApiUnavailableError) throw error;
     throw new Error(`Creating namespace ${name} failed: ${errorText(error)}`, { cause: error });
   }
 }

@@ -2,6 +2,7 @@
 import { PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import { type Kube, errorText, isNotFound } from './client.ts';
 import { pollUntil } from '../wait.ts';
+import { ApiUnavailableError } from './retry.ts';
 
 /** The field manager of every object this harness applies; also how its objects are recognised. */
 export const FIELD_MANAGER = 'egress-conformance';
@@ -42,6 +43,7 @@ export async function applyObjects<T extends KubernetesObject>(
         ),
       );
     } catch (error) {
+      if (error instanceof ApiUnavailableError) throw error;
       throw new Error(`Applying ${refText(object as ObjectRef)} failed: ${errorText(error)}`, {
         cause: error,
       });
@@ -69,6 +71,7 @@ export async function mergePatch(
       PatchStrategy.MergePatch,
     );
   } catch (error) {
+    if (error instanceof ApiUnavailableError) throw error;
     throw new Error(`${purpose} (${refText(patch)}) failed: ${errorText(error)}`, { cause: error });
   }
 }
@@ -96,6 +99,7 @@ export async function deleteAndWait(
     await kube.objects.delete(ref, undefined, undefined, undefined, undefined, 'Foreground');
   } catch (error) {
     if (isNotFound(error)) return;
+    if (error instanceof ApiUnavailableError) throw error;
     throw new Error(`Deleting ${refText(ref)} failed: ${errorText(error)}`, { cause: error });
   }
   await pollUntil({

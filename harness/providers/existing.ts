@@ -55,6 +55,7 @@ export function createExistingProvider({
   external,
   gatewaySelector,
   revision,
+  timeouts,
   log = () => {},
   env = process.env,
 }: ExistingProviderOptions): ClusterProvider {
@@ -69,7 +70,7 @@ export function createExistingProvider({
     if (!existingClusterOk) throw refusal(path, context);
     checkNodeVersion();
     externalHostsFor(external, []);
-    const kube = connect({ kubeconfigPath: path, ...(context ? { context } : {}) });
+    const kube = connect({ kubeconfigPath: path, ...(context ? { context } : {}), timeouts });
     const kubernetesVersion = await checkReachable(kube);
     await checkAccess(kube);
     const istio = await detectIstio(kube, {

@@ -13,6 +13,7 @@ import {
   compareVersions,
   resolveTool,
   runTool,
+  ToolFailedError,
 } from '../binaries.ts';
 import { EnvironmentError } from '../errors.ts';
 import { namedHosts, validateHostName } from '../external/host.ts';
@@ -350,12 +351,20 @@ export function createKindProvider({
     }
     if (created && !deleted && !keepCluster && tools) {
       progress('kind cluster', 'start', `deleting ${clusterName}`);
-      try {
-        await kind({
+      const deleteCluster = () =>
+        kind({
           args: ['delete', 'cluster', '--name', clusterName, '--kubeconfig', kubeconfigPath],
           fix: `delete it by hand with \`kind delete cluster --name ${clusterName}\``,
           timeoutMs: timeouts.deletion,
           cleanup: true,
+        });
+      try {
+        await deleteCluster().catch((error: unknown) => {
+          // A signal sent to the run's whole process group (Ctrl-C, a CI runner cancelling)
+          // can reach the delete between its fork and its setsid, before it leaves the group;
+          // that signal is spent then, and deleting again (idempotent) finishes the cleanup.
+          if (error instanceof ToolFailedError && error.killedBy) return deleteCluster();
+          throw error;
         });
         deleted = true;
         progress('kind cluster', 'done', `deleted ${clusterName}`);
@@ -398,7 +407,7 @@ export function createKindProvider({
     async provision({ suites, progress }): Promise<ClusterTarget> {
       if (!tools) await preflight();
       await createOrAttach(progress);
-      const kube = connect({ kubeconfigPath });
+      const kube = connect({ kubeconfigPath, timeouts });
       const kubernetesVersion = await checkReachable(kube);
       const istio = await ensureIstio(kube, progress);
       const hosts = await externalHosts(kube, suites);

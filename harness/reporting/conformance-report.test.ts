@@ -43,10 +43,11 @@ describe('conformance report', () => {
     expect(byId.B5).toMatchObject({ result: 'skipped' });
     expect(byId.B5?.reason).toMatch(/not selected: its suite \(dr-lookup\)/);
     expect(byId.B6?.result).toBe('passed');
+    expect(byId.B7?.reason).toMatch(/not selected: its suite \(registry-only\)/);
     expect(doc.summary).toEqual({
       passed: 3,
       failed: 1,
-      skipped: 2,
+      skipped: 3,
       error: 0,
       notRun: 0,
       flaky: 1,
@@ -63,6 +64,7 @@ describe('conformance report', () => {
         version: '1.31.1',
         revision: 'default',
         gateway: 'istio-system/istio-egressgateway',
+        outboundTrafficPolicy: 'ALLOW_ANY',
       },
       kubernetesVersion: 'v1.36.1',
       kindVersion: null,
@@ -198,7 +200,7 @@ describe('conformance report', () => {
       step: 'istio install',
       message: 'istioctl install timed out after 600000 ms',
     });
-    expect(doc.behaviours.map((entry) => entry.result)).toEqual(Array(6).fill('not run'));
+    expect(doc.behaviours.map((entry) => entry.result)).toEqual(Array(7).fill('not run'));
     expect(doc.behaviours[0]?.reason).toBe(
       'setup failed at step "istio install" before any suite ran',
     );
@@ -207,6 +209,7 @@ describe('conformance report', () => {
       requestedVersion: '1.31.1',
       revision: null,
       gateway: null,
+      outboundTrafficPolicy: null,
     });
     expect(doc.simulated).toBe(false);
     expect(doc.run.steps.map((step) => [step.name, step.result])).toEqual([

@@ -24,6 +24,11 @@ export const BEHAVIOURS = [
   { id: 'B4', title: 'NetworkPolicy blocks bypassing the sidecar; the gateway path still works' },
   { id: 'B5', title: "The DestinationRule must be in the client's lookup path" },
   { id: 'B6', title: 'Cleanup leaves the cluster as it was' },
+  {
+    id: 'B7',
+    title:
+      'REGISTRY_ONLY blocks hosts without ServiceEntry; the registered host leaves through the gateway',
+  },
 ] as const;
 
 export type BehaviourId = (typeof BEHAVIOURS)[number]['id'];
@@ -210,6 +215,8 @@ export interface ConformanceReport {
       requestedVersion: string;
       revision: string | null;
       gateway: string | null;
+      /** The mesh config's outboundTrafficPolicy.mode, as detected (`--outbound-policy` on kind). */
+      outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY' | null;
     };
     kubernetesVersion: string | null;
     kindVersion: string | null;
@@ -283,6 +290,7 @@ export function buildConformanceReport(report: RunReport, now = new Date()): Con
         gateway: target
           ? `${target.istio.gateway.namespace}/${target.istio.gateway.serviceName}`
           : null,
+        outboundTrafficPolicy: target?.istio.outboundTrafficPolicy ?? null,
       },
       kubernetesVersion: target?.kubernetesVersion ?? null,
       kindVersion: target?.kindVersion ?? null,

@@ -199,7 +199,7 @@ function describeRun(document: ConformanceReport): string {
     ? `external host ${mode.external.mode}${mode.external.hosts.length > 0 ? ` (${mode.external.hosts.map((h) => h.name).join(', ')})` : ''}`
     : 'external host not set up';
   return [
-    `${what}; mTLS ${mode.mtls.join(' and ')}; ${external}.`,
+    `${what}; mTLS ${mode.mtls.join(' and ')}; ${external}${impl.istio.outboundTrafficPolicy ? `; outbound traffic policy ${impl.istio.outboundTrafficPolicy}` : ''}.`,
     `Run \`${run.id}\`, started ${run.startTime}, ${formatDuration(run.durationSeconds)}: \`${run.commandLine}\``,
   ].join('  \n');
 }

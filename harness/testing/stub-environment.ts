@@ -28,6 +28,10 @@ export interface StubAnswers {
   gatewayLog?: (sent: readonly SentRequest[]) => GatewayLog;
   gatewayStats?: (sent: readonly SentRequest[]) => Map<string, number>;
   gatewayMetrics?: (sent: readonly SentRequest[]) => PrometheusSample[];
+  /** `pilot-agent request GET <path>` on the gateway pods, by pod. */
+  gatewayAdmin?: (path: string) => { pod: string; text: string }[];
+  /** The client's own sidecar log (entries since the request). */
+  clientProxyLog?: (sent: readonly SentRequest[]) => AccessLogEntry[];
   host?: Partial<ExternalHost>;
   timeouts?: Partial<TimeoutConfig>;
 }
@@ -47,6 +51,7 @@ const GATEWAY: GatewayUnderTest = {
   selector: { key: 'istio', value: 'egressgateway' },
   serviceName: 'istio-egressgateway',
   serviceHost: 'istio-egressgateway.istio-system.svc.cluster.local',
+  serviceAccount: 'istio-egressgateway-service-account',
 };
 
 /**
@@ -97,6 +102,8 @@ export function stubEnvironment(answers: StubAnswers = {}): StubEnvironment {
       Promise.resolve(answers.gatewayLog?.(sent) ?? { entries: [], pods: ['gateway-1'] }),
     gatewayStats: () => Promise.resolve(answers.gatewayStats?.(sent) ?? new Map()),
     gatewayMetrics: () => Promise.resolve(answers.gatewayMetrics?.(sent) ?? []),
+    gatewayAdmin: (path: string) => Promise.resolve(answers.gatewayAdmin?.(path) ?? []),
+    clientProxyLog: () => Promise.resolve(answers.clientProxyLog?.(sent) ?? []),
   };
   return env as unknown as StubEnvironment;
 }

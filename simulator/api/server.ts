@@ -6,6 +6,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import { createCertificateAuthority, issueCertificate } from '../../harness/certs.ts';
 import type { ObjectStore } from '../store/object-store.ts';
 import type { ExecHandler } from '../types.ts';
+import type { ApiFaultOptions } from '../types.ts';
+import { ApiFaults } from './faults.ts';
 import { ApiHandler } from './handler.ts';
 import { internalError, rejectUpgrade, sendJson, unauthorizedStatus } from './responses.ts';
 
@@ -17,6 +19,8 @@ export interface ApiServerOptions {
   token?: string;
   /** `gitVersion` of `/version`. */
   kubernetesVersion?: string;
+  /** Transport faults (`api-flaky`, `api-down`); none unless given. */
+  faults?: ApiFaultOptions;
 }
 
 /** A running simulated API server. */
@@ -50,9 +54,11 @@ export async function startApiServer(options: ApiServerOptions): Promise<Simulat
     options.execHandler,
     options.kubernetesVersion ?? 'v1.36.1',
   );
+  const faults = options.faults ? new ApiFaults(options.faults) : undefined;
   const server = https.createServer(
     { key: serving.keyPem, cert: serving.certPem },
     (request, response) => {
+      if (faults?.takeRequest(request, response)) return;
       if (!authorized(request, token)) {
         sendJson(response, 401, unauthorizedStatus());
         return;
@@ -64,6 +70,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<Simulat
     },
   );
   server.on('upgrade', (request: IncomingMessage, socket: Socket, head: Buffer) => {
+    if (faults?.takeUpgrade(socket)) return;
     if (!authorized(request, token)) {
       rejectUpgrade(socket, 401, unauthorizedStatus());
       return;
@@ -82,6 +89,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<Simulat
     token,
     caPem: ca.certPem,
     async close() {
+      faults?.close();
       api.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

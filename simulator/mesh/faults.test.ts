@@ -9,9 +9,13 @@ import {
   lockDownAndInject,
   networkPolicy,
   passthrough,
+  registryOnly,
 } from './scenarios.ts';
+import { identityFromConfigDump } from '../../harness/envoy/identity.ts';
 import {
   GATEWAY_HOST,
+  GATEWAY_NAMESPACE,
+  GATEWAY_POD,
   curl,
   exec,
   gatewayLog,
@@ -20,7 +24,7 @@ import {
   parseLogLine,
 } from './testing.ts';
 
-type Behaviour = 'B1' | 'B2' | 'B3' | 'B4' | 'B5';
+type Behaviour = 'B1' | 'B2' | 'B3' | 'B4' | 'B5' | 'B7';
 
 let host: SimExternalHost;
 let other: SimExternalHost;
@@ -63,10 +67,21 @@ const EVIDENCE: Record<Behaviour, (faults: FaultName[]) => Promise<boolean>> = {
       maxTimeSeconds: 5,
       headers: { Host: host.name },
     });
+    // The page's troubleshooting step: the gateway's certificate names its service account.
+    const gateway = world.view.get('Pod', GATEWAY_NAMESPACE, GATEWAY_POD);
+    if (!gateway) throw new Error('no gateway pod');
+    const dump = await exec(world, gateway, 'istio-proxy', [
+      'pilot-agent',
+      'request',
+      'GET',
+      'config_dump',
+    ]);
     return (
       ok.headers['x-egress-conformance-host'] === host.name &&
       entry?.upstreamCluster === `outbound|80||${host.name}` &&
-      refused.headers['x-egress-conformance-host'] === undefined
+      refused.headers['x-egress-conformance-host'] === undefined &&
+      identityFromConfigDump(dump.stdout)?.uris[0] ===
+        'spiffe://cluster.local/ns/istio-system/sa/istio-egressgateway-service-account'
     );
   },
   async B3(faults) {
@@ -115,6 +130,29 @@ const EVIDENCE: Record<Behaviour, (faults: FaultName[]) => Promise<boolean>> = {
       after > before
     );
   },
+  async B7(faults) {
+    const { world, client, register } = registryOnly(host, { faults });
+    const blocked = await curl(world, client, { url: `http://${host.name}/b7`, maxTimeSeconds: 5 });
+    const reset = await curl(world, client, {
+      url: `https://${host.name}/`,
+      maxTimeSeconds: 5,
+      insecure: true,
+    });
+    register();
+    const through = await curl(world, client, {
+      url: `http://${host.name}/b7-se`,
+      maxTimeSeconds: 5,
+    });
+    const entry = gatewayLog(world)
+      .map(parseLogLine)
+      .find((line) => line?.path === '/b7-se');
+    return (
+      blocked.status === 502 &&
+      reset.exitCode !== 0 &&
+      through.headers['x-egress-conformance-host'] === host.name &&
+      entry?.upstreamCluster === `outbound|80||${host.name}`
+    );
+  },
   async B5(faults) {
     const { world, client, clientNamespace, applyRuleIn } = drLookup(host, { faults });
     const missing = await curl(world, client, { url: `http://${host.name}/b5`, maxTimeSeconds: 5 });
@@ -131,11 +169,11 @@ const EVIDENCE: Record<Behaviour, (faults: FaultName[]) => Promise<boolean>> = {
 const BREAKS: Record<FaultName | 'none', Behaviour[]> = {
   none: [],
   // Everything that depends on traffic reaching the gateway.
-  'gateway-bypass': ['B1', 'B2', 'B3', 'B4', 'B5'],
+  'gateway-bypass': ['B1', 'B2', 'B3', 'B4', 'B5', 'B7'],
   // Every behaviour whose evidence is a gateway log entry.
-  'no-gateway-log': ['B1', 'B2', 'B3', 'B4'],
-  // B2 and B5 also have the gateway forward HTTP to port 80.
-  'wrong-upstream': ['B1', 'B2', 'B5'],
+  'no-gateway-log': ['B1', 'B2', 'B3', 'B4', 'B7'],
+  // B2, B5 and B7 also have the gateway forward HTTP to port 80.
+  'wrong-upstream': ['B1', 'B2', 'B5', 'B7'],
   'tls-terminated': ['B3'],
   'sni-ignored': ['B3'],
   'plaintext-accepted': ['B2'],
@@ -150,6 +188,8 @@ const BREAKS: Record<FaultName | 'none', Behaviour[]> = {
   // matrix proves what they break in the gateway-api variant).
   'gateway-not-programmed': [],
   'hostname-backend-ignored': [],
+  'registry-only-ignored': ['B7'],
+  'wrong-gateway-identity': ['B2'],
 };
 
 describe('faults', () => {

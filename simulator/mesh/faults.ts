@@ -33,4 +33,8 @@ export const FAULT_EFFECTS: Readonly<Record<FaultName, string>> = {
     'controllers/gateway-api.ts: a Gateway API Gateway keeps Programmed=False (NoResources) although its deployment is ready',
   'hostname-backend-ignored':
     'gateway-api.ts: the gateway drops route backends of kind Hostname, so its routes to external hosts have no destination',
+  'registry-only-ignored':
+    "sidecar-scope.ts: sidecars ignore the Sidecar resource's outboundTrafficPolicy and keep the mesh config's",
+  'wrong-gateway-identity':
+    "workload-identity.ts: istiod's CA issues gateway proxies a certificate for their namespace's default service account (sidecars do not verify SANs in this model, so only the identity evidence shows it)",
 };

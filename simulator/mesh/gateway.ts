@@ -16,7 +16,8 @@ import {
   localHttpReply,
   NOT_HTTP,
 } from './forwarding.ts';
-import { namespaceOf, serviceAccountOf } from './k8s.ts';
+import { namespaceOf } from './k8s.ts';
+import { workloadIdentity } from './workload-identity.ts';
 import type { Exchange } from './proxy.ts';
 import { resolveCluster } from './proxy.ts';
 import type { GatewayServer } from './registry.ts';
@@ -63,12 +64,7 @@ function scopeOf(inbound: Inbound, servers: GatewayServer[]): RouteScope {
 
 /** The gateway's own workload certificate, presented where it terminates TLS. */
 function gatewayIdentity(inbound: Inbound): ServerIdentity {
-  const { ctx, gateway } = inbound;
-  return ctx.state.certificates.identity(
-    ctx.mesh.trustDomain,
-    namespaceOf(gateway),
-    serviceAccountOf(gateway),
-  );
+  return workloadIdentity(inbound.ctx, inbound.gateway);
 }
 
 /** Whether a server's hosts admit a VirtualService host (either may be the wildcard) from `vsNamespace`. */

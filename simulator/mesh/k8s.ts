@@ -153,7 +153,10 @@ export function isGatewayPod(pod: KubeObject): boolean {
   const proxy = containerNamed(pod, PROXY_CONTAINER);
   if (!proxy) return false;
   if (strings(proxy.args).includes('router')) return true;
-  if (containers(pod).length === 1) return true;
+  // Only when the proxy itself is that one container: a pod with a native sidecar has its
+  // application as the only regular container.
+  const regular = containers(pod);
+  if (regular.length === 1 && regular[0]?.name === PROXY_CONTAINER) return true;
   return /gateway$/.test(labelsOf(pod).istio ?? '');
 }
 

@@ -8,7 +8,11 @@
 import { parse } from 'yaml';
 import { CONTAINER_LOG_PATHS, ISTIO_ACCESS_LOGGING, PROXY_CONTAINER } from '../../harness/facts.ts';
 import { INJECTION } from '../../harness/facts/injection.ts';
-import { ISTIO_CONTROL_PLANE, meshConfigMapName } from '../../harness/facts/istio-install.ts';
+import {
+  ISTIO_CONTROL_PLANE,
+  meshConfigMapName,
+  WORKLOAD_IDENTITY,
+} from '../../harness/facts/istio-install.ts';
 import {
   type MeshAccessLogConfig,
   readMeshAccessLogConfig,
@@ -127,7 +131,7 @@ export function readMeshConfig(view: ClusterView, pod?: KubeObject): MeshConfig 
     accessLogFormat: text(mesh.accessLogFormat) || undefined,
     accessLogging: readMeshAccessLogConfig(mesh),
     outboundTrafficPolicy: policy === 'REGISTRY_ONLY' ? 'REGISTRY_ONLY' : 'ALLOW_ANY',
-    trustDomain: text(mesh.trustDomain) ?? 'cluster.local',
+    trustDomain: text(mesh.trustDomain) || WORKLOAD_IDENTITY.defaultTrustDomain,
     rootNamespace: text(mesh.rootNamespace) || ISTIO_ACCESS_LOGGING.rootNamespaceDefault,
     statsMatcher: statsMatcherFrom(record(mesh.defaultConfig)),
   };

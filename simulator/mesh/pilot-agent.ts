@@ -6,24 +6,16 @@
  */
 import { ISTIO_DEFAULT_VERSION } from '../../harness/versions.ts';
 import type { ExecResult, KubeObject } from '../types.ts';
-import type { PresentedCert, ServerIdentity } from './certs.ts';
+import type { PresentedCert } from './certs.ts';
 import type { MeshContext } from './context.ts';
-import {
-  containerNamed,
-  imageTag,
-  isGatewayPod,
-  namespaceOf,
-  podIp,
-  record,
-  serviceAccountOf,
-  text,
-} from './k8s.ts';
+import { containerNamed, imageTag, isGatewayPod, namespaceOf, podIp, record, text } from './k8s.ts';
 import { proxyStatsMatcher } from './mesh-config.ts';
 import type { ClusterConfig, ProxyConfig } from './proxy-config.ts';
 import { proxyConfig, transportSocket } from './proxy-config.ts';
 import { CLUSTER_STATS, renderPrometheus, renderStatsText } from './stats.ts';
 import { proxyKey } from './telemetry.ts';
 import { formatAddress } from './wire.ts';
+import { workloadIdentity } from './workload-identity.ts';
 
 const ENVOY_VERSION = '1.36.2';
 
@@ -160,15 +152,6 @@ function clusterDump(cluster: ClusterConfig, versionInfo: string): Record<string
     },
     last_updated: versionInfo.split('/')[0],
   };
-}
-
-/** The proxy's workload identity, as istiod's CA issued it over SDS. */
-function workloadIdentity(ctx: MeshContext, pod: KubeObject): ServerIdentity {
-  return ctx.state.certificates.identity(
-    ctx.mesh.trustDomain,
-    namespaceOf(pod),
-    serviceAccountOf(pod),
-  );
 }
 
 function certsJson(ctx: MeshContext, pod: KubeObject): string {

@@ -18,6 +18,8 @@ import type { GatewayServer, MeshService } from './registry.ts';
 import { gatewayServers, protocolFamily, qualifyHost, visibleServices } from './registry.ts';
 import type { RouteScope } from './routing.ts';
 import { virtualServicesFor, virtualServicesInScope } from './routing.ts';
+import { outboundTrafficPolicyOf } from './sidecar-scope.ts';
+import { UNKNOWN_DESTINATION } from '../../harness/facts/envoy.ts';
 
 /** One configured cluster. */
 export interface ClusterConfig {
@@ -175,6 +177,11 @@ function sidecarListeners(
   services: MeshService[],
 ): { listeners: ListenerConfig[]; routes: RouteConfig[] } {
   const scope: RouteScope = { kind: 'mesh', sourcePod: pod };
+  const blocked = outboundTrafficPolicyOf(ctx, pod) === 'REGISTRY_ONLY';
+  // What the listeners' catch-alls send unknown destinations to, by the proxy's policy.
+  const catchAll = blocked
+    ? UNKNOWN_DESTINATION.blackHoleCluster
+    : UNKNOWN_DESTINATION.passthroughCluster;
   const ports = [
     ...new Set(services.flatMap((service) => service.ports.map((port) => port.number))),
   ].sort((a, b) => a - b);
@@ -182,7 +189,7 @@ function sidecarListeners(
     {
       name: 'virtualOutbound',
       port: 15001,
-      chains: [{ serverNames: [], transport: 'any', kind: 'tcp', cluster: 'PassthroughCluster' }],
+      chains: [{ serverNames: [], transport: 'any', kind: 'tcp', cluster: catchAll }],
     },
     {
       name: 'virtualInbound',
@@ -240,26 +247,28 @@ function sidecarListeners(
               clusterName(port, undefined, service.hostname),
             ),
           })),
-          ctx.mesh.outboundTrafficPolicy === 'REGISTRY_ONLY'
+          blocked
             ? {
-                name: 'block_all',
+                name: UNKNOWN_DESTINATION.blackHoleRoute,
                 domains: ['*'],
                 routes: [
                   {
-                    name: 'block_all',
+                    name: UNKNOWN_DESTINATION.blackHoleRoute,
                     match: { prefix: '/' },
-                    action: { direct_response: { status: 502 } },
+                    action: {
+                      direct_response: { status: UNKNOWN_DESTINATION.blackHoleHttpStatus },
+                    },
                   },
                 ],
               }
             : {
-                name: 'allow_any',
+                name: UNKNOWN_DESTINATION.passthroughRoute,
                 domains: ['*'],
                 routes: [
                   {
-                    name: 'allow_any',
+                    name: UNKNOWN_DESTINATION.passthroughRoute,
                     match: { prefix: '/' },
-                    action: { cluster: 'PassthroughCluster' },
+                    action: { cluster: UNKNOWN_DESTINATION.passthroughCluster },
                   },
                 ],
               },

@@ -207,3 +207,27 @@ export function drLookup(
     },
   };
 }
+
+/**
+ * B7: the suite's Sidecar (REGISTRY_ONLY) in the client's namespace and no ServiceEntry for
+ * the host; `register()` adds B1's configuration for it, as the suite's last stage does.
+ */
+export function registryOnly(
+  host: SimExternalHost,
+  options: { faults?: FaultName[]; withSidecar?: boolean; mesh?: Record<string, unknown> } = {},
+): Scenario & { register: () => void } {
+  const s = scenario({
+    host,
+    namespace: 'egress-b7',
+    faults: options.faults ?? [],
+    ...(options.mesh ? { mesh: options.mesh } : {}),
+  });
+  if (options.withSidecar !== false) s.apply('registry-only/istio-api/sidecar.yaml');
+  return {
+    ...s,
+    register: () => {
+      for (const file of ['service-entry', 'gateway', 'destination-rule', 'virtual-service'])
+        s.apply(`http-gateway/istio-api/${file}.yaml`);
+    },
+  };
+}

@@ -28,6 +28,8 @@ import {
   stringMap,
 } from './k8s.ts';
 import { resolveCluster } from './proxy.ts';
+import { outboundTrafficPolicyOf } from './sidecar-scope.ts';
+import { UNKNOWN_DESTINATION } from '../../harness/facts/envoy.ts';
 import type { MeshService } from './registry.ts';
 import { portOf, protocolFamily, serviceForHost, visibleServices } from './registry.ts';
 import type { MatchedRoute, RouteDestination } from './routing.ts';
@@ -202,23 +204,32 @@ function routeTcp(
 /** Traffic to a destination the registry does not know: PassthroughCluster or BlackHoleCluster. */
 function unknownDestination(out: Outbound, payload: Payload, httpListener: boolean): Reply {
   const { ctx, dst } = out;
-  const blocked = ctx.mesh.outboundTrafficPolicy === 'REGISTRY_ONLY';
+  // The Sidecar resource selecting the client may override the mesh config's policy.
+  const blocked = outboundTrafficPolicyOf(ctx, out.client) === 'REGISTRY_ONLY';
   if (payload.kind === 'http' && httpListener) {
     if (blocked) {
-      return localHttpReply(ctx, httpHop(out, payload.request, 'block_all'), {
-        status: 502,
-        details: 'direct_response',
-        body: '',
-      });
+      return localHttpReply(
+        ctx,
+        httpHop(out, payload.request, UNKNOWN_DESTINATION.blackHoleRoute),
+        {
+          status: UNKNOWN_DESTINATION.blackHoleHttpStatus,
+          details: 'direct_response',
+          body: '',
+        },
+      );
     }
-    return forwardHttp(ctx, httpHop(out, payload.request, 'allow_any'), {
+    return forwardHttp(ctx, httpHop(out, payload.request, UNKNOWN_DESTINATION.passthroughRoute), {
       kind: 'passthrough',
       address: dst,
     });
   }
   const sni = payload.kind === 'tls' ? payload.sni : undefined;
   if (blocked)
-    return closeTcp(ctx, tcpHop(out, sni), { flags: 'UH', upstreamCluster: 'BlackHoleCluster' });
+    // BlackHoleCluster has no endpoints: Envoy's tcp_proxy finds no healthy upstream (UH).
+    return closeTcp(ctx, tcpHop(out, sni), {
+      flags: 'UH',
+      upstreamCluster: UNKNOWN_DESTINATION.blackHoleCluster,
+    });
   return forwardTcp(ctx, tcpHop(out, sni), { kind: 'passthrough', address: dst }, payload);
 }
 

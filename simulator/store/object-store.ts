@@ -4,6 +4,7 @@ import { rfc3339, sameValue } from '../json.ts';
 import type { ClusterView, KubeObject } from '../types.ts';
 import { alreadyExistsError, conflictError, notFoundError } from './errors.ts';
 import { ContainerLogs } from './logs.ts';
+import { OPTIMISTIC_CONCURRENCY } from '../../harness/facts/kube-api.ts';
 import {
   requireType,
   requireTypeOf,
@@ -284,11 +285,7 @@ export class ObjectStore {
       input.metadata.resourceVersion !== '' &&
       input.metadata.resourceVersion !== previous.metadata.resourceVersion
     ) {
-      throw conflictError(
-        type,
-        name,
-        'the object has been modified; please apply your changes to the latest version and try again',
-      );
+      throw conflictError(type, name, OPTIMISTIC_CONCURRENCY.message);
     }
     let object = cloneObject(input);
     object.metadata = { ...object.metadata };

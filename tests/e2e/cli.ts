@@ -79,6 +79,13 @@ export const FAILING_RUN_TIMEOUTS: readonly string[] = [
 ];
 
 /**
+ * For runs proving something the configuration API does not change (detection, faults of
+ * the API server, interrupts, mutated Istio-API manifests): the default `--api both` would
+ * run every case twice. The Gateway API form has its own runs in the fault matrix.
+ */
+export const ISTIO_API_ONLY: readonly string[] = ['--api', 'istio-api'];
+
+/**
  * How many CLI runs the whole `npm test` lets run at once, across its worker processes.
  * A run is a cluster plus a vitest fork per suite; more than this at once on CI's two
  * cores turns the passing checks' budgets into a measure of CPU contention.

@@ -37,9 +37,10 @@ type Run = Awaited<ReturnType<typeof runSimulated>>;
 const SUITE_NAMES: readonly SuiteName[] = SUITES.map((suite) => suite.name);
 
 const expectations: Record<FaultName, SuiteName[]> = {
-  'gateway-bypass': ['http-gateway', 'network-policy', 'passthrough'],
-  'no-gateway-log': ['http-gateway', 'passthrough'],
-  'wrong-upstream': ['http-gateway'],
+  'gateway-bypass': ['http-gateway', 'network-policy', 'passthrough', 'registry-only'],
+  'no-gateway-log': ['http-gateway', 'passthrough', 'registry-only'],
+  // registry-only's last stage is B1's routing through the gateway.
+  'wrong-upstream': ['http-gateway', 'registry-only'],
   'tls-terminated': ['passthrough'],
   'sni-ignored': ['passthrough'],
   'plaintext-accepted': ['http-gateway'],
@@ -53,6 +54,8 @@ const expectations: Record<FaultName, SuiteName[]> = {
   // Gateway API faults break the gateway-api variant of every suite that has a form in it.
   'gateway-not-programmed': ['http-gateway', 'network-policy', 'passthrough'],
   'hostname-backend-ignored': ['http-gateway', 'network-policy', 'passthrough'],
+  'registry-only-ignored': ['registry-only'],
+  'wrong-gateway-identity': ['http-gateway'],
 };
 
 /**
@@ -141,6 +144,11 @@ describe('simulated conformance run', () => {
         expect(http.filter((name) => name === caseName('http-gateway', 'B1', id))).toHaveLength(2);
       }
       expect(http.filter((name) => name === caseName('http-gateway', 'B2', '4'))).toHaveLength(2);
+      expect(http.filter((name) => name === caseName('http-gateway', 'B2', '5'))).toHaveLength(2);
+      const registry = run.cases.filter((c) => c.suite === 'registry-only').map((c) => c.name);
+      for (const id of ['control', '1', '2', '3', '4'] as const) {
+        expect(registry).toContain(caseName('registry-only', 'B7', id));
+      }
     },
   );
 
@@ -219,6 +227,40 @@ describe('simulated conformance run', () => {
         const text = await readFile(file, 'utf8');
         expect(text.includes(token), file).toBe(false);
         expect(/PRIVATE KEY-----/.test(text), file).toBe(false);
+      }
+    },
+  );
+
+  it.concurrent(
+    'wrong-gateway-identity and registry-only-ignored turn exactly their cases red, naming the cause',
+    { timeout: 300_000 },
+    async () => {
+      const identity = await faultRun('wrong-gateway-identity');
+      const identityFailed = identity.cases.filter((c) => c.failure !== undefined);
+      // B2.5 once per API: the installed egress gateway and the one Istio deploys for the Gateway.
+      const b25 = caseName('http-gateway', 'B2', '5');
+      expect(identityFailed.map((c) => c.name)).toEqual([b25, b25]);
+      expect(identityFailed.map((c) => c.properties.api).sort()).toEqual([
+        'gateway-api',
+        'istio-api',
+      ]);
+      const byApi = (api: string) => identityFailed.find((c) => c.properties.api === api)?.failure;
+      expect(byApi('istio-api')).toContain(
+        'service account default instead of istio-egressgateway-service-account',
+      );
+      expect(byApi('gateway-api')).toContain(
+        'service account default instead of http-gateway-istio',
+      );
+
+      const ignored = await faultRun('registry-only-ignored');
+      const ignoredFailed = ignored.cases.filter((c) => c.failure !== undefined);
+      expect(ignoredFailed.map((c) => c.name).sort()).toEqual(
+        [caseName('registry-only', 'B7', '1'), caseName('registry-only', 'B7', '2')].sort(),
+      );
+      for (const failed of ignoredFailed) {
+        expect(failed.failure).toMatch(
+          /sets outboundTrafficPolicy REGISTRY_ONLY: the Sidecar's outbound policy is not in force/,
+        );
       }
     },
   );

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { FAILING_RUN_TIMEOUTS, runSimulated } from './cli.ts';
+import { FAILING_RUN_TIMEOUTS, ISTIO_API_ONLY, runSimulated } from './cli.ts';
 
 const MANIFESTS = fileURLToPath(new URL('../../manifests', import.meta.url));
 
@@ -79,6 +79,7 @@ describe('altered manifests turn the affected suite red', () => {
         mutation.suite,
         '--mtls',
         'disabled',
+        ...ISTIO_API_ONLY,
         '--manifests',
         manifests,
         ...FAILING_RUN_TIMEOUTS,
@@ -103,6 +104,7 @@ describe('altered manifests turn the affected suite red', () => {
         'http-gateway,passthrough',
         '--mtls',
         'disabled',
+        ...ISTIO_API_ONLY,
         '--manifests',
         root,
       ]);

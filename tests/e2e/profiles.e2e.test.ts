@@ -15,7 +15,14 @@ import { readSimOptions, startSimulatedCluster } from '../../simulator/cluster.t
 import { createMeshModel } from '../../simulator/mesh/model.ts';
 import type { ProfileName } from '../../simulator/profiles.ts';
 import { worldHostsFromEnv } from '../../simulator/standins/kind-world.ts';
-import { CLI, parseJUnit, runSimulated, withCliSlot, type JUnitCase } from './cli.ts';
+import {
+  CLI,
+  parseJUnit,
+  runSimulated,
+  withCliSlot,
+  type JUnitCase,
+  ISTIO_API_ONLY,
+} from './cli.ts';
 
 /** What a run left: exit code, output, JUnit cases and the conformance report. */
 interface Run {
@@ -119,8 +126,8 @@ function passed(run: Run): void {
   expect(run.cases.filter((c) => c.failure !== undefined).map((c) => c.name)).toEqual([]);
 }
 
-const NETWORK_POLICY = ['--suite', 'network-policy'];
-const HTTP_PLAIN = ['--suite', 'http-gateway', '--mtls', 'disabled'];
+const NETWORK_POLICY = ['--suite', 'network-policy', ...ISTIO_API_ONLY];
+const HTTP_PLAIN = ['--suite', 'http-gateway', '--mtls', 'disabled', ...ISTIO_API_ONLY];
 
 // Each case waits for a free CLI slot (see cli.ts) before its runs start.
 describe('cluster profiles: the verdict each real shape gets', { timeout: 240_000 }, () => {

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { runSimulated } from './cli.ts';
+import { runSimulated, ISTIO_API_ONLY } from './cli.ts';
 
 const MANIFESTS = fileURLToPath(new URL('../../manifests', import.meta.url));
 const FILE = 'passthrough/istio-api/virtual-service.yaml';
@@ -36,7 +36,15 @@ async function manifestsWith(replacement: string): Promise<string> {
 }
 
 async function run(manifests: string) {
-  return runSimulated(['--suite', 'passthrough', '--mtls', 'disabled', '--manifests', manifests]);
+  return runSimulated([
+    '--suite',
+    'passthrough',
+    '--mtls',
+    'disabled',
+    ...ISTIO_API_ONLY,
+    '--manifests',
+    manifests,
+  ]);
 }
 
 describe('a manifest the cluster refuses fails the run with the refusal', () => {
