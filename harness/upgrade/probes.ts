@@ -284,7 +284,12 @@ export async function readProbeRecords(
         if (/404|not found/i.test(errorText(error))) continue;
         throw error;
       }
-      for (const record of parseProbeLog(path, text)) known.set(`${path}:${record.id}`, record);
+      // A request's outcome never changes: a record read before keeps what was added to it
+      // since (the sidecar's response flags, read while its pod still ran).
+      for (const record of parseProbeLog(path, text)) {
+        const key = `${path}:${record.id}`;
+        if (!known.has(key)) known.set(key, record);
+      }
     }
   }
   return known;
