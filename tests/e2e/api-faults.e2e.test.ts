@@ -22,7 +22,7 @@ async function runSeconds(reports: string): Promise<number> {
 describe('transient API failures', () => {
   it.concurrent(
     'EGRESS_SIM_FAULTS=api-flaky: the run stays green',
-    { timeout: 300_000 },
+    { timeout: 900_000 },
     async () => {
       const run = await runSimulated(ONE_SUITE, { EGRESS_SIM_FAULTS: 'api-flaky' });
       expect(run.stderr).toBe('');
@@ -33,7 +33,7 @@ describe('transient API failures', () => {
 
   it.concurrent(
     'control: the same faults with no time to retry (apiUnavailable=1) fail the run',
-    { timeout: 300_000 },
+    { timeout: 900_000 },
     async () => {
       const run = await runSimulated([...ONE_SUITE, '--timeout', 'apiUnavailable=1'], {
         EGRESS_SIM_FAULTS: 'api-flaky',
@@ -47,7 +47,7 @@ describe('transient API failures', () => {
 describe('an API server that stops answering mid-run', () => {
   it.concurrent(
     'EGRESS_SIM_FAULTS=api-down: exit 2 in bounded time, naming the server and the step',
-    { timeout: 300_000 },
+    { timeout: 900_000 },
     async () => {
       const run = await runSimulated(ONE_SUITE, { EGRESS_SIM_FAULTS: 'api-down' });
       expect(run.exitCode, run.stdout + run.stderr).toBe(2);

@@ -39,7 +39,7 @@ async function run(name: string) {
   return { result, cases: parseJUnit(xml) };
 }
 
-describe('two runs at once on one existing cluster', { timeout: 240_000 }, () => {
+describe('two runs at once on one existing cluster', { timeout: 900_000 }, () => {
   it('both pass and leave every borrowed label exactly as it was', async () => {
     const before = await sharedMetadata(cluster.kube);
     // One CLI slot for the pair: with a slot each, the second could start after the first ended.

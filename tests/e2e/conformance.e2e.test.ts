@@ -124,7 +124,7 @@ function failedSuites(cases: readonly JUnitCase[]): string[] {
 describe('simulated conformance run', () => {
   it.concurrent(
     'passes every suite on a healthy mesh and writes a JUnit file marked SIMULATED',
-    { timeout: 300_000 },
+    { timeout: 900_000 },
     async () => {
       const run = await healthyRun();
       expect(run.stderr).toBe('');
@@ -159,7 +159,7 @@ describe('simulated conformance run', () => {
 
   it.concurrent.each(matrix)(
     'with fault %s, exactly the suites %j fail, naming the behaviour and the evidence',
-    { timeout: 300_000 },
+    { timeout: 900_000 },
     async (fault, expected) => {
       // The suites its own run leaves out pass under it, with the others sharing their run.
       const leftOut = runsAlone(fault) ? [] : SUITE_NAMES.filter((s) => !expected.includes(s));
@@ -186,7 +186,7 @@ describe('simulated conformance run', () => {
 
   it.concurrent(
     'gateway-bypass: the failure says the request did not pass through the gateway, shows its log, and leaves diagnostics and reports without secrets',
-    { timeout: 300_000 },
+    { timeout: 900_000 },
     async () => {
       const run = await faultRun('gateway-bypass');
       expect(run.exitCode).toBe(1);
@@ -233,7 +233,7 @@ describe('simulated conformance run', () => {
 
   it.concurrent(
     'wrong-gateway-identity and registry-only-ignored turn exactly their cases red, naming the cause',
-    { timeout: 300_000 },
+    { timeout: 900_000 },
     async () => {
       const identity = await faultRun('wrong-gateway-identity');
       const identityFailed = identity.cases.filter((c) => c.failure !== undefined);
@@ -267,7 +267,7 @@ describe('simulated conformance run', () => {
 
   it.concurrent(
     'no-gateway-log: the failure says the evidence is missing, not a bare timeout',
-    { timeout: 300_000 },
+    { timeout: 900_000 },
     async () => {
       const run = await faultRun('no-gateway-log');
       expect(run.exitCode).toBe(1);

@@ -108,7 +108,7 @@ async function conformance(
 }
 
 // Each case waits for a free CLI slot (see cli.ts) before its runs start.
-describe('the kind path with stand-in executables', { timeout: 240_000 }, () => {
+describe('the kind path with stand-in executables', { timeout: 900_000 }, () => {
   it.concurrent(
     'creates the cluster, installs Istio, runs the suite and deletes the cluster',
     async () => {
@@ -228,7 +228,7 @@ describe('the kind path with stand-in executables', { timeout: 240_000 }, () => 
   );
 });
 
-describe('an existing cluster (the acceptance gate)', { timeout: 240_000 }, () => {
+describe('an existing cluster (the acceptance gate)', { timeout: 900_000 }, () => {
   it('runs against a cluster it did not create and leaves it exactly as it found it', async () => {
     const kubeconfig = path.join(work, 'existing-kubeconfig');
     const overlay = path.join(work, 'existing-overlay.yaml');
@@ -277,7 +277,7 @@ describe('an existing cluster (the acceptance gate)', { timeout: 240_000 }, () =
   });
 });
 
-describe('environment errors before anything is created', { timeout: 240_000 }, () => {
+describe('environment errors before anything is created', { timeout: 900_000 }, () => {
   it('without a Docker engine, the default run ends within seconds with exit 2 naming Docker, and a report naming the step', async () => {
     const reports = await mkdtemp(path.join(work, 'reports-'));
     const { result, elapsed } = await withCliSlot(async () => {

@@ -71,7 +71,7 @@ async function mutatedManifests(mutation: Mutation): Promise<string> {
 describe('altered manifests turn the affected suite red', () => {
   it.concurrent.each(MUTATIONS.map((m) => [m.name, m] as const))(
     '%s',
-    { timeout: 240_000 },
+    { timeout: 900_000 },
     async (_name, mutation) => {
       const manifests = await mutatedManifests(mutation);
       const run = await runSimulated([
@@ -95,7 +95,7 @@ describe('altered manifests turn the affected suite red', () => {
 
   it.concurrent(
     'the unaltered copy passes, so the failures above come from the alterations',
-    { timeout: 240_000 },
+    { timeout: 900_000 },
     async () => {
       const root = await mkdtemp(path.join(tmpdir(), 'egc-manifests-'));
       await cp(MANIFESTS, root, { recursive: true });

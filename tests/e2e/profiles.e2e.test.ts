@@ -130,7 +130,7 @@ const NETWORK_POLICY = ['--suite', 'network-policy', ...ISTIO_API_ONLY];
 const HTTP_PLAIN = ['--suite', 'http-gateway', '--mtls', 'disabled', ...ISTIO_API_ONLY];
 
 // Each case waits for a free CLI slot (see cli.ts) before its runs start.
-describe('cluster profiles: the verdict each real shape gets', { timeout: 240_000 }, () => {
+describe('cluster profiles: the verdict each real shape gets', { timeout: 900_000 }, () => {
   it.concurrent(
     'classic-sidecars (Kubernetes 1.32: istio-proxy in spec.containers): passes http-gateway and network-policy',
     async () => {

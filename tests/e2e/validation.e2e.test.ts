@@ -50,7 +50,7 @@ async function run(manifests: string) {
 describe('a manifest the cluster refuses fails the run with the refusal', () => {
   it.concurrent(
     "sniHosts: [] passes the CRD schema and is denied by Istio's webhook",
-    { timeout: 240_000 },
+    { timeout: 900_000 },
     async () => {
       const run1 = await run(await manifestsWith('$1          sniHosts: []\n'));
       const message =
@@ -64,7 +64,7 @@ describe('a manifest the cluster refuses fails the run with the refusal', () => 
 
   it.concurrent(
     'sniHosts removed never reaches the webhook: the CRD requires it, so the run refuses the manifests first (exit 2)',
-    { timeout: 240_000 },
+    { timeout: 900_000 },
     async () => {
       // On a cluster the API server would answer 422 `VirtualService.networking.istio.io
       // "passthrough" is invalid: spec.tls[1].match[0].sniHosts: Required value`
