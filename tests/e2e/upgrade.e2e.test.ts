@@ -109,13 +109,13 @@ function expectGreenUpgrade(run: Outcome, style: string): void {
 describe('upgrade runs on the simulated cluster', () => {
   it(
     'in place: exit 0, both phases, the disruption table in JUnit, conformance.yaml/json and summary.md',
-    { timeout: 300_000 },
+    { timeout: 900_000 },
     async () => {
       expectGreenUpgrade(await upgradeRun([]), 'in-place');
     },
   );
 
-  it('canary: the same', { timeout: 300_000 }, async () => {
+  it('canary: the same', { timeout: 900_000 }, async () => {
     const run = await upgradeRun(['--upgrade-style', 'canary']);
     expectGreenUpgrade(run, 'canary');
     expect(run.upgrade?.steps.map((step) => step.name)).toContain(
@@ -130,7 +130,7 @@ describe('upgrade runs on the simulated cluster', () => {
     ['skew-breaks-old-proxies', /mixed versions: old sidecars, new gateway/],
   ])(
     'fault %s: exit 1, the failed requests counted and attributed to a step',
-    { timeout: 300_000 },
+    { timeout: 900_000 },
     async (fault, step) => {
       const run = await upgradeRun([], { EGRESS_SIM_FAULTS: fault });
       expect(run.exitCode, run.stderr).toBe(1);
@@ -251,7 +251,7 @@ async function twoPhase(faults: string): Promise<{ start: Outcome; check: Outcom
 describe('two-phase mode against an existing cluster', () => {
   it(
     'start: phase before, probes left running, an id; check: the records, phase after, exit 0',
-    { timeout: 400_000 },
+    { timeout: 900_000 },
     async () => {
       const { start, check } = await withCliSlot(() => twoPhase(''));
       expect(start.exitCode, start.stderr).toBe(0);
@@ -270,7 +270,7 @@ describe('two-phase mode against an existing cluster', () => {
 
   it(
     'check fails (exit 1) when old proxies lose egress through the new gateway (skew-breaks-old-proxies)',
-    { timeout: 400_000 },
+    { timeout: 900_000 },
     async () => {
       const { check } = await withCliSlot(() => twoPhase('skew-breaks-old-proxies'));
       expect(check.exitCode, check.stderr).toBe(1);
