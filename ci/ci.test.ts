@@ -120,6 +120,11 @@ describe('pipelines take versions from versions.json', () => {
     const run = conformance?.steps?.find((step) => step.run?.includes('ci/run-cli.sh'));
     expect(run?.run).toMatch(/--istio-version "\$\{ISTIO_VERSION\}"/);
     expect(run?.run).toMatch(/--kind-node-image "\$\{NODE_IMAGE\}"/);
+    // Upgrade pairs: the matrix's upgrade_from reaches --upgrade-from through env only.
+    expect(run?.run).toMatch(/--upgrade-from "\$\{UPGRADE_FROM\}"/);
+    expect((conformance as { env?: Record<string, string> } | undefined)?.env?.UPGRADE_FROM).toBe(
+      '${{ matrix.upgrade_from }}',
+    );
   });
 
   it('the GitLab job leaves versions to the CLI, whose defaults are versions.json', () => {
@@ -149,23 +154,33 @@ describe.skipIf(!hasJq)('ci/github/matrix.jq (needs jq, as on GitHub runners)', 
   }
   const kubernetes = /:(v[^@]+)@/.exec(versions.kind.nodeImage)?.[1];
 
-  it('crosses istio.supported with the pinned node image by default', () => {
+  it('crosses istio.supported with the pinned node image, then the upgrade pairs n-1 -> n, n-2 -> n', () => {
     const result = matrix('');
     expect(result.status, result.stderr).toBe(0);
+    const to = versions.istio.default;
+    const entry = (istio: string, from: string, label: string, slug: string) => ({
+      ...{ istio, node_image: versions.kind.nodeImage, kubernetes },
+      ...{ upgrade_from: from, label, slug },
+    });
+    const older = versions.istio.supported.filter((version) => version !== to);
+    expect(older.length).toBeGreaterThan(0);
     expect(JSON.parse(result.stdout)).toEqual({
-      include: versions.istio.supported.map((istio) => ({
-        istio,
-        node_image: versions.kind.nodeImage,
-        kubernetes,
-      })),
+      include: [
+        ...versions.istio.supported.map((v) => entry(v, '', v, `istio-${v}`)),
+        ...older.map((v) => entry(to, v, `${v} -> ${to}`, `upgrade-${v}-to-${to}`)),
+      ],
     });
   });
 
   it('uses the versions requested on workflow_dispatch instead', () => {
     const result = matrix(' 1.30.0, 1.29.0 ');
     expect(result.status, result.stderr).toBe(0);
-    const { include } = JSON.parse(result.stdout) as { include: { istio: string }[] };
+    const { include } = JSON.parse(result.stdout) as {
+      include: { istio: string; upgrade_from: string }[];
+    };
     expect(include.map((entry) => entry.istio)).toEqual(['1.30.0', '1.29.0']);
+    // Requested versions run as asked: no upgrade pairs beside them.
+    expect(include.every((entry) => entry.upgrade_from === '')).toBe(true);
   });
 
   it('rejects a requested value that is not a version', () => {

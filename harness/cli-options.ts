@@ -24,6 +24,7 @@ import {
   KIND_NODE_IMAGE,
 } from './versions.ts';
 import * as outboundPolicy from './outbound-policy.ts';
+import { UPGRADE_FLAGS, UPGRADE_HELP, parseUpgradeOptions } from './upgrade/options.ts';
 
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -60,6 +61,7 @@ const FLAGS = {
   'istio-revision': { type: 'string' },
   'gateway-label': { type: 'string' },
   verbose: { type: 'boolean', short: 'v', default: false },
+  ...UPGRADE_FLAGS,
   ...outboundPolicy.FLAG,
 } as const;
 
@@ -96,6 +98,8 @@ export interface CliOptions {
   verbose: boolean;
   /** `--outbound-policy`: the mesh-wide policy to install with (kind, simulated). */
   outboundPolicy: outboundPolicy.OutboundTrafficPolicy | undefined;
+  /** `--upgrade-from` or `--disruption`: an upgrade run (harness/upgrade). */
+  upgrade?: ReturnType<typeof parseUpgradeOptions>;
 }
 
 /** Parses argv (without node and script); throws {@link UsageError} naming the valid choices. */
@@ -159,6 +163,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
     );
   }
   return {
+    upgrade: parseUpgradeOptions(values, istioVersion, (message) => new UsageError(message)),
     help: Boolean(values.help),
     list: Boolean(values.list),
     suites,
@@ -284,6 +289,7 @@ ${outboundPolicy.HELP}
   --istio-revision REV        existing clusters: the Istio revision to test [the default revision]
   --gateway-label KEY=VALUE   existing clusters: the label selecting the egress gateway pods [istio=egressgateway]
   --manifests DIR             manifests to apply instead of the bundled ones (same layout) [manifests/]
+${UPGRADE_HELP}
   -v, --verbose               also print vitest's error output: code frames, stack traces, causes [off]
   -h, --help                  this text
 

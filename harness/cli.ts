@@ -31,6 +31,7 @@ import { type RunContext } from './run-context.ts';
 import { selectApis } from './api-selection.ts';
 import { REQUIRED_CONSECUTIVE_OBSERVATIONS, resolveTimeouts } from './timeouts.ts';
 import { runSuites } from './runner.ts';
+import { gatewayReplicasFor } from './upgrade/options.ts';
 import { leftoversMessage, leftoversSentence, type RunPlace } from './leftovers.ts';
 import { ApiUnavailableError, apiUnavailableSentence, setApiStep } from './k8s/retry.ts';
 import { exitNow } from './exit.ts';
@@ -41,7 +42,7 @@ export { helpText, parseCli, UsageError, type CliOptions };
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** Creates the provider for the chosen cluster kind. */
-async function createProvider(
+export async function createProvider(
   options: CliOptions,
   runId: string,
   runDir: string,
@@ -69,6 +70,7 @@ async function createProvider(
         log,
         ...(options.istioRevision ? { istioRevision: options.istioRevision } : {}),
         ...(options.outboundPolicy ? { outboundTrafficPolicy: options.outboundPolicy } : {}),
+        ...gatewayReplicasFor(options.upgrade),
       });
     }
     case 'kind': {
@@ -84,6 +86,7 @@ async function createProvider(
         kindPath: options.kindPath,
         istioctlPath: options.istioctlPath,
         gatewayApi: options.apis.includes('gateway-api'),
+        ...gatewayReplicasFor(options.upgrade),
         external: options.external ?? { mode: 'local' },
         ...(options.outboundPolicy ? { outboundTrafficPolicy: options.outboundPolicy } : {}),
         timeouts: resolveTimeouts(options.timeoutOverrides),
@@ -147,6 +150,11 @@ export async function main(
     complain(error instanceof Error ? error.message : String(error));
     await rm(runDir, { recursive: true, force: true }).catch(() => {});
     return EXIT_ENVIRONMENT_ERROR;
+  }
+  if (options.upgrade) {
+    const { upgradeFromCli } = await import('./upgrade/cli.ts');
+    const context = { options, runId, runDir, reportsDir, argv, say, complain };
+    return upgradeFromCli({ ...context, createProvider });
   }
   const report = createRunReport({
     runId,

@@ -13,6 +13,7 @@ import { GATEWAY_API_VERSION } from '../harness/versions.ts';
 import { gatewayApiCrds } from './gateway-api-crds.ts';
 import { applyProfiles, readProfiles } from './profiles.ts';
 import { ObjectStore } from './store.ts';
+import { startProcesses } from './processes.ts';
 import { readApiFaultOptions } from './api/fault-options.ts';
 import {
   API_FAULT_NAMES,
@@ -109,6 +110,8 @@ export interface SimulatedIstio {
   outboundTrafficPolicy?: 'ALLOW_ANY' | 'REGISTRY_ONLY';
   /** Install at start (simulated provider); false leaves it to the stand-in `istioctl`. */
   install: boolean;
+  /** Egress gateway replicas; 1 unless set. */
+  gatewayReplicas?: number;
 }
 
 /** Options of `startSimulatedCluster`. */
@@ -171,11 +174,13 @@ export async function startSimulatedCluster(
   const controllers = startControllers(store, {
     podStartMs: options.podStartMs,
     rootCaPem: server.caPem,
+    faults: options.faults,
     gatewayNeverProgrammed: options.faults.has('gateway-not-programmed'),
     ...(settings.namespaceDeletionMs === undefined
       ? {}
       : { namespaceDeletionMs: settings.namespaceDeletionMs }),
   });
+  const stopProcesses = startProcesses(store, execHandler);
   try {
     seedBaseCluster(store, { kubernetesVersion });
     if (settings.istio?.install === true) {
@@ -198,11 +203,13 @@ export async function startSimulatedCluster(
       store,
       options,
       async stop() {
+        stopProcesses();
         controllers.stop();
         await server.close();
       },
     };
   } catch (error) {
+    stopProcesses();
     controllers.stop();
     await server.close();
     throw error;
@@ -215,6 +222,7 @@ function installOptions(istio: SimulatedIstio): IstioInstallOptions {
     accessLogEncoding: istio.accessLogEncoding,
     ...(istio.accessLogFormat ? { accessLogFormat: istio.accessLogFormat } : {}),
     outboundStatsIncluded: istio.outboundStatsIncluded,
+    ...(istio.gatewayReplicas === undefined ? {} : { gatewayReplicas: istio.gatewayReplicas }),
     ...(istio.outboundTrafficPolicy ? { outboundTrafficPolicy: istio.outboundTrafficPolicy } : {}),
   };
 }

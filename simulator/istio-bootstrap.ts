@@ -39,6 +39,8 @@ export interface IstioInstallOptions {
   revision?: string;
   /** The egress gateway's namespace (`components.egressGateways[].namespace`). */
   gatewayNamespace?: string;
+  /** `components.egressGateways[].k8s.replicaCount`. */
+  gatewayReplicas?: number;
 }
 
 /** Defaults of `IstioInstallOptions`. */
@@ -52,6 +54,7 @@ export const ISTIO_INSTALL_DEFAULTS = {
   outboundTrafficPolicy: 'ALLOW_ANY',
   revision: INJECTION.defaultRevision,
   gatewayNamespace: ISTIO_CONTROL_PLANE.defaultNamespace,
+  gatewayReplicas: 1,
 } as const satisfies Required<IstioInstallOptions>;
 
 const NAMESPACE = ISTIO_CONTROL_PLANE.defaultNamespace;
@@ -224,7 +227,7 @@ export function istioInstallObjects(options: IstioInstallOptions = {}): KubeObje
         labels: { ...componentLabels('EgressGateways'), ...gatewayLabels, release: 'istio' },
       },
       spec: {
-        replicas: 1,
+        replicas: settings.gatewayReplicas,
         selector: { matchLabels: gatewayLabels },
         template: {
           metadata: {

@@ -4,6 +4,7 @@
  * like any other cluster. Reports made against it say SIMULATED.
  */
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { ClusterProvider, ClusterTarget, ExternalHost } from '../harness/providers/types.ts';
 import type { SimExternalHost } from './types.ts';
 import { readSimOptions, startSimulatedCluster } from './cluster.ts';
@@ -34,11 +35,14 @@ export function createSimulatedProvider({
   runDir,
   istioVersion,
   istioRevision,
+  gatewayReplicas,
   outboundTrafficPolicy,
   env = process.env,
 }: {
   runDir: string;
   istioVersion: string;
+  /** Egress gateway replicas (an upgrade run asks for 2). */
+  gatewayReplicas?: number | undefined;
   istioRevision?: string | undefined;
   /** `--outbound-policy`: the mesh config's outboundTrafficPolicy.mode at install. */
   outboundTrafficPolicy?: 'ALLOW_ANY' | 'REGISTRY_ONLY';
@@ -73,6 +77,13 @@ export function createSimulatedProvider({
       ...SIMULATED_API_TIMEOUTS,
     },
     async preflight() {},
+    // The stand-in istioctl of simulator/bin, reporting and installing `version`.
+    istioctlFor(version: string) {
+      return Promise.resolve({
+        path: fileURLToPath(new URL('./bin/istioctl', import.meta.url)),
+        env: { ...env, EGRESS_SIM_ISTIOCTL_VERSION: version },
+      });
+    },
     async provision({ suites, progress }): Promise<ClusterTarget> {
       progress('simulated cluster', 'start');
       const ca = createCertificateAuthority({ commonName: 'egress-conformance external hosts CA' });
@@ -115,6 +126,7 @@ export function createSimulatedProvider({
           outboundStatsIncluded: true,
           ...(outboundTrafficPolicy ? { outboundTrafficPolicy } : {}),
           install: true,
+          ...(gatewayReplicas === undefined ? {} : { gatewayReplicas }),
         },
       });
       stop = () => cluster.stop();

@@ -97,6 +97,8 @@ export const FAULT_NAMES = [
   'counters-frozen',
   'dr-lookup-ignored',
   'slow-propagation',
+  'upgrade-drops-traffic',
+  'skew-breaks-old-proxies',
   'gateway-not-programmed',
   'hostname-backend-ignored',
   'registry-only-ignored',

@@ -1,6 +1,10 @@
 # The nightly matrix, computed from versions.json so that no pipeline repeats a version:
 # the requested Istio versions (workflow_dispatch input, comma- or space-separated) or, when
 # none are requested, `istio.supported`, each crossed with the pinned kind node image.
+# Unless versions are requested, upgrade pairs come next to the per-version runs: each other
+# supported minor's pinned patch upgraded to `istio.default` (n-1 -> n, n-2 -> n), through
+# `--upgrade-from`. Every entry carries `upgrade_from` ("" for a plain run), a `label` for
+# the job name and a `slug` for the reports artifact.
 #
 #   jq -c --arg requested "$REQUESTED_ISTIO_VERSIONS" -f ci/github/matrix.jq versions.json
 #
@@ -19,12 +23,25 @@ def requested_versions:
 def kubernetes_version: capture(":(?<tag>v[0-9][^@]*)").tag;
 
 requested_versions as $requested_versions
+| .istio.default as $default
 | (if ($requested_versions | length) > 0 then $requested_versions else .istio.supported end) as $istio
 | [.kind.nodeImage] as $node_images
+| (if ($requested_versions | length) > 0 then []
+   else [.istio.supported[] | select(. != $default)] end) as $upgrade_from
 | {
-    include: [
-      $istio[] as $version
-      | $node_images[] as $image
-      | {istio: $version, node_image: $image, kubernetes: ($image | kubernetes_version)}
-    ]
+    include: (
+      [
+        $istio[] as $version
+        | $node_images[] as $image
+        | {istio: $version, node_image: $image, kubernetes: ($image | kubernetes_version),
+           upgrade_from: "", label: $version, slug: "istio-\($version)"}
+      ]
+      + [
+        $upgrade_from[] as $from
+        | $node_images[] as $image
+        | {istio: $default, node_image: $image, kubernetes: ($image | kubernetes_version),
+           upgrade_from: $from, label: "\($from) -> \($default)",
+           slug: "upgrade-\($from)-to-\($default)"}
+      ]
+    )
   }

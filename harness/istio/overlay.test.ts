@@ -27,6 +27,17 @@ describe('the IstioOperator overlay', () => {
     });
   });
 
+  it('asks for 2 gateway replicas with their PodDisruptionBudget for upgrade runs, nothing extra for 1', () => {
+    const spec = (replicas: number): Record<string, unknown> =>
+      buildIstioOperator({ outboundTrafficPolicy: 'ALLOW_ANY', gatewayReplicas: replicas })
+        .spec as Record<string, unknown>;
+    expect(spec(2).values).toEqual({ global: { defaultPodDisruptionBudget: { enabled: true } } });
+    expect(spec(2).components).toMatchObject({
+      egressGateways: [{ name: 'istio-egressgateway', k8s: { replicaCount: 2 } }],
+    });
+    expect(spec(1).values).toBeUndefined();
+  });
+
   it('renders YAML that parses back to the same object and writes it to the run directory', async () => {
     const options = { outboundTrafficPolicy: 'ALLOW_ANY', accessLogEncoding: 'TEXT' } as const;
     expect(parse(renderOverlay(options))).toEqual(buildIstioOperator(options));

@@ -7,12 +7,22 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { GATEWAY_PDB } from '../facts/upgrade.ts';
 
 /** The choices a kind run makes about the mesh it installs. */
 export interface OverlayOptions {
   outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
   /** JSON unless told: it makes access-log parsing exact. */
   accessLogEncoding?: 'JSON' | 'TEXT';
+  /** Install the egress gateway (an upgrade's canary control plane leaves it out at first). */
+  egressGateway?: boolean;
+  /**
+   * `k8s.replicaCount` of the egress gateway; the chart's default (1) unless set. With more
+   * than one, the overlay also asks for the gateway's PodDisruptionBudget (GATEWAY_PDB) by
+   * name rather than relying on the chart's default, so an upgrade run's zero-loss default
+   * holds for evictions (node drains) too.
+   */
+  gatewayReplicas?: number;
 }
 
 /** The stats prefix that keeps `cluster.outbound|PORT|SUBSET|HOST.*` counters in Envoy. */
@@ -25,6 +35,8 @@ export const EGRESS_GATEWAY_NAME = 'istio-egressgateway';
 export function buildIstioOperator({
   outboundTrafficPolicy,
   accessLogEncoding = 'JSON',
+  egressGateway = true,
+  gatewayReplicas,
 }: OverlayOptions): Record<string, unknown> {
   return {
     apiVersion: 'install.istio.io/v1alpha1',
@@ -40,13 +52,29 @@ export function buildIstioOperator({
           proxyStatsMatcher: { inclusionPrefixes: [OUTBOUND_STATS_PREFIX] },
         },
       },
+      ...(gatewayReplicas !== undefined && gatewayReplicas > 1
+        ? { values: nested(GATEWAY_PDB.valuesPath, true) }
+        : {}),
       components: {
         // The suites never use the ingress gateway, and on kind its LoadBalancer stays pending.
         ingressGateways: [{ name: 'istio-ingressgateway', enabled: false }],
-        egressGateways: [{ name: EGRESS_GATEWAY_NAME, enabled: true }],
+        egressGateways: [
+          {
+            name: EGRESS_GATEWAY_NAME,
+            enabled: egressGateway,
+            ...(gatewayReplicas === undefined ? {} : { k8s: { replicaCount: gatewayReplicas } }),
+          },
+        ],
       },
     },
   };
+}
+
+/** `a.b.c` and a value as `{ a: { b: { c: value } } }`. */
+function nested(dotted: string, value: unknown): Record<string, unknown> {
+  return dotted
+    .split('.')
+    .reduceRight<Record<string, unknown>>((inner, key) => ({ [key]: inner }), value as never);
 }
 
 /** The overlay as YAML, with a header saying where it came from. */

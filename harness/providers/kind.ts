@@ -67,6 +67,8 @@ export interface KindProviderOptions {
   kindPath?: string;
   /** `--istioctl`: its own version is what gets installed. */
   istioctlPath?: string;
+  /** Egress gateway replicas (an upgrade run asks for 2, with the gateway's PodDisruptionBudget). */
+  gatewayReplicas?: number;
   /** Cache of downloaded binaries. */
   cacheDir?: string;
   /** Release download locations (tests serve them locally). */
@@ -113,6 +115,7 @@ export function createKindProvider({
   istioVersion = ISTIO_DEFAULT_VERSION,
   kindPath,
   istioctlPath,
+  gatewayReplicas,
   cacheDir,
   downloadBaseUrls,
   gatewayApi = false,
@@ -297,7 +300,11 @@ export function createKindProvider({
   };
 
   const ensureIstio = async (kube: Kube, progress: Progress): Promise<IstioInstallation> => {
-    const overlay: OverlayOptions = { outboundTrafficPolicy, accessLogEncoding: 'JSON' };
+    const overlay: OverlayOptions = {
+      outboundTrafficPolicy,
+      accessLogEncoding: 'JSON',
+      ...(gatewayReplicas === undefined ? {} : { gatewayReplicas }),
+    };
     if (reuse) {
       const current = await detectIstio(kube, { log }).catch((error: unknown) => {
         // A reinstall rewrites the mesh config, but not a Telemetry resource's choice of
@@ -406,6 +413,25 @@ export function createKindProvider({
   return {
     kind: 'kind',
     preflight,
+
+    // An upgrade's version B: downloaded and checksum-verified as the installed one was (or
+    // taken from PATH when it reports that version), never the --istioctl of version A.
+    async istioctlFor(version: string) {
+      const tool = await resolveTool({
+        tool: 'istioctl',
+        version,
+        env,
+        log,
+        ...(cacheDir ? { cacheDir } : {}),
+        ...(downloadBaseUrls ? { baseUrls: downloadBaseUrls } : {}),
+      });
+      if (tool.version !== version) {
+        throw new EnvironmentError(
+          `istioctl ${tool.version} (${tool.path}) is not the ${version} the upgrade needs; remove it from PATH or install istioctl ${version}.`,
+        );
+      }
+      return { path: tool.path, env };
+    },
 
     async provision({ suites, progress }): Promise<ClusterTarget> {
       if (!tools) await preflight();

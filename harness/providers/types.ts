@@ -86,6 +86,8 @@ export interface ClusterProvider {
   preflight(): Promise<void>;
   /** Creates or attaches, installs what is missing, and describes the result. */
   provision(options: { suites: readonly string[]; progress: Progress }): Promise<ClusterTarget>;
+  /** An istioctl of `version` for upgrade runs (path and environment); absent where none can be had. */
+  istioctlFor?(version: string): Promise<{ path: string; env: NodeJS.ProcessEnv }>;
   /** Deletes what provision created unless kept; safe after a partial provision and idempotent. */
   release(options: { keep: boolean; progress: Progress }): Promise<void>;
 }

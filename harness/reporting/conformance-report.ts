@@ -5,6 +5,7 @@
  * needed to converge, and flakiness. The CLI fills one {@link RunReport} as the run
  * goes, so a report can be written at any point, including after a failed setup.
  */
+import type { UpgradeSection } from '../upgrade/report.ts';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -80,6 +81,8 @@ export interface RunReport {
   clusterKept?: boolean;
   /** Path of the JUnit file, relative to the reports folder, for links. */
   junitFile?: string;
+  /** An upgrade run's versions, style, steps and disruption (harness/upgrade). */
+  upgrade?: UpgradeSection;
 }
 
 /** Starts the run's report; the CLI fills in the rest as the run goes. */
@@ -250,6 +253,8 @@ export interface ConformanceReport {
   runErrors: string[];
   /** What was kept for debugging, and how to reach it. */
   kept?: { cluster: boolean; kubeconfig: string | null; namespaces: string[] };
+  /** Upgrade runs only: both versions, the style, the steps and the disruption per path. */
+  upgrade?: UpgradeSection;
 }
 
 const SIMULATED_NOTE =
@@ -334,6 +339,7 @@ export function buildConformanceReport(report: RunReport, now = new Date()): Con
     },
     behaviours,
     runErrors,
+    ...(report.upgrade ? { upgrade: report.upgrade } : {}),
   };
   if (keptNamespaces.length > 0 || report.clusterKept) {
     document.kept = {

@@ -15,6 +15,8 @@ export interface ControllerOptions {
   nodeIp?: string;
   /** PEM published in every namespace's `kube-root-ca.crt` ConfigMap. */
   rootCaPem?: string;
+  /** The simulated faults the controllers act on (`upgrade-drops-traffic`). */
+  faults?: ReadonlySet<string>;
   /** The `gateway-not-programmed` fault: Gateway API Gateways never report Programmed=True. */
   gatewayNeverProgrammed?: boolean;
 }
@@ -26,8 +28,9 @@ export const CONTROLLER_DEFAULTS = {
   nodeName: 'egress-conformance-control-plane',
   nodeIp: '172.18.0.2',
   rootCaPem: '',
+  faults: new Set<string>() as ReadonlySet<string>,
   gatewayNeverProgrammed: false,
-} as const;
+};
 
 /** A running set of controllers; `stop` cancels their timers and unsubscribes them. */
 export interface Controllers {

@@ -7,6 +7,23 @@ import type { KubeObject } from '../types.ts';
 import type { ControllerContext } from './context.ts';
 import { isPodReady } from './kubelet.ts';
 import { controllerReference, ownedBy } from './ownership.ts';
+import { rollingUpdateBounds } from '../../harness/facts/upgrade.ts';
+import { PROXY_CONTAINER } from '../../harness/facts.ts';
+
+function byRevision(a: KubeObject, b: KubeObject): number {
+  const revision = (rs: KubeObject): number =>
+    Number(rs.metadata.annotations?.['deployment.kubernetes.io/revision'] ?? '0');
+  return revision(a) - revision(b);
+}
+
+/** A gateway's pod template: Istio's proxy alone, in router mode (as mesh/k8s.ts isGatewayPod). */
+function isGatewayTemplate(template: Record<string, unknown>): boolean {
+  const containers = (asRecord(template.spec).containers ?? []) as {
+    name?: string;
+    args?: string[];
+  }[];
+  return containers.some((c) => c.name === PROXY_CONTAINER && (c.args ?? []).includes('router'));
+}
 
 // The alphabet Kubernetes uses for generated name suffixes and hashes (no vowels, no
 // look-alike digits), so generated names look like the real ones.
@@ -28,7 +45,41 @@ export function onDeploymentEvent(context: ControllerContext, event: StoreEvent)
   if (current !== undefined) reconcileDeployment(context, current);
 }
 
-function reconcileDeployment(context: ControllerContext, deployment: KubeObject): void {
+/** Deployments being reconciled, per cluster: whether an event asked for another pass. */
+const reconciling = new WeakMap<ControllerContext, Map<string, boolean>>();
+
+/**
+ * Brings a Deployment's replica sets one step closer to its template (level-triggered). The
+ * store notifies watchers synchronously, so scaling a replica set re-enters this function
+ * through the pods it creates or deletes; a nested call only asks the running one for another
+ * pass, which then starts from the store as it is (a pass on a stale list of replica sets
+ * would scale past maxSurge or below maxUnavailable).
+ */
+export function reconcileDeployment(context: ControllerContext, deployment: KubeObject): void {
+  const namespace = deployment.metadata.namespace ?? 'default';
+  const key = `${namespace}/${deployment.metadata.name}`;
+  let passes = reconciling.get(context);
+  if (!passes) reconciling.set(context, (passes = new Map<string, boolean>()));
+  if (passes.has(key)) {
+    passes.set(key, true);
+    return;
+  }
+  passes.set(key, false);
+  try {
+    // Each pass makes progress or changes nothing; the bound only guards against a bug looping.
+    for (let pass = 0; pass < 50; pass += 1) {
+      const current = context.store.get('Deployment', namespace, deployment.metadata.name);
+      if (current === undefined) return;
+      reconcileOnce(context, current);
+      if (!passes.get(key)) return;
+      passes.set(key, false);
+    }
+  } finally {
+    passes.delete(key);
+  }
+}
+
+function reconcileOnce(context: ControllerContext, deployment: KubeObject): void {
   const { store } = context;
   if (deployment.metadata.deletionTimestamp !== undefined) return;
   const spec = asRecord(deployment.spec);
@@ -80,27 +131,77 @@ function reconcileDeployment(context: ControllerContext, deployment: KubeObject)
     },
   };
   const current = owned.find((rs) => rs.metadata.name === name);
+  const replicasOf = (rs: KubeObject): number => {
+    const value = asRecord(rs.spec).replicas;
+    return typeof value === 'number' ? value : 1;
+  };
+  const olds = owned.filter((rs) => rs.metadata.name !== name && replicasOf(rs) > 0);
+  // The `upgrade-drops-traffic` fault: the gateway replaces every replica at once, as a
+  // Recreate strategy (or a forced delete of all pods) would.
+  const allAtOnce =
+    olds.length === 0 ||
+    asRecord(spec.strategy).type === 'Recreate' ||
+    (context.settings.faults.has('upgrade-drops-traffic') && isGatewayTemplate(template));
+  let newReplicas = replicas;
+  if (!allAtOnce) {
+    // A rolling update (ROLLING_UPDATE_DEFAULTS): surge within maxSurge, and scale the old
+    // replica sets down only as far as the ready pods allow (maxUnavailable).
+    const { maxSurge } = rollingUpdateBounds(
+      asRecord(asRecord(spec.strategy).rollingUpdate),
+      replicas,
+    );
+    const existing = current === undefined ? 0 : replicasOf(current);
+    const total = existing + olds.reduce((sum, rs) => sum + replicasOf(rs), 0);
+    newReplicas = Math.min(replicas, existing + Math.max(0, replicas + maxSurge - total));
+  }
   if (current === undefined) {
+    desired.spec = { ...desired.spec, replicas: newReplicas };
+    (desired.metadata.annotations ??= {})['deployment.kubernetes.io/desired-replicas'] =
+      String(replicas);
     store.create(desired);
     context.emitEvent(
       deployment,
       'ScalingReplicaSet',
-      `Scaled up replica set ${name} from 0 to ${replicas}`,
+      `Scaled up replica set ${name} from 0 to ${newReplicas}`,
       'deployment-controller',
     );
-  } else if (asRecord(current.spec).replicas !== replicas) {
+  } else if (replicasOf(current) !== newReplicas) {
     store.modify('ReplicaSet', namespace, name, (draft) => {
-      asRecord(draft.spec).replicas = replicas;
+      asRecord(draft.spec).replicas = newReplicas;
       (draft.metadata.annotations ??= {})['deployment.kubernetes.io/desired-replicas'] =
         String(replicas);
     });
   }
-  // A simplified rolling update: the old replica sets are scaled to zero at once.
-  for (const old of owned) {
-    if (old.metadata.name === name || asRecord(old.spec).replicas === 0) continue;
-    store.modify('ReplicaSet', namespace, old.metadata.name, (draft) => {
-      asRecord(draft.spec).replicas = 0;
-    });
+  if (allAtOnce) {
+    for (const old of olds) {
+      store.modify('ReplicaSet', namespace, old.metadata.name, (draft) => {
+        asRecord(draft.spec).replicas = 0;
+      });
+    }
+  } else {
+    const { maxUnavailable } = rollingUpdateBounds(
+      asRecord(asRecord(spec.strategy).rollingUpdate),
+      replicas,
+    );
+    const pods = store
+      .list('Pod', { namespace })
+      .filter((pod) => pod.metadata.deletionTimestamp === undefined);
+    // Ready pods beyond a set's replicas are on their way out (its scale-down is being
+    // carried out): they count for nothing, or a pass would remove old pods twice.
+    const readyOf = (rs: KubeObject): number =>
+      Math.min(replicasOf(rs), pods.filter((pod) => ownedBy(pod, rs) && isPodReady(pod)).length);
+    const ready = owned.reduce((sum, rs) => sum + readyOf(rs), 0);
+    let removable = Math.max(0, ready - (replicas - maxUnavailable));
+    // Oldest first, as the controller scales down; pods that are not ready go for free.
+    for (const old of [...olds].sort(byRevision)) {
+      const unready = replicasOf(old) - readyOf(old);
+      const cut = Math.min(replicasOf(old), Math.max(0, unready) + removable);
+      if (cut === 0) continue;
+      removable -= Math.max(0, cut - Math.max(0, unready));
+      store.modify('ReplicaSet', namespace, old.metadata.name, (draft) => {
+        asRecord(draft.spec).replicas = replicasOf(old) - cut;
+      });
+    }
   }
   updateDeploymentStatus(context, deployment);
 }

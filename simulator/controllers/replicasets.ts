@@ -3,7 +3,7 @@ import { asRecord, type Json } from '../json.ts';
 import { cloneObject, type StoreEvent } from '../store/object-store.ts';
 import type { KubeObject } from '../types.ts';
 import type { ControllerContext } from './context.ts';
-import { updateDeploymentStatus } from './deployments.ts';
+import { reconcileDeployment, updateDeploymentStatus } from './deployments.ts';
 import { isPodReady } from './kubelet.ts';
 import { controllerOf, controllerReference, ownedBy } from './ownership.ts';
 
@@ -86,6 +86,7 @@ function reconcileReplicaSet(context: ControllerContext, replicaSet: KubeObject)
     }
     draft.status = status;
   });
+  // A pod of this set became ready or went away: a rolling update may take its next step.
   const deployment = controllerOf(store, replicaSet, 'Deployment');
-  if (deployment !== undefined) updateDeploymentStatus(context, deployment);
+  if (deployment !== undefined) reconcileDeployment(context, deployment);
 }

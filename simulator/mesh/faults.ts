@@ -25,6 +25,10 @@ export const FAULT_EFFECTS: Readonly<Record<FaultName, string>> = {
   'dr-lookup-ignored':
     'proxy.ts: DestinationRules are found in any namespace after the lookup path',
   'slow-propagation': 'nothing here: the store delays what view() returns',
+  'upgrade-drops-traffic':
+    'controllers/deployments.ts: a gateway Deployment whose template changes replaces every replica at once instead of rolling',
+  'skew-breaks-old-proxies':
+    'network.ts: a sidecar whose proxy is an older minor version than the gateway pod it connects to is refused (503 UF,URX, istio/istio#22842)',
   'gateway-not-programmed':
     'controllers/gateway-api.ts: a Gateway API Gateway keeps Programmed=False (NoResources) although its deployment is ready',
   'hostname-backend-ignored':

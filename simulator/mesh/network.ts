@@ -6,7 +6,17 @@
 import type { KubeObject } from '../types.ts';
 import type { MeshContext } from './context.ts';
 import { gatewayInbound } from './gateway.ts';
-import { isGatewayPod, isReady, labelsOf, mapSelects, podIp, spec, stringMap } from './k8s.ts';
+import { proxyContainer, majorMinor } from '../../harness/facts.ts';
+import {
+  imageTag,
+  isGatewayPod,
+  isReady,
+  labelsOf,
+  mapSelects,
+  podIp,
+  spec,
+  stringMap,
+} from './k8s.ts';
 import type { Peer } from './network-policy.ts';
 import { connectionAllowed } from './network-policy.ts';
 import type { Address, Payload, Reply } from './wire.ts';
@@ -27,6 +37,9 @@ function deliverToPod(
 ): Reply {
   if (!allowed(ctx, from, { kind: 'pod', pod }, port)) return { kind: 'timeout' };
   if (isGatewayPod(pod)) {
+    // The `skew-breaks-old-proxies` fault: an old sidecar cannot talk to a newer gateway
+    // (OLD_PROXY_THROUGH_NEW_GATEWAY_FAILURE, istio/istio#22842): its connections fail.
+    if (ctx.fault('skew-breaks-old-proxies') && olderProxy(from, pod)) return { kind: 'refused' };
     return gatewayInbound(ctx, pod, port, payload, {
       remote: { ip: podIp(from), port: sourcePort },
       local: { ip: podIp(pod), port },
@@ -34,6 +47,20 @@ function deliverToPod(
   }
   // Client workloads (curl sleeping) listen on nothing the suites reach.
   return { kind: 'refused' };
+}
+
+function proxyMinor(pod: KubeObject): number | undefined {
+  const proxy = proxyContainer(pod as Parameters<typeof proxyContainer>[0]) as
+    Record<string, unknown> | undefined;
+  const version = imageTag(proxy);
+  return version === undefined ? undefined : majorMinor(version)?.minor;
+}
+
+/** Whether `client` runs a proxy of an older minor version than `gateway`. */
+function olderProxy(client: KubeObject, gateway: KubeObject): boolean {
+  const clientMinor = proxyMinor(client);
+  const gatewayMinor = proxyMinor(gateway);
+  return clientMinor !== undefined && gatewayMinor !== undefined && clientMinor < gatewayMinor;
 }
 
 /**

@@ -47,6 +47,9 @@ export async function istioctlMain(
   try {
     if (command === 'version') return await version(rest, env, io);
     if (command === 'install') return await install(rest, env, io);
+    if (command === 'x' && rest[0] === 'precheck') return await precheck(rest.slice(1), env, io);
+    if (command === 'analyze') return await analyze(rest, env, io);
+    if (command === 'uninstall') return await uninstall(rest, env, io);
     io.err(
       `Error: unknown command "${command ?? ''}" for "istioctl" (this is the egress-conformance stand-in)\n`,
     );
@@ -57,12 +60,19 @@ export async function istioctlMain(
   }
 }
 
-const KUBE_FLAGS = {
+import { analyze, precheck, uninstall } from './istioctl-upgrade.ts';
+
+/** `--kubeconfig` and `--context`, as every cluster command of istioctl takes them. */
+export const KUBE_FLAGS = {
   kubeconfig: { type: 'string', short: 'c' },
   context: { type: 'string' },
 } as const;
 
-function kubeconfigOf(values: { kubeconfig?: string | undefined }, env: NodeJS.ProcessEnv): string {
+/** The kubeconfig a command uses: the flag, else the first of KUBECONFIG, else ~/.kube/config. */
+export function kubeconfigOf(
+  values: { kubeconfig?: string | undefined },
+  env: NodeJS.ProcessEnv,
+): string {
   return (
     values.kubeconfig ??
     (env.KUBECONFIG ?? '').split(delimiter).find(Boolean) ??
@@ -120,7 +130,12 @@ export function overlaySettings(
       defaultConfig?: { proxyStatsMatcher?: unknown };
     };
     components?: {
-      egressGateways?: { name?: string; enabled?: boolean; namespace?: string }[];
+      egressGateways?: {
+        name?: string;
+        enabled?: boolean;
+        namespace?: string;
+        k8s?: { replicaCount?: number };
+      }[];
     };
   };
   const mesh = spec.meshConfig ?? {};
@@ -132,6 +147,9 @@ export function overlaySettings(
     ...(spec.hub ? { hub: spec.hub } : {}),
     ...(spec.revision ? { revision: spec.revision } : {}),
     ...(gateway?.namespace ? { gatewayNamespace: gateway.namespace } : {}),
+    ...(typeof gateway?.k8s?.replicaCount === 'number'
+      ? { gatewayReplicas: gateway.k8s.replicaCount }
+      : {}),
     // The default profile leaves accessLogFile empty; only the overlay turns it on.
     accessLogFile: mesh.accessLogFile ?? '',
     ...(mesh.accessLogFormat ? { accessLogFormat: mesh.accessLogFormat } : {}),
@@ -156,6 +174,7 @@ async function install(
       'skip-confirmation': { type: 'boolean', short: 'y' },
       filename: { type: 'string', short: 'f', multiple: true },
       'readiness-timeout': { type: 'string' },
+      revision: { type: 'string', short: 'r' },
     },
     strict: true,
     allowPositionals: false,
@@ -183,7 +202,11 @@ async function install(
   );
   // EGRESS_SIM_PROFILE: the install takes the shape of the chosen profiles, as if the overlay said so.
   const profiled = applyProfiles(readProfiles(env.EGRESS_SIM_PROFILE), { install: overlaid });
-  const settings = { ...profiled.install, egressGateway };
+  const settings = {
+    ...profiled.install,
+    ...(values.revision ? { revision: values.revision } : {}),
+    egressGateway,
+  };
   const objects = [
     ...istioInstallObjects(settings).filter(
       (object) => egressGateway || !object.metadata.name.startsWith('istio-egressgateway'),

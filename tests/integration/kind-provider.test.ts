@@ -139,6 +139,16 @@ describe('createKindProvider against the stand-in kind and istioctl', { timeout:
     await provider.release({ keep: false, progress });
   });
 
+  it("supplies an upgrade's istioctl B: the one on PATH when it reports B, else a download (which fails here)", async () => {
+    const provider = createKindProvider(
+      await options({ env: { ...env, EGRESS_SIM_ISTIOCTL_VERSION: '1.30.5' } }),
+    );
+    const tool = await provider.istioctlFor!('1.30.5');
+    expect(tool.path).toMatch(/istioctl$/);
+    // Not on PATH in that version: downloaded and verified, here from an address that refuses.
+    await expect(provider.istioctlFor!('1.29.8')).rejects.toThrow(/istioctl/);
+  });
+
   // One kept cluster serves both: refusing to create it again and reusing it.
   it('keeps the cluster with --keep-cluster, refuses to create it again, and --reuse-cluster attaches to it without deleting it', async () => {
     const clusterName = uniqueName();

@@ -1,0 +1,137 @@
+/**
+ * An upgrade run's reports: the usual JUnit, conformance.yaml/json and summary.md with the
+ * cases of both phases, plus the `upgrade` section (versions, style, timed steps, the
+ * disruption table) in the conformance report and the table in summary.md.
+ */
+import path from 'node:path';
+import { appendFile, mkdir } from 'node:fs/promises';
+import type { RunContext } from '../run-context.ts';
+import { renderJUnit, writeJUnit, type CaseResult } from '../reporting/junit.ts';
+import { writeConformanceReports, type RunReport } from '../reporting/conformance-report.ts';
+import { writeSummary } from '../reporting/summary.ts';
+import type { UpgradeMode, UpgradeOptions } from './options.ts';
+import {
+  describeDisruption,
+  disruptionMarkdown,
+  type PathDisruption,
+  type UpgradeStep,
+} from './disruption.ts';
+
+/** The `upgrade` section of conformance.yaml/json. */
+export interface UpgradeSection {
+  mode: UpgradeMode;
+  from: string;
+  to: string;
+  /** In place or canary; null where other tooling upgraded (`--disruption`). */
+  style: string | null;
+  probeIntervalMs: number;
+  maxDisruption: number;
+  result: 'passed' | 'failed' | 'not measured';
+  steps: { name: string; startedAt: string; endedAt: string | null }[];
+  disruption: (PathDisruption & { result: 'passed' | 'failed' })[];
+  precheckWarnings: string[];
+  analyze: { namespace: string; output: string }[];
+  /** Two-phase mode: the id `--disruption check` takes. */
+  id?: string;
+}
+
+/** Builds the section from what the run measured. */
+export function upgradeSection({
+  upgrade,
+  steps,
+  rows,
+  precheckWarnings = [],
+  analyze = [],
+  id,
+}: {
+  upgrade: UpgradeOptions;
+  steps: readonly UpgradeStep[];
+  rows: readonly PathDisruption[];
+  precheckWarnings?: string[];
+  analyze?: { namespace: string; output: string }[];
+  id?: string;
+}): UpgradeSection {
+  const disruption = rows.map((row) => ({
+    ...row,
+    result: row.failed > upgrade.maxDisruption ? ('failed' as const) : ('passed' as const),
+  }));
+  return {
+    mode: upgrade.mode,
+    from: upgrade.from,
+    to: upgrade.to,
+    style: upgrade.mode === 'upgrade' ? upgrade.style : null,
+    probeIntervalMs: upgrade.probeIntervalMs,
+    maxDisruption: upgrade.maxDisruption,
+    result:
+      disruption.length === 0
+        ? 'not measured'
+        : disruption.some((row) => row.result === 'failed')
+          ? 'failed'
+          : 'passed',
+    steps: steps.map((step) => ({
+      name: step.name,
+      startedAt: step.startedAt.toISOString(),
+      endedAt: step.endedAt?.toISOString() ?? null,
+    })),
+    disruption,
+    precheckWarnings,
+    analyze,
+    ...(id === undefined ? {} : { id }),
+  };
+}
+
+/** One JUnit case per path: passed, or failed with the disruption figures in the message. */
+export function disruptionCases(section: UpgradeSection, durationMs: number): CaseResult[] {
+  const how =
+    section.style === null
+      ? `the upgrade ${section.from} -> ${section.to} done by other tooling`
+      : `the ${section.style} upgrade ${section.from} -> ${section.to}`;
+  return section.disruption.map((row) => ({
+    suite: 'upgrade',
+    group: 'disruption',
+    name: `[upgrade] egress through the gateway stays up on the ${row.path} path during ${how}`,
+    state: row.result,
+    durationMs,
+    ...(row.result === 'failed'
+      ? {
+          message: `disruption on the ${row.path} path exceeds --max-disruption ${section.maxDisruption}: ${describeDisruption([row])}`,
+        }
+      : {}),
+    meta: {},
+  }));
+}
+
+/** Writes every report; `report.cases` and `report.upgrade` must be set. */
+export async function writeUpgradeReports({
+  reportsDir,
+  junitPath,
+  report,
+  context,
+  started,
+}: {
+  reportsDir: string;
+  junitPath: string;
+  report: RunReport;
+  context: RunContext | undefined;
+  started: Date;
+}): Promise<void> {
+  await mkdir(reportsDir, { recursive: true });
+  if (context) {
+    await writeJUnit(path.resolve(junitPath), renderJUnit(context, report.cases ?? [], started));
+  }
+  await writeConformanceReports(reportsDir, report);
+  await writeSummary(reportsDir, report);
+  const section = report.upgrade;
+  if (!section) return;
+  const title =
+    section.style === null
+      ? `Disruption ${section.from} → ${section.to} (upgraded by other tooling${section.id ? `, id ${section.id}` : ''})`
+      : `Upgrade ${section.from} → ${section.to} (${section.style})`;
+  const steps = section.steps
+    .map((step) => `${step.name} (${step.startedAt} – ${step.endedAt ?? '?'})`)
+    .join('; ');
+  await appendFile(
+    path.join(reportsDir, 'summary.md'),
+    `\n## ${title}\n\n${section.disruption.length > 0 ? disruptionMarkdown(section.disruption) : 'Disruption not measured (the probes start with `--disruption check`).'}\n\n${steps ? `Steps: ${steps}\n` : ''}`,
+  );
+}

@@ -1,0 +1,287 @@
+/**
+ * Upgrade runs end to end (issue 12): `--upgrade-from` in place and canary pass with both
+ * phases and the disruption table in every report; each upgrade fault of the simulated
+ * cluster fails the run with the failed requests counted and attributed to a step; and the
+ * two-phase mode (`--disruption start`, the user's own upgrade, `--disruption check`)
+ * against a cluster served from this process, green and under the skew fault.
+ *
+ * One small suite (dr-lookup, one variant) keeps each run short: what is tested here is the
+ * upgrade around the suites, which tests/e2e/conformance.e2e.test.ts covers on their own.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { readSimOptions, startSimulatedCluster } from '../../simulator/cluster.ts';
+import { createMeshModel } from '../../simulator/mesh/model.ts';
+import { worldHostsFromEnv } from '../../simulator/standins/kind-world.ts';
+import { connect } from '../../harness/k8s/client.ts';
+import { writeOverlay } from '../../harness/istio/overlay.ts';
+import { restartDeployment } from '../../harness/upgrade/steps.ts';
+import type { UpgradeSection } from '../../harness/upgrade/report.ts';
+import { CLI, parseJUnit, runSimulated, withCliSlot, type JUnitCase } from './cli.ts';
+
+const FROM = '1.30.5';
+const TO = '1.31.1';
+
+/** One suite, one variant, a fast probe; pods take simulated time to start, as rollouts need. */
+const ARGS = [
+  '--suite',
+  'dr-lookup',
+  '--mtls',
+  'disabled',
+  '--api',
+  'istio-api',
+  '--probe-interval',
+  '100',
+];
+const ENV = { EGRESS_SIM_POD_START_MS: '150' };
+
+interface Outcome {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  cases: JUnitCase[];
+  upgrade: UpgradeSection | undefined;
+  json: { upgrade?: UpgradeSection } | undefined;
+  summary: string;
+}
+
+async function reportsOf(reports: string): Promise<Pick<Outcome, 'upgrade' | 'json' | 'summary'>> {
+  const yamlText = await readFile(path.join(reports, 'conformance.yaml'), 'utf8').catch(() => '');
+  const jsonText = await readFile(path.join(reports, 'conformance.json'), 'utf8').catch(() => '');
+  const yaml = yamlText ? (parse(yamlText) as { upgrade?: UpgradeSection }) : undefined;
+  return {
+    upgrade: yaml?.upgrade,
+    json: jsonText ? (JSON.parse(jsonText) as { upgrade?: UpgradeSection }) : undefined,
+    summary: await readFile(path.join(reports, 'summary.md'), 'utf8').catch(() => ''),
+  };
+}
+
+async function upgradeRun(extra: string[], env: Record<string, string> = {}): Promise<Outcome> {
+  const run = await runSimulated(['--upgrade-from', FROM, ...ARGS, ...extra], { ...ENV, ...env });
+  return { ...run, ...(await reportsOf(run.reports)) };
+}
+
+function phaseCases(cases: readonly JUnitCase[], phase: string): JUnitCase[] {
+  return cases.filter((entry) => entry.name.startsWith(`[${phase}] `));
+}
+
+/** The disruption cases (one per path), apart from the mixed-version checks. */
+function disruptionCasesOf(cases: readonly JUnitCase[]): JUnitCase[] {
+  return phaseCases(cases, 'upgrade').filter((entry) => entry.name.includes(' stays up '));
+}
+
+function mixedCasesOf(cases: readonly JUnitCase[]): JUnitCase[] {
+  return phaseCases(cases, 'upgrade').filter((entry) => entry.name.includes('mixed versions'));
+}
+
+function expectGreenUpgrade(run: Outcome, style: string): void {
+  expect(run.exitCode, run.stderr + run.stdout).toBe(0);
+  expect(phaseCases(run.cases, 'before').length).toBeGreaterThan(0);
+  expect(phaseCases(run.cases, 'after').length).toBe(phaseCases(run.cases, 'before').length);
+  const disruption = disruptionCasesOf(run.cases);
+  expect(disruption.map((entry) => entry.name.split(' on the ')[1]?.split(' ')[0])).toEqual([
+    'http',
+    'tls',
+    'mtls',
+  ]);
+  expect(disruption.every((entry) => entry.failure === undefined)).toBe(true);
+  // While old and new proxies were mixed, B1/B3 (and B2 on the mTLS path) held with gateway evidence.
+  const mixed = mixedCasesOf(run.cases);
+  expect(mixed.map((entry) => /: (B\d) holds/.exec(entry.name)?.[1])).toEqual(['B1', 'B3', 'B2']);
+  expect(mixed.filter((entry) => entry.failure).map((entry) => entry.failure)).toEqual([]);
+  for (const section of [run.upgrade, run.json?.upgrade]) {
+    expect(section).toMatchObject({ mode: 'upgrade', from: FROM, to: TO, style, result: 'passed' });
+    for (const row of section?.disruption ?? []) {
+      expect(row.sent).toBeGreaterThan(5);
+      expect(row.failed).toBe(0);
+    }
+    expect(section?.steps.length).toBeGreaterThanOrEqual(4);
+  }
+  expect(run.summary).toContain(`## Upgrade ${FROM} → ${TO} (${style})`);
+  expect(run.summary).toMatch(/\| http \| \d+ \| 0 \|/);
+}
+
+describe('upgrade runs on the simulated cluster', () => {
+  it(
+    'in place: exit 0, both phases, the disruption table in JUnit, conformance.yaml/json and summary.md',
+    { timeout: 900_000 },
+    async () => {
+      expectGreenUpgrade(await upgradeRun([]), 'in-place');
+    },
+  );
+
+  it('canary: the same', { timeout: 900_000 }, async () => {
+    const run = await upgradeRun(['--upgrade-style', 'canary']);
+    expectGreenUpgrade(run, 'canary');
+    expect(run.upgrade?.steps.map((step) => step.name)).toContain(
+      'istioctl uninstall --revision default',
+    );
+  });
+
+  it.each([
+    // The gateway's replicas all go at once: failures while the gateway is replaced.
+    ['upgrade-drops-traffic', /istioctl 1\.31\.1 install|restart the gateway/],
+    // Old sidecars through the new gateway (istio/istio#22842): failures until the workloads restart.
+    ['skew-breaks-old-proxies', /mixed versions: old sidecars, new gateway/],
+  ])(
+    'fault %s: exit 1, the failed requests counted and attributed to a step',
+    { timeout: 900_000 },
+    async (fault, step) => {
+      const run = await upgradeRun([], { EGRESS_SIM_FAULTS: fault });
+      expect(run.exitCode, run.stderr).toBe(1);
+      const failed = disruptionCasesOf(run.cases).filter((entry) => entry.failure);
+      expect(failed.length).toBeGreaterThan(0);
+      for (const entry of failed) {
+        // The figures are in the message: "N of M requests failed (… during "<step>" …)".
+        expect(entry.failure).toMatch(/\d+ of \d+ requests failed \(/);
+        expect(entry.failure).toMatch(/during "/);
+      }
+      const rows = run.upgrade?.disruption ?? [];
+      expect(rows.some((row) => row.failed > 0)).toBe(true);
+      const steps = rows.flatMap((row) => Object.keys(row.byStep));
+      expect(steps.some((name) => step.test(name))).toBe(true);
+      if (fault === 'skew-breaks-old-proxies') {
+        // The failure class carries the client sidecar's Envoy response flags.
+        expect(rows.find((row) => row.path === 'http')?.byClass).toHaveProperty([
+          'HTTP 503 URX,UF',
+        ]);
+        // And the mixed-version checks fail: the probe requests no longer reach the host.
+        expect(mixedCasesOf(run.cases).every((entry) => entry.failure !== undefined)).toBe(true);
+      }
+      // The suites themselves still pass: the failure is the disruption's alone.
+      expect(phaseCases(run.cases, 'after').every((entry) => entry.failure === undefined)).toBe(
+        true,
+      );
+    },
+  );
+});
+
+const ISTIOCTL = fileURLToPath(new URL('../../simulator/bin/istioctl', import.meta.url));
+
+/**
+ * `--disruption start`, an in-place upgrade by "the user's tooling" (the stand-in istioctl of
+ * B and a rollout restart of the gateway), then `--disruption check --id`, all against one
+ * simulated cluster served from this process, as `npm run sim` serves one.
+ */
+async function twoPhase(faults: string): Promise<{ start: Outcome; check: Outcome }> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'egc-two-phase-'));
+  const hosts = worldHostsFromEnv({});
+  const options = {
+    ...readSimOptions({ EGRESS_SIM_FAULTS: faults, EGRESS_SIM_POD_START_MS: '150' }),
+    externalHosts: hosts,
+  };
+  const cluster = await startSimulatedCluster({
+    options,
+    externalHosts: hosts,
+    dir,
+    createExecHandler: ({ view, logs }) => createMeshModel({ view, logs, options }),
+    istio: {
+      version: FROM,
+      accessLogEncoding: 'TEXT',
+      outboundStatsIncluded: true,
+      install: true,
+      gatewayReplicas: 2,
+    },
+  });
+  const cli = async (phase: string, extra: string[]): Promise<Outcome> => {
+    const reports = path.join(dir, `reports-${phase}`);
+    const result = await execa(
+      process.execPath,
+      [
+        CLI,
+        '--cluster',
+        'existing',
+        '--existing-cluster-ok',
+        '--kubeconfig',
+        cluster.kubeconfigPath,
+        '--external',
+        'internet',
+        '--reports',
+        reports,
+        '--junit',
+        path.join(reports, 'junit.xml'),
+        ...ARGS,
+        ...extra,
+      ],
+      { reject: false, cwd: dir, timeout: 180_000, env: { EGRESS_SIM_FAULTS: '' } },
+    );
+    const xml = await readFile(path.join(reports, 'junit.xml'), 'utf8').catch(() => '');
+    return {
+      exitCode: result.exitCode ?? -1,
+      stdout: String(result.stdout),
+      stderr: String(result.stderr),
+      cases: parseJUnit(xml),
+      ...(await reportsOf(reports)),
+    };
+  };
+  try {
+    const start = await cli('start', ['--disruption', 'start']);
+    const id = /\(id ([a-z0-9]+)\)/.exec(start.stdout)?.[1];
+    if (start.exitCode !== 0 || !id) return { start, check: start };
+    // The user's upgrade: istioctl B over A with the same gateway shape, then the gateway restarted.
+    const overlay = await writeOverlay(dir, {
+      outboundTrafficPolicy: 'ALLOW_ANY',
+      accessLogEncoding: 'TEXT',
+      egressGateway: true,
+      gatewayReplicas: 2,
+    });
+    await execa(
+      ISTIOCTL,
+      ['install', '-y', '-f', overlay, '--kubeconfig', cluster.kubeconfigPath],
+      { env: { EGRESS_SIM_ISTIOCTL_VERSION: TO } },
+    );
+    await restartDeployment(
+      connect({ kubeconfigPath: cluster.kubeconfigPath }),
+      'istio-system',
+      'istio-egressgateway',
+    );
+    const check = await cli('check', ['--disruption', 'check', '--id', id]);
+    return { start, check };
+  } finally {
+    await cluster.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+describe('two-phase mode against an existing cluster', () => {
+  it(
+    'start: phase before, probes left running, an id; check: the records, phase after, exit 0',
+    { timeout: 900_000 },
+    async () => {
+      const { start, check } = await withCliSlot(() => twoPhase(''));
+      expect(start.exitCode, start.stderr).toBe(0);
+      expect(phaseCases(start.cases, 'before').length).toBeGreaterThan(0);
+      expect(start.upgrade).toMatchObject({ mode: 'start', from: FROM });
+      expect(check.exitCode, check.stderr + check.stdout).toBe(0);
+      expect(phaseCases(check.cases, 'after').length).toBeGreaterThan(0);
+      expect(check.upgrade).toMatchObject({ mode: 'check', from: FROM, to: TO, result: 'passed' });
+      // One external host for every path (--external internet): the HTTP path alone
+      // (probePathsFor), since the three paths' VirtualServices for one host would collide.
+      expect(check.upgrade?.disruption.map((row) => row.path)).toEqual(['http']);
+      for (const row of check.upgrade?.disruption ?? []) expect(row.sent).toBeGreaterThan(5);
+      expect(check.summary).toContain(`Disruption ${FROM} → ${TO}`);
+    },
+  );
+
+  it(
+    'check fails (exit 1) when old proxies lose egress through the new gateway (skew-breaks-old-proxies)',
+    { timeout: 900_000 },
+    async () => {
+      const { check } = await withCliSlot(() => twoPhase('skew-breaks-old-proxies'));
+      expect(check.exitCode, check.stderr).toBe(1);
+      const rows = check.upgrade?.disruption ?? [];
+      expect(
+        rows.filter((row) => row.failed > 0).map((row) => row.path),
+        JSON.stringify(rows),
+      ).toEqual(['http']);
+      expect(disruptionCasesOf(check.cases).find((entry) => entry.failure)?.failure).toMatch(
+        /\d+ of \d+ requests failed \(.*during "the upgrade by other tooling/,
+      );
+    },
+  );
+});
