@@ -7,19 +7,10 @@ import { EnvironmentError } from './errors.ts';
 import { GATEWAY_API_RELEASE, GATEWAY_API_VERSIONS } from './facts/gateway-api.ts';
 import { connect, errorText, isNotFound, type Kube } from './k8s/client.ts';
 import type { ClusterTarget } from './providers/types.ts';
-import { API_NAMES, type ApiName, type SkippedApi } from './variants.ts';
+import type { ApiName, SkippedApi } from './variants.ts';
 import { GATEWAY_API_VERSION } from './versions.ts';
 
-/** Parses the `--api` value; undefined when it is not one of the choices. */
-export function parseApiFlag(value: string): ApiName[] | undefined {
-  if (value === 'both') return [...API_NAMES];
-  return (API_NAMES as readonly string[]).includes(value) ? [value as ApiName] : undefined;
-}
-
-/** The usage error text for a bad `--api`. */
-export function apiFlagProblem(value: string): string {
-  return `unknown --api "${value}"; valid values: ${API_NAMES.join(', ')}, both`;
-}
+export { apiFlagProblem, parseApiFlag } from './variants.ts';
 
 /**
  * The Gateway API kinds the cluster does not serve (empty when every CRD the suites use is

@@ -8,8 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { SUITES, findSuite } from '../suites/index.ts';
 import { CLUSTER_KINDS, type ClusterKind } from './providers/types.ts';
 import { MTLS_MODES, type MtlsMode } from './run-context.ts';
-import type { ApiName } from './variants.ts';
-import { apiFlagProblem, parseApiFlag } from './api-selection.ts';
+import { apiFlagProblem, parseApiFlag, type ApiName } from './variants.ts';
 import {
   TIMEOUT_DOCS,
   TIMEOUT_NAMES,

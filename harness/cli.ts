@@ -28,9 +28,7 @@ import { checkManifestTree } from './manifests.ts';
 import { checkOutputs } from './outputs.ts';
 import { type ClusterProvider, type Progress } from './providers/types.ts';
 import { type RunContext } from './run-context.ts';
-import { selectApis } from './api-selection.ts';
 import { REQUIRED_CONSECUTIVE_OBSERVATIONS, resolveTimeouts } from './timeouts.ts';
-import { runSuites } from './runner.ts';
 import { gatewayReplicasFor } from './upgrade/options.ts';
 import { leftoversMessage, leftoversSentence, type RunPlace } from './leftovers.ts';
 import { ApiUnavailableError, apiUnavailableSentence, setApiStep } from './k8s/retry.ts';
@@ -222,6 +220,8 @@ export async function main(
     report.requiredObservations = REQUIRED_CONSECUTIVE_OBSERVATIONS;
     if (abortRun.signal.aborted) return interruptedCode();
     const timeouts = resolveTimeouts(provider.timeoutDefaults ?? {}, options.timeoutOverrides);
+    // Loaded here, not at startup: the Kubernetes client and vitest cost a usage error seconds.
+    const { selectApis } = await import('./api-selection.ts');
     const selection = await selectApis(target, options.apis, say);
     report.apis = selection;
     const run: RunContext = {
@@ -246,6 +246,7 @@ export async function main(
     if (sharedHost && options.parallel === undefined) {
       say(`suites run one at a time: they share the external host ${hostNames[0] ?? ''}`);
     }
+    const { runSuites } = await import('./runner.ts');
     const outcome = await runSuites({
       projectRoot: PROJECT_ROOT,
       run,

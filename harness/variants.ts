@@ -18,6 +18,17 @@ export interface SkippedApi {
   reason: string;
 }
 
+/** Parses the `--api` value; undefined when it is not one of the choices. */
+export function parseApiFlag(value: string): ApiName[] | undefined {
+  if (value === 'both') return [...API_NAMES];
+  return (API_NAMES as readonly string[]).includes(value) ? [value as ApiName] : undefined;
+}
+
+/** The usage error text for a bad `--api`. */
+export function apiFlagProblem(value: string): string {
+  return `unknown --api "${value}"; valid values: ${API_NAMES.join(', ')}, both`;
+}
+
 /** One value of every axis: what a case ran with. */
 export interface Variant {
   mtls: MtlsMode;
