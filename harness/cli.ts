@@ -26,7 +26,7 @@ import { findSuite } from '../suites/index.ts';
 import { listSuites } from './list.ts';
 import { checkManifestTree } from './manifests.ts';
 import { checkOutputs } from './outputs.ts';
-import { type ClusterProvider, type Progress } from './providers/types.ts';
+import { type ClusterProvider, type ClusterTarget, type Progress } from './providers/types.ts';
 import { type RunContext } from './run-context.ts';
 import { REQUIRED_CONSECUTIVE_OBSERVATIONS, resolveTimeouts } from './timeouts.ts';
 import { gatewayReplicasFor } from './upgrade/options.ts';
@@ -289,6 +289,17 @@ export async function main(
     complain(`setup failed: ${error instanceof Error ? error.message : String(error)}`);
     return EXIT_ENVIRONMENT_ERROR;
   } finally {
+    if (report.target) {
+      try {
+        const restored = await restoreLeftLocks(report.target, runId);
+        if (restored.length > 0)
+          say(`restored the labels this run borrowed on ${restored.join(', ')}`);
+      } catch (error) {
+        complain(
+          `restoring borrowed labels failed: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
+    }
     if (provider) {
       try {
         await provider.release({ keep: keepCluster, progress });
@@ -332,4 +343,17 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   // Open handles (the API clients' keep-alive sockets, anything a library leaves behind)
   // must not keep a finished run alive; EGRESS_DEBUG=1 names them.
   exitNow(code);
+}
+
+/** Borrowed labels a suite could not give back itself (harness/label-lock.ts restoreLocksOfRun). */
+async function restoreLeftLocks(target: ClusterTarget, runId: string): Promise<string[]> {
+  const [{ connect }, { restoreLocksOfRun }] = await Promise.all([
+    import('./k8s/client.ts'),
+    import('./label-lock.ts'),
+  ]);
+  const kube = connect({
+    kubeconfigPath: target.kubeconfigPath,
+    ...(target.context ? { context: target.context } : {}),
+  });
+  return restoreLocksOfRun(kube, runId);
 }

@@ -107,6 +107,8 @@ export class LabelLocks {
   readonly #log: (line: string) => void;
   readonly #clock: Clock;
   readonly #held = new Map<string, Held>();
+  /** Borrows whose write may still land: release() waits for them, or it would miss their lock. */
+  readonly #pending = new Set<Promise<unknown>>();
 
   constructor({
     kube,
@@ -132,7 +134,17 @@ export class LabelLocks {
    * sets `labels` in the same write. Returns what those keys held before this holder first
    * set them (`undefined`: absent).
    */
-  async borrow(namespace: string, labels: Record<string, string>): Promise<PreviousLabels> {
+  borrow(namespace: string, labels: Record<string, string>): Promise<PreviousLabels> {
+    const borrowing = this.#borrow(namespace, labels);
+    this.#pending.add(borrowing);
+    const settled = (): void => {
+      this.#pending.delete(borrowing);
+    };
+    borrowing.then(settled, settled);
+    return borrowing;
+  }
+
+  async #borrow(namespace: string, labels: Record<string, string>): Promise<PreviousLabels> {
     const { sharedNamespaceLock: budgetMs, sharedNamespaceLockStale: staleMs } = this.#timeouts;
     const started = this.#clock.now();
     // The other holder's record as last seen, and since when (by our clock) it has not changed.
@@ -205,6 +217,9 @@ export class LabelLocks {
    * (its labels are then the new holder's to restore, and are left alone).
    */
   async release(): Promise<string[]> {
+    // A cleanup that starts while a borrow's write is in flight (an interrupted setup) must
+    // still give back what that write set.
+    await Promise.allSettled([...this.#pending]);
     const problems: string[] = [];
     for (const [namespace, held] of [...this.#held]) {
       clearInterval(held.renewal);
@@ -313,4 +328,51 @@ export class LabelLocks {
       // An API hiccup: the next tick tries again, well within the stale timeout.
     }
   }
+}
+
+/**
+ * The CLI's last word on borrowed labels: after the suites (however they ended: a worker
+ * killed mid-setup cannot run its own cleanup), every shared namespace still carrying a lock
+ * of `runId` gets the labels its record kept as previous values back, and loses the lock, in
+ * one conditional write each. Returns the namespaces restored.
+ */
+export async function restoreLocksOfRun(kube: Kube, runId: string): Promise<string[]> {
+  const restored: string[] = [];
+  const { items } = await kube.core.listNamespace();
+  for (const listed of items) {
+    if (listed.metadata?.annotations?.[SHARED_LOCK_ANNOTATION] !== runId) continue;
+    const name = listed.metadata.name ?? '';
+    for (let attempt = 0; attempt < 5; attempt += 1) {
+      const current = await kube.core.readNamespace({ name });
+      const record = lockRecordOf(current);
+      if (!record || record.run !== runId) break;
+      try {
+        await kube.objects.patch(
+          {
+            apiVersion: 'v1',
+            kind: 'Namespace',
+            metadata: {
+              name,
+              resourceVersion: current.metadata?.resourceVersion ?? '',
+              labels: record.previous,
+              annotations: {
+                [SHARED_LOCK_ANNOTATION]: null,
+                [SHARED_LOCK_HOLDER_ANNOTATION]: null,
+              },
+            },
+          } as never,
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          PatchStrategy.MergePatch,
+        );
+        restored.push(name);
+        break;
+      } catch (error) {
+        if (!isConflict(error)) throw error;
+      }
+    }
+  }
+  return restored;
 }

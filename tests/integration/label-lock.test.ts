@@ -11,7 +11,12 @@ import { PatchStrategy, type V1Namespace } from '@kubernetes/client-node';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startSimulatedCluster, type SimulatedCluster } from '../../simulator/cluster.ts';
 import { apiFailure, connect, type Kube } from '../../harness/k8s/client.ts';
-import { LabelLocks, lockRecordOf, type LabelLocksOptions } from '../../harness/label-lock.ts';
+import {
+  LabelLocks,
+  lockRecordOf,
+  restoreLocksOfRun,
+  type LabelLocksOptions,
+} from '../../harness/label-lock.ts';
 import { OPTIMISTIC_CONCURRENCY } from '../../harness/facts/kube-api.ts';
 import { pollUntil } from '../../harness/wait.ts';
 
@@ -234,5 +239,30 @@ describe('the borrowed-labels lock', () => {
     expect(lockRecordOf(await read())?.run).toBe('run-a');
     expect(await alive.release()).toEqual([]);
     expect((await read()).metadata?.labels?.['kube-system']).toBe('original');
+  });
+});
+
+describe('what a run could not give back itself', () => {
+  it('a release while a borrow is in flight waits for it and gives its labels back', async () => {
+    const holder = locks('run-inflight');
+    const borrowing = holder.borrow(NAMESPACE, BORROWED);
+    // The cleanup starts before the borrow's write has landed (an interrupted setup).
+    const problems = await holder.release();
+    await borrowing;
+    expect(problems).toEqual([]);
+    expect((await read()).metadata?.labels).toMatchObject({ 'kube-system': 'original' });
+    expect(lockRecordOf(await read())).toBeUndefined();
+  });
+
+  it("the CLI's sweep puts back the labels of a lock its run left, and only that run's", async () => {
+    // A suite worker killed after borrowing: its lock and labels stay.
+    await locks('run-killed').borrow(NAMESPACE, BORROWED);
+    expect(await restoreLocksOfRun(kube, 'another-run')).toEqual([]);
+    expect((await read()).metadata?.labels?.['kube-system']).toBe('true');
+    expect(await restoreLocksOfRun(kube, 'run-killed')).toEqual([NAMESPACE]);
+    const after = await read();
+    expect(after.metadata?.labels?.['kube-system']).toBe('original');
+    expect(after.metadata?.labels?.istio).toBeUndefined();
+    expect(lockRecordOf(after)).toBeUndefined();
   });
 });
