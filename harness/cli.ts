@@ -182,6 +182,8 @@ export async function main(
 
   let provider: ClusterProvider | undefined;
   let reportsFailed = false;
+  // Set once the API server is known to have stopped answering: cleanup then skips API work.
+  let apiWentDown = false;
   let interruptedBy: NodeJS.Signals | undefined;
   let keepCluster = options.keepCluster;
   // Exit codes by the shell convention 128 + signal number: SIGINT 130, SIGTERM 143.
@@ -270,6 +272,7 @@ export async function main(
       // sentence once: an API server that stopped answering fails every later step alike.
       const sentences = new Set(outcome.environmentErrors.map((m) => m.split('\n')[0] ?? m));
       const apiDown = [...sentences].map(apiUnavailableSentence).find((found) => found);
+      apiWentDown = apiDown !== undefined;
       for (const sentence of apiDown ? [apiDown] : sentences) complain(sentence);
       const left = apiDown ? leftovers() : undefined;
       if (left) complain(left);
@@ -280,7 +283,8 @@ export async function main(
     if (!report.cases) recordSetupFailure(report, error);
     if (error instanceof EnvironmentError) {
       complain(error.message);
-      const left = error instanceof ApiUnavailableError ? leftovers() : undefined;
+      apiWentDown = error instanceof ApiUnavailableError;
+      const left = apiWentDown ? leftovers() : undefined;
       if (left) complain(left);
       return EXIT_ENVIRONMENT_ERROR;
     }
@@ -289,15 +293,19 @@ export async function main(
     complain(`setup failed: ${error instanceof Error ? error.message : String(error)}`);
     return EXIT_ENVIRONMENT_ERROR;
   } finally {
-    if (report.target) {
+    // The suites found the API server down (in their own processes): the sweep would only wait.
+    if (report.target && !apiWentDown) {
       try {
         const restored = await restoreLeftLocks(report.target, runId);
         if (restored.length > 0)
           say(`restored the labels this run borrowed on ${restored.join(', ')}`);
       } catch (error) {
-        complain(
-          `restoring borrowed labels failed: ${error instanceof Error ? error.message : String(error)}`,
-        );
+        // An API server that went down was already named, with what may be left.
+        if (!(error instanceof ApiUnavailableError)) {
+          complain(
+            `restoring borrowed labels failed: ${error instanceof Error ? error.message : String(error)}`,
+          );
+        }
       }
     }
     if (provider) {
