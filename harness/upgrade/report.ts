@@ -101,6 +101,41 @@ export function disruptionCases(section: UpgradeSection, durationMs: number): Ca
   }));
 }
 
+/**
+ * The end of every upgrade entry (a whole run, `--disruption start`, `--disruption check`):
+ * the report's last fields set and every report written. False when writing failed, which
+ * `complain` has said; the run then ends with exit 2.
+ */
+export async function finishUpgradeReports({
+  report,
+  cases,
+  section,
+  complain,
+  ...where
+}: {
+  reportsDir: string;
+  junitPath: string;
+  report: RunReport;
+  cases: NonNullable<RunReport['cases']>;
+  section: UpgradeSection;
+  context: RunContext | undefined;
+  started: Date;
+  complain: (line: string) => void;
+}): Promise<boolean> {
+  report.cases = cases;
+  report.finishedAt = new Date();
+  report.upgrade = section;
+  try {
+    await writeUpgradeReports({ ...where, report });
+    return true;
+  } catch (error) {
+    complain(
+      `writing the reports failed: ${error instanceof Error ? error.message : String(error)}`,
+    );
+    return false;
+  }
+}
+
 /** Writes every report; `report.cases` and `report.upgrade` must be set. */
 export async function writeUpgradeReports({
   reportsDir,

@@ -45,7 +45,7 @@ import {
 import {
   disruptionCases,
   upgradeSection,
-  writeUpgradeReports,
+  finishUpgradeReports,
   type UpgradeSection,
 } from './report.ts';
 import { runDisruptionCheck, runDisruptionStart } from './two-phase.ts';
@@ -223,21 +223,17 @@ async function runFullUpgrade(run: UpgradeRunOptions): Promise<number> {
       await deleteProbeNamespaces(session, runId, Object.values(probes.namespaces));
     }
     await provider?.release({ keep: options.keepCluster, progress: () => {} }).catch(() => {});
-    report.cases = cases;
-    report.finishedAt = new Date();
-    report.upgrade = section ?? upgradeSection({ upgrade, steps, rows: [], precheckWarnings });
-    await writeUpgradeReports({
+    const written = await finishUpgradeReports({
       reportsDir: run.reportsDir,
       junitPath: options.junit,
       report,
+      cases,
+      section: section ?? upgradeSection({ upgrade, steps, rows: [], precheckWarnings }),
       context: session?.context,
       started,
-    }).catch((error: unknown) => {
-      complain(
-        `writing the reports failed: ${error instanceof Error ? error.message : String(error)}`,
-      );
-      code = EXIT_ENVIRONMENT_ERROR;
+      complain,
     });
+    if (!written) code = EXIT_ENVIRONMENT_ERROR;
   }
   return code;
 }

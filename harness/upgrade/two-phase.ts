@@ -32,7 +32,7 @@ import {
 import {
   disruptionCases,
   upgradeSection,
-  writeUpgradeReports,
+  finishUpgradeReports,
   type UpgradeSection,
 } from './report.ts';
 import { exitCode, upgradeReport } from './run.ts';
@@ -138,19 +138,17 @@ export async function runDisruptionStart(run: UpgradeRunOptions): Promise<number
       await deleteProbeNamespaces(session, runId, Object.values(probes.namespaces));
     }
     await provider?.release({ keep: true, progress: () => {} }).catch(() => {});
-    report.cases = cases;
-    report.finishedAt = new Date();
-    report.upgrade = upgradeSection({ upgrade, steps: [], rows: [], id: runId });
-    await writeUpgradeReports({
+    const written = await finishUpgradeReports({
       reportsDir: run.reportsDir,
       junitPath: options.junit,
       report,
+      cases,
+      section: upgradeSection({ upgrade, steps: [], rows: [], id: runId }),
       context: session?.context,
       started,
-    }).catch((error: unknown) => {
-      complain(`writing the reports failed: ${errorText(error)}`);
-      code = EXIT_ENVIRONMENT_ERROR;
+      complain,
     });
+    if (!written) code = EXIT_ENVIRONMENT_ERROR;
   }
   return code;
 }
@@ -234,19 +232,17 @@ export async function runDisruptionCheck(run: UpgradeRunOptions): Promise<number
       await deleteProbeNamespaces(session, id, Object.values(probes.namespaces));
     }
     await provider?.release({ keep: options.keepCluster, progress: () => {} }).catch(() => {});
-    report.cases = cases;
-    report.finishedAt = new Date();
-    report.upgrade = section ?? upgradeSection({ upgrade, steps: [], rows: [], id });
-    await writeUpgradeReports({
+    const written = await finishUpgradeReports({
       reportsDir: run.reportsDir,
       junitPath: options.junit,
       report,
+      cases,
+      section: section ?? upgradeSection({ upgrade, steps: [], rows: [], id }),
       context: session?.context,
       started,
-    }).catch((error: unknown) => {
-      complain(`writing the reports failed: ${errorText(error)}`);
-      code = EXIT_ENVIRONMENT_ERROR;
+      complain,
     });
+    if (!written) code = EXIT_ENVIRONMENT_ERROR;
   }
   return code;
 }
