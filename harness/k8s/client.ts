@@ -15,7 +15,7 @@ import {
 } from '@kubernetes/client-node';
 import { EnvironmentError } from '../errors.ts';
 import { DEFAULT_TIMEOUTS, type TimeoutConfig } from '../timeouts.ts';
-import { makeBoundedApiClient } from './http.ts';
+import { makeBoundedApiClient, sharedConnections } from './http.ts';
 import { retryPolicy, type ApiRetryPolicy } from './retry.ts';
 
 /** The API clients for one cluster, built from one kubeconfig and context. */
@@ -76,8 +76,9 @@ export function connect({
   const server = cluster.server;
   pluginsEndWithProcess(config);
   const policy = retryPolicy(timeouts);
+  const connections = sharedConnections(config);
   const api = <T>(type: new (configuration: ReturnType<typeof createConfiguration>) => T): T =>
-    makeBoundedApiClient(config, type, { server, policy });
+    makeBoundedApiClient(config, type, { server, policy, connections });
   const objects = api(KubernetesObjectApi);
   // What KubernetesObjectApi.makeApiClient does after construction (the method is protected).
   (objects as unknown as { setDefaultNamespace(kc: KubeConfig): string }).setDefaultNamespace(

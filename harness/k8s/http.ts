@@ -132,7 +132,11 @@ function failureChain(error: Error): string {
 export function makeBoundedApiClient<T>(
   config: KubeConfig,
   apiClientType: new (configuration: ReturnType<typeof createConfiguration>) => T,
-  { server, policy }: { server: string; policy: ApiRetryPolicy },
+  {
+    server,
+    policy,
+    connections,
+  }: { server: string; policy: ApiRetryPolicy; connections: SharedConnections },
 ): T {
   const inner = new IsomorphicFetchHttpLibrary();
   return new apiClientType(
@@ -140,8 +144,46 @@ export function makeBoundedApiClient<T>(
       baseServer: new ServerConfiguration(server, {}),
       authMethods: { default: config },
       httpApi: wrapHttpLibrary({
-        send: (request: RequestContext) => sendBounded(inner, request, { server, policy }),
+        send: (request: RequestContext) => {
+          connections.reuse(request);
+          return sendBounded(inner, request, { server, policy });
+        },
       }),
     }),
   );
+}
+
+type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
+
+/** Where a cluster's typed clients take their connections from (see {@link sharedConnections}). */
+export interface SharedConnections {
+  /** Sends `request` over the shared connection pool when its credentials allow it. */
+  reuse(request: RequestContext): void;
+}
+
+/**
+ * One connection pool for every request to a cluster, as kubectl and client-go keep theirs.
+ * client-node builds a new undici Agent for each request (KubeConfig.applySecurityAuthentication
+ * → createDispatcher), so each request paid a TLS handshake on both ends and left an idle
+ * socket behind: a sixth of a simulated run's CPU. The first request's dispatcher, built
+ * from the kubeconfig's CA and client certificate, serves all of them.
+ *
+ * Not shared when the client certificate may change during the run: an exec credential
+ * plugin or an auth provider can return a new one at each refresh (client-go closes its
+ * connections on such a rotation, k8s.io/client-go/util/connrotation); those requests keep
+ * client-node's own per-request dispatcher. A bearer token travels in a header and is
+ * applied to every request as before.
+ */
+export function sharedConnections(config: KubeConfig): SharedConnections {
+  const user = config.getCurrentUser();
+  if (user?.exec || user?.authProvider) return { reuse: () => undefined };
+  let shared: Dispatcher | undefined;
+  return {
+    reuse(request) {
+      const fresh = request.getDispatcher();
+      if (!fresh) return;
+      shared ??= fresh;
+      if (fresh !== shared) request.setDispatcher(shared);
+    },
+  };
 }
