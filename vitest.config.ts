@@ -13,16 +13,22 @@ process.env.NODE_COMPILE_CACHE ??= path.join(tmpdir(), 'egress-conformance-compi
 /**
  * The end-to-end files spend minutes waiting on the CLI runs they start, the integration
  * files seconds on the processes they start; started first, their waits overlap with
- * everything else instead of ending the run.
+ * everything else instead of ending the run. Among the end-to-end files, the ones with the
+ * most CLI runs (measured: each takes minutes of the whole run's wall time) go first, so that
+ * none of them starts late and becomes the run's tail.
  */
+const LONGEST_FIRST = ['interrupts', 'conformance', 'kind-path', 'upgrade', 'mutations'];
+
 class WaitingFilesFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
-    const weight = (file: TestSpecification): number =>
-      /\.e2e\.test\.ts$/.test(file.moduleId)
-        ? 2
-        : /\/tests\/integration\//.test(file.moduleId)
-          ? 1
-          : 0;
+    const weight = (file: TestSpecification): number => {
+      const e2e = /\/([^/]+)\.e2e\.test\.ts$/.exec(file.moduleId);
+      if (e2e) {
+        const rank = LONGEST_FIRST.indexOf(e2e[1] ?? '');
+        return rank === -1 ? 10 : 20 - rank;
+      }
+      return /\/tests\/integration\//.test(file.moduleId) ? 1 : 0;
+    };
     return (await super.sort(files)).sort((a, b) => weight(b) - weight(a));
   }
 }
@@ -44,8 +50,10 @@ export default defineConfig({
     isolate: false,
     // The end-to-end files mostly wait for their CLI runs, which tests/e2e/cli.ts limits
     // machine-wide (CLI_SLOTS); the other workers keep the cores busy meanwhile. Vitest's
-    // default on two cores is one worker, which queued every file behind the CLI runs.
-    maxWorkers: 4,
+    // default on two cores is one worker, which queued every file behind the CLI runs; with
+    // four, the files queued behind the longest ones left the cores idle for a quarter of the
+    // run while a late file's runs waited their turn one by one.
+    maxWorkers: 6,
     sequence: { sequencer: WaitingFilesFirst },
     // Concurrent tests of one file at once; their CLI runs also wait for a CLI slot.
     maxConcurrency: 2,

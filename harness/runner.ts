@@ -89,6 +89,10 @@ export async function runSuites({
       hookTimeout,
       teardownTimeout: timeouts.deletion,
       pool: 'forks',
+      // A worker runs its suites one after another in one module graph: `--parallel N` costs N
+      // processes loading the Kubernetes client and the harness, not one per suite. The suites
+      // share no module state (each builds its own environment from the run context).
+      isolate: false,
       maxWorkers: Math.max(1, Math.min(parallel ?? suites.length, suites.length)),
       fileParallelism: (parallel ?? suites.length) > 1,
       passWithNoTests: false,

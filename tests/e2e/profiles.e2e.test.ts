@@ -20,6 +20,7 @@ import {
   parseJUnit,
   runSimulated,
   withCliSlot,
+  ONE_WORKER,
   type JUnitCase,
   ISTIO_API_ONLY,
 } from './cli.ts';
@@ -100,6 +101,7 @@ async function existingRun(profile: ProfileName, args: string[]): Promise<Run> {
         '--junit',
         path.join(reports, 'junit.xml'),
         ...FAST,
+        ...ONE_WORKER,
         ...args,
       ],
       // The shape is the cluster's: the CLI itself gets no EGRESS_SIM_* setting.

@@ -10,7 +10,7 @@ import { createMeshModel } from '../../simulator/mesh/model.ts';
 import { worldHostsFromEnv } from '../../simulator/standins/kind-world.ts';
 import { connect, type Kube } from '../../harness/k8s/client.ts';
 import { RUN_LABEL } from '../../harness/run-labels.ts';
-import { CLI } from './cli.ts';
+import { CLI, ONE_WORKER } from './cli.ts';
 
 /** The namespaces whose labels runs borrow. */
 export const SHARED_NAMESPACES = ['istio-system', 'kube-system'] as const;
@@ -102,6 +102,7 @@ export function existingRunArgs(
     '--reports',
     reports,
     ...FAST,
+    ...ONE_WORKER,
     ...args,
   ];
 }
