@@ -3,6 +3,7 @@ import { parseAccessLogLine, type AccessLogEntry } from '../envoy/access-log.ts'
 import { disruptionTable, failureClass, type UpgradeStep } from './disruption.ts';
 import { judgeMixed } from './evidence.ts';
 import { parseUpgradeOptions } from './options.ts';
+import { OLD_PROXY_THROUGH_NEW_GATEWAY_FAILURE } from '../facts/upgrade.ts';
 import type { ProbeRecord } from './probes.ts';
 
 const HOST = 'probe.example.test';
@@ -61,21 +62,22 @@ describe('the disruption table', () => {
   ];
 
   it('counts failures by class (with the sidecar flags) and by step, and the longest outage', () => {
+    const { responseFlags } = OLD_PROXY_THROUGH_NEW_GATEWAY_FAILURE;
     const records = [
       record(1, true),
-      { ...record(2, false), responseFlags: 'URX,UF' },
+      { ...record(2, false), responseFlags },
       record(3, false),
       record(4, true),
       record(5, false),
       record(6, true),
     ];
-    expect(failureClass(records[1]!)).toBe('HTTP 503 URX,UF');
+    expect(failureClass(records[1]!)).toBe(`HTTP 503 ${responseFlags}`);
     const [row] = disruptionTable(records, steps, ['http']);
     expect(row).toMatchObject({
       path: 'http',
       sent: 6,
       failed: 3,
-      byClass: { 'HTTP 503 URX,UF': 1, 'HTTP 503': 2 },
+      byClass: { [`HTTP 503 ${responseFlags}`]: 1, 'HTTP 503': 2 },
       byStep: { 'restart the gateway': 2, 'between steps': 1 },
       longestOutageMs: 200,
     });

@@ -22,6 +22,7 @@ import { connect } from '../../harness/k8s/client.ts';
 import { writeOverlay } from '../../harness/istio/overlay.ts';
 import { restartDeployment } from '../../harness/upgrade/steps.ts';
 import type { UpgradeSection } from '../../harness/upgrade/report.ts';
+import { OLD_PROXY_THROUGH_NEW_GATEWAY_FAILURE } from '../../harness/facts/upgrade.ts';
 import { CLI, parseJUnit, runSimulated, withCliSlot, type JUnitCase } from './cli.ts';
 
 const FROM = '1.30.5';
@@ -148,7 +149,7 @@ describe('upgrade runs on the simulated cluster', () => {
       if (fault === 'skew-breaks-old-proxies') {
         // The failure class carries the client sidecar's Envoy response flags.
         expect(rows.find((row) => row.path === 'http')?.byClass).toHaveProperty([
-          'HTTP 503 URX,UF',
+          `HTTP 503 ${OLD_PROXY_THROUGH_NEW_GATEWAY_FAILURE.responseFlags}`,
         ]);
         // And the mixed-version checks fail: the probe requests no longer reach the host.
         expect(mixedCasesOf(run.cases).every((entry) => entry.failure !== undefined)).toBe(true);
