@@ -3,6 +3,7 @@ import { parseAccessLogLine, type AccessLogEntry } from '../envoy/access-log.ts'
 import { disruptionTable, failureClass, type UpgradeStep } from './disruption.ts';
 import { judgeMixed } from './evidence.ts';
 import { parseUpgradeOptions } from './options.ts';
+import { describeProxies, upgradeSection } from './report.ts';
 import { OLD_PROXY_THROUGH_NEW_GATEWAY_FAILURE } from '../facts/upgrade.ts';
 import type { ProbeRecord } from './probes.ts';
 
@@ -120,5 +121,40 @@ describe('the upgrade flags', () => {
     expect(() => parse({ disruption: 'start', 'upgrade-style': 'canary' })).toThrow(
       /belongs to --upgrade-from/,
     );
+  });
+});
+
+describe('what the upgrade section says beside the table', () => {
+  const seen = (clients: string[], gateway: string[], mixed: boolean | null) => ({
+    label: 'at the check',
+    at: '2026-11-30T12:00:00.000Z',
+    clients,
+    gateway,
+    mixed,
+  });
+
+  it('names the proxy versions of both sides and whether old and new were mixed', () => {
+    expect(describeProxies(seen(['1.30.5'], ['1.31.1'], true))).toBe(
+      'probe clients 1.30.5, gateway 1.31.1: old and new proxies mixed',
+    );
+    expect(describeProxies(seen(['1.31.1'], ['1.31.1'], false))).toBe(
+      'probe clients 1.31.1, gateway 1.31.1: one version, not mixed',
+    );
+    expect(describeProxies(seen([], ['1.31.1'], null))).toBe(
+      'probe clients none seen, gateway 1.31.1: unknown whether mixed: a side had no proxy to read',
+    );
+  });
+
+  it('carries why istioctl analyze did not run, and leaves the field out when it ran', () => {
+    const upgrade = parseUpgradeOptions({ disruption: 'check', id: 'a1b2c3' }, '1.31.1')!;
+    const notRun = upgradeSection({ upgrade, steps: [], rows: [], analyzeNotRun: 'no istioctl' });
+    expect(notRun).toMatchObject({ analyze: [], analyzeNotRun: 'no istioctl', proxyVersions: [] });
+    const ran = upgradeSection({
+      upgrade,
+      steps: [],
+      rows: [],
+      analyze: [{ namespace: 'egc-a1b2c3-probe-http', output: '✔ No validation issues' }],
+    });
+    expect(ran).not.toHaveProperty('analyzeNotRun');
   });
 });
