@@ -30,8 +30,9 @@ import { type ClusterProvider, type ClusterTarget, type Progress } from './provi
 import { type RunContext } from './run-context.ts';
 import { REQUIRED_CONSECUTIVE_OBSERVATIONS, resolveTimeouts } from './timeouts.ts';
 import { gatewayReplicasFor } from './upgrade/options.ts';
-import { leftoversMessage, leftoversSentence, type RunPlace } from './leftovers.ts';
-import { ApiUnavailableError, apiUnavailableSentence, setApiStep } from './k8s/retry.ts';
+import { environmentErrorLines, leftoversSentence, type RunPlace } from './leftovers.ts';
+import { handleInterrupts, signalExitCode } from './signals.ts';
+import { ApiUnavailableError, setApiStep } from './k8s/retry.ts';
 import { exitNow } from './exit.ts';
 
 import { helpText, parseCli, UsageError, type CliOptions } from './cli-options.ts';
@@ -184,28 +185,21 @@ export async function main(
   let reportsFailed = false;
   // Set once the API server is known to have stopped answering: cleanup then skips API work.
   let apiWentDown = false;
-  let interruptedBy: NodeJS.Signals | undefined;
   let keepCluster = options.keepCluster;
-  // Exit codes by the shell convention 128 + signal number: SIGINT 130, SIGTERM 143.
-  const interruptedCode = (): number => (interruptedBy === 'SIGTERM' ? 143 : 130);
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (interruptedBy) {
-      // A second signal during cleanup: stop now, and say what may be left and how to remove it.
-      complain(leftoversMessage(signal, place()));
-      // The run folder holds a kubeconfig (credentials): never left behind unless the cluster is kept.
-      if (!keepCluster) rmSync(runDir, { recursive: true, force: true });
-      process.exit(signal === 'SIGTERM' ? 143 : 130);
-    }
-    interruptedBy = signal;
-    report.interrupted = true;
-    complain(
-      `interrupted by ${signal}: cleaning up what this run created (a second signal stops at once)`,
-    );
-    abortRun.abort();
-  };
   const abortRun = new AbortController();
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const interrupts = handleInterrupts({
+    place,
+    complain,
+    cancel: () => {
+      report.interrupted = true;
+      abortRun.abort();
+    },
+    // The run folder holds a kubeconfig (credentials): never left behind unless the cluster is kept.
+    beforeExit: () => {
+      if (!keepCluster) rmSync(runDir, { recursive: true, force: true });
+    },
+  });
+  const interruptedCode = (): number => signalExitCode(interrupts.signal ?? 'SIGINT');
   try {
     provider = await createProvider(options, runId, runDir, say, abortRun.signal);
     progress('preflight', 'start');
@@ -262,20 +256,16 @@ export async function main(
       colors: isInteractive(io.out),
     });
     report.cases = outcome.cases;
-    if (interruptedBy) return interruptedCode();
+    if (interrupts.signal) return interruptedCode();
     if (outcome.failed > 0 && options.keepOnFailure) keepCluster = true;
     say(
       `${outcome.passed} passed, ${outcome.failed} failed, ${outcome.skipped} skipped${target.simulated ? ' (SIMULATED cluster)' : ''}; JUnit: ${path.relative(process.cwd(), path.resolve(options.junit))}`,
     );
     if (outcome.environmentErrors.length > 0) {
-      // The results cannot speak for the mesh when the environment itself failed. Each
-      // sentence once: an API server that stopped answering fails every later step alike.
-      const sentences = new Set(outcome.environmentErrors.map((m) => m.split('\n')[0] ?? m));
-      const apiDown = [...sentences].map(apiUnavailableSentence).find((found) => found);
-      apiWentDown = apiDown !== undefined;
-      for (const sentence of apiDown ? [apiDown] : sentences) complain(sentence);
-      const left = apiDown ? leftovers() : undefined;
-      if (left) complain(left);
+      // The results cannot speak for the mesh when the environment itself failed.
+      const said = environmentErrorLines(outcome.environmentErrors, place());
+      apiWentDown = said.apiDown;
+      for (const line of said.lines) complain(line);
       return EXIT_ENVIRONMENT_ERROR;
     }
     return outcome.failed > 0 ? EXIT_CONFORMANCE_FAILURE : EXIT_PASSED;
@@ -288,7 +278,7 @@ export async function main(
       if (left) complain(left);
       return EXIT_ENVIRONMENT_ERROR;
     }
-    if (interruptedBy) return interruptedCode();
+    if (interrupts.signal) return interruptedCode();
     // Anything else before the suites ran is a setup problem of the environment too.
     complain(`setup failed: ${error instanceof Error ? error.message : String(error)}`);
     return EXIT_ENVIRONMENT_ERROR;
@@ -332,11 +322,10 @@ export async function main(
       // The run directory holds the kubeconfig (credentials): keep it only with the cluster.
       await rm(runDir, { recursive: true, force: true });
     }
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    interrupts.stop();
     // A signal that came while cleaning up after a finished run still says the run was cut short.
     // eslint-disable-next-line no-unsafe-finally
-    if (interruptedBy) return interruptedCode();
+    if (interrupts.signal) return interruptedCode();
     if (reportsFailed) {
       // A run without its reports cannot gate anything: that is the environment's failure,
       // whatever the suites found, so it overrides the code the run returned.

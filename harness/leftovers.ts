@@ -6,6 +6,7 @@
  */
 import { RUN_LABEL, SHARED_LOCK_ANNOTATION } from './run-labels.ts';
 import type { ClusterKind } from './providers/types.ts';
+import { apiUnavailableSentence } from './k8s/retry.ts';
 
 /** What the run was pointed at. */
 export interface RunPlace {
@@ -17,6 +18,8 @@ export interface RunPlace {
   keepCluster: boolean;
   kubeconfig: string | undefined;
   context: string | undefined;
+  /** `--disruption check --id`: the run whose probe namespaces this run took over. */
+  probesOf?: string | undefined;
 }
 
 /** `kubectl` with the flags that reach the run's cluster. */
@@ -28,9 +31,25 @@ function kubectl(place: RunPlace): string {
   return `kubectl${target}`;
 }
 
+/** The runs whose namespaces may be left: this one, and the one whose probes it took over. */
+function runIds(place: RunPlace): string[] {
+  return place.probesOf && place.probesOf !== place.runId
+    ? [place.runId, place.probesOf]
+    : [place.runId];
+}
+
+/** The label selector of every namespace that may be left, quoted for a shell where needed. */
+function runSelector(place: RunPlace): string {
+  const ids = runIds(place);
+  return ids.length === 1 ? `${RUN_LABEL}=${place.runId}` : `'${RUN_LABEL} in (${ids.join(',')})'`;
+}
+
 function namespacesAndLabels(place: RunPlace): string {
+  const probes = runIds(place)[1];
   return (
-    `namespaces labelled ${RUN_LABEL}=${place.runId}; and labels this run borrowed on shared namespaces ` +
+    `namespaces labelled ${RUN_LABEL}=${place.runId}` +
+    (probes ? `, the disruption probes' namespaces labelled ${RUN_LABEL}=${probes}` : '') +
+    `; and labels this run borrowed on shared namespaces ` +
     `(annotated ${SHARED_LOCK_ANNOTATION}=${place.runId}), which the next run puts back once the lock has not been renewed for sharedNamespaceLockStale`
   );
 }
@@ -47,7 +66,7 @@ export function leftoversMessage(signal: NodeJS.Signals, place: RunPlace): strin
   }
   return (
     `${stopping} What may be left: ${namespacesAndLabels(place)}. ` +
-    `Remove the namespaces with: ${kubectl(place)} delete namespaces -l ${RUN_LABEL}=${place.runId}`
+    `Remove the namespaces with: ${kubectl(place)} delete namespaces -l ${runSelector(place)}`
   );
 }
 
@@ -61,6 +80,22 @@ export function leftoversSentence(place: RunPlace): string | undefined {
   if (place.cluster === 'kind' && !place.reuseCluster && !place.keepCluster) return undefined;
   return (
     `What may be left on the cluster: ${namespacesAndLabels(place)}. ` +
-    `Once the API server answers again, remove the namespaces with: ${kubectl(place)} delete namespaces -l ${RUN_LABEL}=${place.runId}`
+    `Once the API server answers again, remove the namespaces with: ${kubectl(place)} delete namespaces -l ${runSelector(place)}`
   );
+}
+
+/**
+ * What to say of the environment errors a run's suites reported: each sentence once; or, when
+ * the API server stopped answering (which fails every later step alike), that one sentence
+ * and what may be left on the cluster.
+ */
+export function environmentErrorLines(
+  errors: readonly string[],
+  place: RunPlace,
+): { lines: string[]; apiDown: boolean } {
+  const sentences = new Set(errors.map((message) => message.split('\n')[0] ?? message));
+  const apiDown = [...sentences].map(apiUnavailableSentence).find((found) => found);
+  if (!apiDown) return { lines: [...sentences], apiDown: false };
+  const left = leftoversSentence(place);
+  return { lines: left ? [apiDown, left] : [apiDown], apiDown: true };
 }

@@ -93,3 +93,44 @@ export const SIDECAR_SCOPE = {
   kind: 'Sidecar',
   source: 'istio/istio pilot/pkg/model/push_context.go doGetSidecarScope, sidecar.go (1.30)',
 } as const;
+
+/**
+ * How Envoy writes `%RESPONSE_FLAGS%`: the short names of the flags set on the stream,
+ * joined by `,` in the order the filters set them (setting one twice keeps its first place),
+ * `-` when none is set. Source: envoyproxy/envoy `source/common/stream_info/utility.cc`
+ * (`ResponseFlagUtils::toString` walks `stream_info.responseFlags()` and joins with ",") and
+ * `source/common/stream_info/stream_info_impl.h` (`setResponseFlag` appends to a list unless
+ * the flag is in it). Holds for: Envoy 1.30 and later, so every Istio this project supports
+ * (read at a recent main commit and at one older than 1.30.0, which already has the list but
+ * not 1.30's `DR` flag; the release that brought the list was not pinned down). Older Envoys
+ * kept a bitmask and wrote the flags in their fixed table order (`UF` before `URX`): that is
+ * why the 1.4/1.5-era sidecars of istio/istio#22842 logged `UF,URX` for what today's write as
+ * `URX,UF`.
+ */
+export const RESPONSE_FLAGS_FORMAT = {
+  separator: ',',
+  none: '-',
+  source: 'envoyproxy/envoy source/common/stream_info/utility.cc ResponseFlagUtils::toString',
+} as const;
+
+/** `%RESPONSE_FLAGS%` for flags given in the order Envoy's filters set them. */
+export function renderResponseFlags(setOrder: readonly string[]): string {
+  const flags = [...new Set(setOrder)];
+  return flags.length === 0
+    ? RESPONSE_FLAGS_FORMAT.none
+    : flags.join(RESPONSE_FLAGS_FORMAT.separator);
+}
+
+/**
+ * The flags Envoy's HTTP router sets, in this order, on a request whose upstream connection
+ * failed on every attempt its retry policy allows: `URX` when the retry state answers "limit
+ * exceeded" (`Filter::maybeRetryReset`), then `UF` for the connection failure itself
+ * (`Filter::onUpstreamReset` → `onUpstreamAbort` with `streamResetReasonToResponseFlag`), so
+ * the log reads `URX,UF`. Istio gives every HTTP route a retry policy unless a
+ * VirtualService sets `attempts: 0` (2 retries on `connect-failure,…`; istio/istio
+ * `pilot/pkg/networking/core/route/retry/retry.go` `defaultPolicy`); without one the router
+ * returns before setting `URX` and the log reads `UF`. Source: envoyproxy/envoy
+ * `source/common/router/router.cc` (a recent main commit). Holds for: Envoy 1.30 onwards (see
+ * {@link RESPONSE_FLAGS_FORMAT}).
+ */
+export const HTTP_CONNECT_FAILURE_FLAGS = ['URX', 'UF'] as const;

@@ -3,6 +3,7 @@
  * through a new gateway when versions are incompatible, and the curl features the
  * disruption probes use. The simulated cluster models the same constants.
  */
+import { HTTP_CONNECT_FAILURE_FLAGS, renderResponseFlags } from './envoy.ts';
 
 /**
  * A Deployment's rolling update: `maxSurge` defaults to 25% rounded up, `maxUnavailable` to
@@ -44,16 +45,18 @@ export function rollingUpdateBounds(
 
 /**
  * What pods still on an old proxy saw through an egress gateway upgraded to an
- * incompatible version: HTTP answered `503` with response flags `UF,URX` in the client
- * sidecar's access log (connection failure, retries exhausted), HTTPS connections reset
- * (`0 UF,URX`, curl exit 35). Source: istio/istio#22842 (1.4.7 → 1.5.1, default profile
- * with the egress gateway). Holds for: any version pair whose gateway and old sidecars
- * disagree on the gateway's listener ports or protocol; the simulated cluster's
- * `skew-breaks-old-proxies` fault produces exactly this.
+ * incompatible version: HTTP answered `503` by their own sidecar, whose connection to the
+ * gateway failed on every retry (response flags `UF` and `URX`), and HTTPS connections
+ * reset (curl exit 35). Source: istio/istio#22842 (1.4.7 → 1.5.1, default profile with the
+ * egress gateway), whose logs read `UF,URX`: the Envoy of then wrote flags in a fixed
+ * order; today's writes them in the order set, `URX,UF` (`HTTP_CONNECT_FAILURE_FLAGS` and
+ * `renderResponseFlags` in facts/envoy.ts), which is what `responseFlags` holds. Holds for:
+ * any version pair whose gateway and old sidecars disagree on the gateway's listener ports
+ * or protocol; the simulated cluster's `skew-breaks-old-proxies` fault produces exactly this.
  */
 export const OLD_PROXY_THROUGH_NEW_GATEWAY_FAILURE = {
   httpStatus: 503,
-  responseFlags: 'UF,URX',
+  responseFlags: renderResponseFlags(HTTP_CONNECT_FAILURE_FLAGS),
   tlsCurlExit: 35,
   source: 'https://github.com/istio/istio/issues/22842',
 } as const;

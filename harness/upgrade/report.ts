@@ -17,8 +17,30 @@ import {
   type UpgradeStep,
 } from './disruption.ts';
 
+/** Which proxy versions the probe clients and the ready gateway pods ran when read. */
+export interface ProxyVersions {
+  /** The window the versions were read for (a mixed-version step, or the check). */
+  label: string;
+  at: string;
+  clients: string[];
+  gateway: string[];
+  /** Whether old and new proxies ran at once; null where a side had no proxy to read. */
+  mixed: boolean | null;
+}
+
+/** What the section says beside the disruption table. */
+export interface SectionNotes {
+  precheckWarnings: string[];
+  analyze: { namespace: string; output: string }[];
+  /** Why `istioctl analyze` did not run, where it did not. */
+  analyzeNotRun?: string;
+  proxyVersions: ProxyVersions[];
+  /** Two-phase mode: the id `--disruption check` takes. */
+  id?: string;
+}
+
 /** The `upgrade` section of conformance.yaml/json. */
-export interface UpgradeSection {
+export interface UpgradeSection extends SectionNotes {
   mode: UpgradeMode;
   from: string;
   to: string;
@@ -29,10 +51,6 @@ export interface UpgradeSection {
   result: 'passed' | 'failed' | 'not measured';
   steps: { name: string; startedAt: string; endedAt: string | null }[];
   disruption: (PathDisruption & { result: 'passed' | 'failed' })[];
-  precheckWarnings: string[];
-  analyze: { namespace: string; output: string }[];
-  /** Two-phase mode: the id `--disruption check` takes. */
-  id?: string;
 }
 
 /** Builds the section from what the run measured. */
@@ -42,15 +60,14 @@ export function upgradeSection({
   rows,
   precheckWarnings = [],
   analyze = [],
+  analyzeNotRun,
+  proxyVersions = [],
   id,
 }: {
   upgrade: UpgradeOptions;
   steps: readonly UpgradeStep[];
   rows: readonly PathDisruption[];
-  precheckWarnings?: string[];
-  analyze?: { namespace: string; output: string }[];
-  id?: string;
-}): UpgradeSection {
+} & Partial<SectionNotes>): UpgradeSection {
   const disruption = rows.map((row) => ({
     ...row,
     result: row.failed > upgrade.maxDisruption ? ('failed' as const) : ('passed' as const),
@@ -76,6 +93,8 @@ export function upgradeSection({
     disruption,
     precheckWarnings,
     analyze,
+    ...(analyzeNotRun === undefined ? {} : { analyzeNotRun }),
+    proxyVersions,
     ...(id === undefined ? {} : { id }),
   };
 }
@@ -165,8 +184,30 @@ export async function writeUpgradeReports({
   const steps = section.steps
     .map((step) => `${step.name} (${step.startedAt} – ${step.endedAt ?? '?'})`)
     .join('; ');
+  const table =
+    section.disruption.length > 0
+      ? disruptionMarkdown(section.disruption)
+      : 'Disruption not measured (the probes start with `--disruption check`).';
+  const lines = [
+    ...(steps ? [`Steps: ${steps}`] : []),
+    ...section.proxyVersions.map((seen) => `Proxies (${seen.label}): ${describeProxies(seen)}`),
+    ...section.analyze.map((entry) => `istioctl analyze ${entry.namespace}: ${entry.output}`),
+    ...(section.analyzeNotRun ? [`istioctl analyze: not run (${section.analyzeNotRun})`] : []),
+  ];
   await appendFile(
     path.join(reportsDir, 'summary.md'),
-    `\n## ${title}\n\n${section.disruption.length > 0 ? disruptionMarkdown(section.disruption) : 'Disruption not measured (the probes start with `--disruption check`).'}\n\n${steps ? `Steps: ${steps}\n` : ''}`,
+    `\n## ${title}\n\n${table}\n\n${lines.map((line) => `${line}\n`).join('\n')}`,
   );
+}
+
+/** One line: which versions ran on each side, and what that means. */
+export function describeProxies(seen: ProxyVersions): string {
+  const side = (versions: string[]): string => versions.join(', ') || 'none seen';
+  const verdict =
+    seen.mixed === null
+      ? 'unknown whether mixed: a side had no proxy to read'
+      : seen.mixed
+        ? 'old and new proxies mixed'
+        : 'one version, not mixed';
+  return `probe clients ${side(seen.clients)}, gateway ${side(seen.gateway)}: ${verdict}`;
 }

@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CliOptions } from '../cli.ts';
+import type { RunPlace } from '../leftovers.ts';
 import { connect, type Kube } from '../k8s/client.ts';
 import { deleteNamespaceAndWait } from '../k8s/namespaces.ts';
 import type { ClusterProvider, ClusterTarget } from '../providers/types.ts';
@@ -36,6 +37,8 @@ export interface UpgradeRunOptions {
   complain: (line: string) => void;
   signal: AbortSignal;
   createProvider: (istioVersion: string) => Promise<ClusterProvider>;
+  /** Where the run works, for what may be left when it cannot clean up (leftovers.ts). */
+  place: () => RunPlace;
 }
 
 /** The cluster an upgrade run works on, once provisioned. */

@@ -31,7 +31,7 @@ export interface StepContext {
 
 /** Runs `action` as a named step, recording its start and end. */
 export async function step<T>(
-  context: StepContext,
+  context: Pick<StepContext, 'steps' | 'log'>,
   name: string,
   action: () => Promise<T>,
 ): Promise<T> {

@@ -2,41 +2,33 @@
  * The two-phase mode for clusters upgraded by other tooling (Helm, an operator, a managed
  * mesh). `--disruption start` runs phase `before`, starts the probes and leaves them
  * running, and prints an id; `--disruption check --id ID` reads the probes' records from the
- * cluster (their own logs), stops the probes, runs phase `after`, and reports. Nothing of
- * the first half lives on the machine that ran it: the second may run anywhere.
+ * cluster (their own logs), checks B1/B3 on them while the old probes and the upgraded
+ * gateway are mixed, runs `istioctl analyze` where an istioctl is at hand, stops the probes,
+ * runs phase `after`, and reports. Nothing of the first half lives on the machine that ran
+ * it: the second may run anywhere.
  */
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import { EXIT_ENVIRONMENT_ERROR, EnvironmentError } from '../errors.ts';
 import { errorText } from '../k8s/client.ts';
-import type { ClusterProvider } from '../providers/types.ts';
-import type { CaseResult } from '../reporting/junit.ts';
 import {
   pathsOf,
   probeHostKey,
   probeNamespace,
-  readProbeRecords,
-  startProbes,
   waitForProbes,
   type ProbePath,
-  type ProbeRecord,
   type ProbeSet,
 } from './probes.ts';
-import { describeDisruption, disruptionTable, type UpgradeStep } from './disruption.ts';
+import { deleteProbeNamespaces, type Session, type UpgradeRunOptions } from './session.ts';
+import { phase, runEntry, startOwnProbes, type Entry } from './entry.ts';
 import {
-  deleteProbeNamespaces,
-  openSession,
-  runPhase,
-  type Session,
-  type UpgradeRunOptions,
-} from './session.ts';
-import {
-  disruptionCases,
-  upgradeSection,
-  finishUpgradeReports,
-  type UpgradeSection,
-} from './report.ts';
-import { exitCode, upgradeReport } from './run.ts';
-import { annotateResponseFlags } from './evidence.ts';
+  analyzeNamespaces,
+  analyzeTool,
+  checkMixedVersions,
+  measureDisruption,
+  readProxyVersions,
+  recordCollector,
+} from './measure.ts';
+import { describeProxies } from './report.ts';
 
 /** The ConfigMap (in the HTTP probe's namespace) that carries the first half's facts to the second. */
 export const PROBE_STATE = { name: 'egress-probe-run', path: 'http' as ProbePath };
@@ -69,88 +61,46 @@ export async function runDisruptionStart(run: UpgradeRunOptions): Promise<number
     run.complain(refusal);
     return EXIT_ENVIRONMENT_ERROR;
   }
-  const { options, upgrade, runId, say, complain } = run;
-  const started = new Date();
-  const report = upgradeReport(run);
-  const cases: CaseResult[] = [];
-  const environmentErrors: string[] = [];
-  let provider: ClusterProvider | undefined;
-  let session: Session | undefined;
-  let probes: ProbeSet | undefined;
-  let code: number;
-  let handedOver = false;
-  try {
-    session = await openSession(run, options.istioVersion, (created) => (provider = created));
-    const { target, kube, timeouts } = session;
-    report.target = target;
-    upgrade.from = target.istio.version;
-    upgrade.to = target.istio.version;
-    const before = await runPhase(run, session, 'before');
-    cases.push(...before.cases);
-    environmentErrors.push(...before.environmentErrors);
-    if (run.signal.aborted || environmentErrors.length > 0) {
-      return exitCode(run, cases, environmentErrors);
-    }
-    probes = await startProbes({
-      kube,
-      target,
-      runId,
-      intervalMs: upgrade.probeIntervalMs,
-      clientImage: options.clientImage,
-      manifestsDir: options.manifestsDir,
-      workload: 'Pod',
-    });
-    const probeSet = probes;
-    await waitForProbes(() => readProbeRecords(kube, probeSet), pathsOf(probeSet), {
-      timeoutMs: timeouts.podReady + timeouts.configPropagation,
-      intervalMs: upgrade.probeIntervalMs,
-    });
-    const state: ProbeState = {
-      from: target.istio.version,
-      intervalMs: upgrade.probeIntervalMs,
-      probesStartedAt: new Date().toISOString(),
-      paths: pathsOf(probeSet),
-      before: {
-        passed: before.cases.filter((entry) => entry.state === 'passed').length,
-        failed: before.cases.filter((entry) => entry.state === 'failed').length,
-      },
-    };
-    await kube.core.createNamespacedConfigMap({
-      namespace: probeNamespace(runId, PROBE_STATE.path),
-      body: {
-        metadata: { name: PROBE_STATE.name },
-        data: { state: JSON.stringify(state) },
-      },
-    });
-    handedOver = true;
-    say(
-      `disruption probes running (id ${runId}); upgrade Istio with your tooling, then run: npm run conformance -- ${checkCommand(run)}`,
-    );
-    code = exitCode(run, cases, environmentErrors);
-  } catch (error) {
-    complain(
-      error instanceof Error ? (error.message.split('\n')[0] ?? error.message) : String(error),
-    );
-    code = run.signal.aborted ? 130 : EXIT_ENVIRONMENT_ERROR;
-  } finally {
-    // The probes stay for `check` only when they were handed over; else they go now.
-    if (session && probes && !handedOver) {
-      await deleteProbeNamespaces(session, runId, Object.values(probes.namespaces));
-    }
-    await provider?.release({ keep: true, progress: () => {} }).catch(() => {});
-    const written = await finishUpgradeReports({
-      reportsDir: run.reportsDir,
-      junitPath: options.junit,
-      report,
-      cases,
-      section: upgradeSection({ upgrade, steps: [], rows: [], id: runId }),
-      context: session?.context,
-      started,
-      complain,
-    });
-    if (!written) code = EXIT_ENVIRONMENT_ERROR;
-  }
-  return code;
+  const { options, upgrade, runId, say } = run;
+  return runEntry(run, {
+    istioVersion: options.istioVersion,
+    keepCluster: true,
+    id: runId,
+    body: async (entry) => {
+      const { target, kube, timeouts } = entry.session;
+      upgrade.from = target.istio.version;
+      upgrade.to = target.istio.version;
+      const before = await phase(entry, 'before');
+      if (before.stop) return;
+      const probes = await startOwnProbes(entry, 'Pod');
+      await waitForProbes(recordCollector(kube, probes), pathsOf(probes), {
+        timeoutMs: timeouts.podReady + timeouts.configPropagation,
+        intervalMs: upgrade.probeIntervalMs,
+      });
+      const state: ProbeState = {
+        from: target.istio.version,
+        intervalMs: upgrade.probeIntervalMs,
+        probesStartedAt: new Date().toISOString(),
+        paths: pathsOf(probes),
+        before: {
+          passed: before.cases.filter((entry) => entry.state === 'passed').length,
+          failed: before.cases.filter((entry) => entry.state === 'failed').length,
+        },
+      };
+      await kube.core.createNamespacedConfigMap({
+        namespace: probeNamespace(runId, PROBE_STATE.path),
+        body: {
+          metadata: { name: PROBE_STATE.name },
+          data: { state: JSON.stringify(state) },
+        },
+      });
+      // Handed over: the probes stay for `check`.
+      entry.probes = undefined;
+      say(
+        `disruption probes running (id ${runId}); upgrade Istio with your tooling, then run: npm run conformance -- ${checkCommand(run)}`,
+      );
+    },
+  });
 }
 
 /** The flags of the matching `check`, from this run's command line. */
@@ -175,76 +125,93 @@ export async function runDisruptionCheck(run: UpgradeRunOptions): Promise<number
     run.complain(refusal);
     return EXIT_ENVIRONMENT_ERROR;
   }
-  const { options, upgrade, say, complain } = run;
+  const { options, upgrade } = run;
   const id = upgrade.id ?? '';
-  const started = new Date();
-  const report = upgradeReport(run);
-  const cases: CaseResult[] = [];
-  const environmentErrors: string[] = [];
-  let provider: ClusterProvider | undefined;
-  let session: Session | undefined;
-  let probes: ProbeSet | undefined;
-  let section: UpgradeSection | undefined;
-  let code: number;
-  try {
-    session = await openSession(run, options.istioVersion, (created) => (provider = created));
-    const { target, kube } = session;
-    report.target = target;
-    const state = await readState(session, id);
-    upgrade.from = state.from;
-    upgrade.to = target.istio.version;
-    upgrade.probeIntervalMs = state.intervalMs;
-    probes = {
-      runId: id,
-      intervalMs: state.intervalMs,
-      namespaces: Object.fromEntries(state.paths.map((path) => [path, probeNamespace(id, path)])),
-      hosts: Object.fromEntries(
-        state.paths.map((path) => [path, target.externalHosts[probeHostKey(path)]?.name ?? '']),
-      ),
-    };
-    // Every record first: the probes stop before phase after, which may use the same host.
-    const records: Map<string, ProbeRecord> = await readProbeRecords(kube, probes);
-    await annotateResponseFlags(kube, probes, records);
-    const steps: UpgradeStep[] = [
-      {
+  return runEntry(run, {
+    istioVersion: options.istioVersion,
+    keepCluster: options.keepCluster,
+    id,
+    body: async (entry) => {
+      const { session } = entry;
+      const { target, kube, timeouts } = session;
+      const state = await readState(session, id);
+      upgrade.from = state.from;
+      upgrade.to = target.istio.version;
+      upgrade.probeIntervalMs = state.intervalMs;
+      const probes: ProbeSet = {
+        runId: id,
+        intervalMs: state.intervalMs,
+        namespaces: Object.fromEntries(state.paths.map((path) => [path, probeNamespace(id, path)])),
+        hosts: Object.fromEntries(
+          state.paths.map((path) => [path, target.externalHosts[probeHostKey(path)]?.name ?? '']),
+        ),
+      };
+      entry.probes = { runId: id, namespaces: Object.values(probes.namespaces) };
+      entry.steps.push({
         name: `the upgrade by other tooling (${state.from} -> ${target.istio.version})`,
         startedAt: new Date(state.probesStartedAt),
         endedAt: new Date(),
-      },
-    ];
-    const rows = disruptionTable(records.values(), steps, state.paths);
-    say(`disruption: ${describeDisruption(rows)}`);
-    section = upgradeSection({ upgrade, steps, rows, id });
-    cases.push(...disruptionCases(section, Date.now() - started.getTime()));
-    await deleteProbeNamespaces(session, id, Object.values(probes.namespaces));
-    probes = undefined;
-    const after = await runPhase(run, session, 'after');
-    cases.push(...after.cases);
-    environmentErrors.push(...after.environmentErrors);
-    code = exitCode(run, cases, environmentErrors);
-  } catch (error) {
-    complain(
-      error instanceof Error ? (error.message.split('\n')[0] ?? error.message) : String(error),
-    );
-    code = run.signal.aborted ? 130 : EXIT_ENVIRONMENT_ERROR;
-  } finally {
-    if (session && probes) {
+      });
+      const collect = recordCollector(kube, probes);
+      await checkMixedWindow(entry, probes, collect, {
+        intervalMs: state.intervalMs,
+        timeoutMs: timeouts.configPropagation,
+      });
+      // Every record before the probes stop: phase after may use the same host.
+      measureDisruption(entry, await collect(), probes);
+      await analyzeProbes(entry, Object.values(probes.namespaces));
       await deleteProbeNamespaces(session, id, Object.values(probes.namespaces));
-    }
-    await provider?.release({ keep: options.keepCluster, progress: () => {} }).catch(() => {});
-    const written = await finishUpgradeReports({
-      reportsDir: run.reportsDir,
-      junitPath: options.junit,
-      report,
-      cases,
-      section: section ?? upgradeSection({ upgrade, steps: [], rows: [], id }),
-      context: session?.context,
-      started,
-      complain,
-    });
-    if (!written) code = EXIT_ENVIRONMENT_ERROR;
+      entry.probes = undefined;
+      await phase(entry, 'after');
+    },
+  });
+}
+
+/**
+ * The probes are bare pods that keep the proxy they started with, so once other tooling
+ * upgraded the gateway they are old sidecars going through a new gateway. When the versions
+ * read now say so, B1/B3 are checked on their requests as in a whole upgrade; otherwise the
+ * report says which single version both sides run (or that a side had nothing to read).
+ */
+async function checkMixedWindow(
+  entry: Entry,
+  probes: ProbeSet,
+  collect: ReturnType<typeof recordCollector>,
+  pace: { intervalMs: number; timeoutMs: number },
+): Promise<void> {
+  const { kube, target } = entry.session;
+  const now = await readProxyVersions(kube, target, probes, 'at the check');
+  if (now.mixed) {
+    const label = `mixed versions: sidecars ${now.clients.join(', ')}, gateway ${now.gateway.join(', ')}`;
+    await checkMixedVersions(entry, { probes, collect, label, pace });
+    return;
   }
-  return code;
+  entry.notes.proxyVersions.push(now);
+  entry.run.say(`proxies at the check: ${describeProxies(now)}; no mixed-version check`);
+}
+
+/** `istioctl analyze` of the probe namespaces after the upgrade, or why it did not run. */
+async function analyzeProbes(entry: Entry, namespaces: readonly string[]): Promise<void> {
+  const tool = await analyzeTool(entry);
+  if ('notRun' in tool) {
+    entry.notes.analyzeNotRun = tool.notRun;
+    entry.run.say(`istioctl analyze not run: ${tool.notRun}`);
+    return;
+  }
+  const { kube, target, timeouts } = entry.session;
+  await analyzeNamespaces(
+    entry,
+    {
+      kube,
+      kubeconfigPath: target.kubeconfigPath,
+      istioctl: tool,
+      timeoutMs: timeouts.istioInstall,
+      steps: [],
+      log: entry.run.say,
+      signal: entry.run.signal,
+    },
+    namespaces,
+  );
 }
 
 async function readState(session: Session, id: string): Promise<ProbeState> {

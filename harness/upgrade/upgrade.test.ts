@@ -3,6 +3,8 @@ import { parseAccessLogLine, type AccessLogEntry } from '../envoy/access-log.ts'
 import { disruptionTable, failureClass, type UpgradeStep } from './disruption.ts';
 import { judgeMixed } from './evidence.ts';
 import { parseUpgradeOptions } from './options.ts';
+import { describeProxies, upgradeSection } from './report.ts';
+import { OLD_PROXY_THROUGH_NEW_GATEWAY_FAILURE } from '../facts/upgrade.ts';
 import type { ProbeRecord } from './probes.ts';
 
 const HOST = 'probe.example.test';
@@ -61,21 +63,22 @@ describe('the disruption table', () => {
   ];
 
   it('counts failures by class (with the sidecar flags) and by step, and the longest outage', () => {
+    const { responseFlags } = OLD_PROXY_THROUGH_NEW_GATEWAY_FAILURE;
     const records = [
       record(1, true),
-      { ...record(2, false), responseFlags: 'URX,UF' },
+      { ...record(2, false), responseFlags },
       record(3, false),
       record(4, true),
       record(5, false),
       record(6, true),
     ];
-    expect(failureClass(records[1]!)).toBe('HTTP 503 URX,UF');
+    expect(failureClass(records[1]!)).toBe(`HTTP 503 ${responseFlags}`);
     const [row] = disruptionTable(records, steps, ['http']);
     expect(row).toMatchObject({
       path: 'http',
       sent: 6,
       failed: 3,
-      byClass: { 'HTTP 503 URX,UF': 1, 'HTTP 503': 2 },
+      byClass: { [`HTTP 503 ${responseFlags}`]: 1, 'HTTP 503': 2 },
       byStep: { 'restart the gateway': 2, 'between steps': 1 },
       longestOutageMs: 200,
     });
@@ -118,5 +121,40 @@ describe('the upgrade flags', () => {
     expect(() => parse({ disruption: 'start', 'upgrade-style': 'canary' })).toThrow(
       /belongs to --upgrade-from/,
     );
+  });
+});
+
+describe('what the upgrade section says beside the table', () => {
+  const seen = (clients: string[], gateway: string[], mixed: boolean | null) => ({
+    label: 'at the check',
+    at: '2026-11-30T12:00:00.000Z',
+    clients,
+    gateway,
+    mixed,
+  });
+
+  it('names the proxy versions of both sides and whether old and new were mixed', () => {
+    expect(describeProxies(seen(['1.30.5'], ['1.31.1'], true))).toBe(
+      'probe clients 1.30.5, gateway 1.31.1: old and new proxies mixed',
+    );
+    expect(describeProxies(seen(['1.31.1'], ['1.31.1'], false))).toBe(
+      'probe clients 1.31.1, gateway 1.31.1: one version, not mixed',
+    );
+    expect(describeProxies(seen([], ['1.31.1'], null))).toBe(
+      'probe clients none seen, gateway 1.31.1: unknown whether mixed: a side had no proxy to read',
+    );
+  });
+
+  it('carries why istioctl analyze did not run, and leaves the field out when it ran', () => {
+    const upgrade = parseUpgradeOptions({ disruption: 'check', id: 'a1b2c3' }, '1.31.1')!;
+    const notRun = upgradeSection({ upgrade, steps: [], rows: [], analyzeNotRun: 'no istioctl' });
+    expect(notRun).toMatchObject({ analyze: [], analyzeNotRun: 'no istioctl', proxyVersions: [] });
+    const ran = upgradeSection({
+      upgrade,
+      steps: [],
+      rows: [],
+      analyze: [{ namespace: 'egc-a1b2c3-probe-http', output: '✔ No validation issues' }],
+    });
+    expect(ran).not.toHaveProperty('analyzeNotRun');
   });
 });

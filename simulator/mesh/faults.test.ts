@@ -12,6 +12,7 @@ import {
   registryOnly,
 } from './scenarios.ts';
 import { identityFromConfigDump } from '../../harness/envoy/identity.ts';
+import { OLD_PROXY_THROUGH_NEW_GATEWAY_FAILURE } from '../../harness/facts/upgrade.ts';
 import {
   GATEWAY_HOST,
   GATEWAY_NAMESPACE,
@@ -215,6 +216,31 @@ describe('faults', () => {
 });
 
 describe('fault evidence, in detail', () => {
+  it('skew-breaks-old-proxies: an older sidecar through the newer gateway gets 503 with the router flags of istio/istio#22842', async () => {
+    const { world, client, namespace } = httpGateway(host, { faults: ['skew-breaks-old-proxies'] });
+    const entryFor = (path: string) =>
+      world.logs
+        .of(namespace, client.metadata.name)
+        .map(parseLogLine)
+        .find((line) => line?.path === path);
+    // Control: a sidecar of the gateway's own version goes through.
+    expect(
+      (await curl(world, client, { url: `http://${host.name}/same`, maxTimeSeconds: 5 })).status,
+    ).toBe(200);
+    const old = structuredClone(client);
+    const containers = old.spec?.containers as { name: string; image?: string }[];
+    const proxy = containers.find((container) => container.name === 'istio-proxy');
+    if (proxy) proxy.image = 'docker.io/istio/proxyv2:1.30.5';
+    world.view.apply(old);
+    const result = await curl(world, old, { url: `http://${host.name}/skew`, maxTimeSeconds: 5 });
+    expect(result.status).toBe(OLD_PROXY_THROUGH_NEW_GATEWAY_FAILURE.httpStatus);
+    expect(entryFor('/skew')).toMatchObject({
+      code: OLD_PROXY_THROUGH_NEW_GATEWAY_FAILURE.httpStatus,
+      flags: OLD_PROXY_THROUGH_NEW_GATEWAY_FAILURE.responseFlags,
+    });
+    expect(entryFor('/same')?.flags).toBe('-');
+  });
+
   it('gateway-bypass: the sidecar goes straight to the host; the gateway sees nothing', async () => {
     const { world, client, namespace } = httpGateway(host, { faults: ['gateway-bypass'] });
     const result = await curl(world, client, {

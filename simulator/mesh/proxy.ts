@@ -37,7 +37,11 @@ import type { RouteDestination } from './routing.ts';
 import { proxyKey } from './telemetry.ts';
 import type { Address, Payload, Reply } from './wire.ts';
 import { resolveName, resolveTargetPort } from './world.ts';
-import { istioClusterName } from '../../harness/facts/envoy.ts';
+import {
+  HTTP_CONNECT_FAILURE_FLAGS,
+  istioClusterName,
+  renderResponseFlags,
+} from '../../harness/facts/envoy.ts';
 
 /** An Envoy upstream cluster that exists in the proxy's config. */
 export interface UpstreamCluster {
@@ -241,7 +245,9 @@ function connectFailure(
 ): UpstreamFailure {
   const retried = http ? 'retried and the latest reset reason: ' : 'reset reason: ';
   return {
-    flags: http ? 'URX,UF' : 'UF',
+    // The HTTP router's order (retries exhausted, then the connect failure). The TCP proxy's
+    // own flags around its connect attempts are not modelled beyond UF.
+    flags: renderResponseFlags(http ? HTTP_CONNECT_FAILURE_FLAGS : ['UF']),
     details: `upstream_reset_before_response_started{${reason.replace(/ /g, '_')}${transport ? `|${transport}` : ''}}`,
     transportFailure: transport,
     body: `upstream connect error or disconnect/reset before headers. ${retried}${reason}${transport ? `, transport failure reason: ${transport.replace(/_/g, ' ')}` : ''}`,

@@ -4,10 +4,9 @@
  * `uninstall --revision REV -y` (remove one control-plane revision). They answer from
  * what the cluster holds, in the wording real istioctl prints on success.
  */
-import { parseArgs } from 'node:util';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { StandinIo } from './kind.ts';
-import { KUBE_FLAGS, kubeconfigOf } from './istioctl.ts';
+import { commandFlags, connectFrom, refusesToPrompt } from './istioctl.ts';
 import {
   ISTIO_CONTROL_PLANE,
   injectorWebhookName,
@@ -21,29 +20,13 @@ const kubernetes = async () => ({
   ...(await import('../../harness/k8s/objects.ts')),
 });
 
-async function connectFrom(
-  values: { kubeconfig?: string; context?: string },
-  env: NodeJS.ProcessEnv,
-) {
-  const { connect } = await kubernetes();
-  return connect({
-    kubeconfigPath: kubeconfigOf(values, env),
-    ...(values.context ? { context: values.context } : {}),
-  });
-}
-
 /** `istioctl x precheck`: an unreachable cluster is an error; otherwise safe. */
 export async function precheck(
   args: readonly string[],
   env: NodeJS.ProcessEnv,
   io: StandinIo,
 ): Promise<number> {
-  const { values } = parseArgs({
-    args: [...args],
-    options: { ...KUBE_FLAGS, revision: { type: 'string', short: 'r' } },
-    strict: true,
-    allowPositionals: false,
-  });
+  const values = commandFlags(args, { revision: { type: 'string', short: 'r' } });
   const kube = await connectFrom(values, env);
   const { errorText } = await kubernetes();
   try {
@@ -62,15 +45,9 @@ export async function analyze(
   env: NodeJS.ProcessEnv,
   io: StandinIo,
 ): Promise<number> {
-  const { values } = parseArgs({
-    args: [...args],
-    options: {
-      ...KUBE_FLAGS,
-      namespace: { type: 'string', short: 'n' },
-      'all-namespaces': { type: 'boolean', short: 'A' },
-    },
-    strict: true,
-    allowPositionals: false,
+  const values = commandFlags(args, {
+    namespace: { type: 'string', short: 'n' },
+    'all-namespaces': { type: 'boolean', short: 'A' },
   });
   const kube = await connectFrom(values, env);
   const namespace = values.namespace ?? 'default';
@@ -94,20 +71,11 @@ export async function uninstall(
   env: NodeJS.ProcessEnv,
   io: StandinIo,
 ): Promise<number> {
-  const { values } = parseArgs({
-    args: [...args],
-    options: {
-      ...KUBE_FLAGS,
-      revision: { type: 'string', short: 'r' },
-      'skip-confirmation': { type: 'boolean', short: 'y' },
-    },
-    strict: true,
-    allowPositionals: false,
+  const values = commandFlags(args, {
+    revision: { type: 'string', short: 'r' },
+    'skip-confirmation': { type: 'boolean', short: 'y' },
   });
-  if (!values['skip-confirmation']) {
-    io.err('Error: the stand-in istioctl cannot prompt; pass -y\n');
-    return 1;
-  }
+  if (refusesToPrompt(values, io)) return 1;
   const revision = values.revision ?? INJECTION.defaultRevision;
   const kube = await connectFrom(values, env);
   const { isNotFound } = await kubernetes();

@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import YAML from 'yaml';
 import type { IstioInstallOptions } from '../istio-bootstrap.ts';
@@ -63,10 +63,23 @@ export async function istioctlMain(
 import { analyze, precheck, uninstall } from './istioctl-upgrade.ts';
 
 /** `--kubeconfig` and `--context`, as every cluster command of istioctl takes them. */
-export const KUBE_FLAGS = {
+const KUBE_FLAGS = {
   kubeconfig: { type: 'string', short: 'c' },
   context: { type: 'string' },
 } as const;
+
+/** One command's flags: the cluster flags and `options`, strictly, without positionals. */
+export function commandFlags<const T extends ParseArgsOptionsConfig>(
+  args: readonly string[],
+  options: T,
+) {
+  return parseArgs({
+    args: [...args],
+    options: { ...KUBE_FLAGS, ...options },
+    strict: true,
+    allowPositionals: false,
+  }).values;
+}
 
 /** The kubeconfig a command uses: the flag, else the first of KUBECONFIG, else ~/.kube/config. */
 export function kubeconfigOf(
@@ -80,25 +93,39 @@ export function kubeconfigOf(
   );
 }
 
+/** The Kubernetes client for the cluster a command's flags (or KUBECONFIG) name. */
+export async function connectFrom(
+  values: { kubeconfig?: string | undefined; context?: string | undefined },
+  env: NodeJS.ProcessEnv,
+) {
+  const { connect } = await import('../../harness/k8s/client.ts');
+  return connect({
+    kubeconfigPath: kubeconfigOf(values, env),
+    ...(values.context ? { context: values.context } : {}),
+  });
+}
+
+/** The stand-in cannot ask "Proceed? (y/N)": without `-y` a changing command stops here. */
+export function refusesToPrompt(values: { 'skip-confirmation'?: boolean }, io: StandinIo): boolean {
+  if (values['skip-confirmation']) return false;
+  io.err('Error: the stand-in istioctl cannot prompt; pass -y\n');
+  return true;
+}
+
 async function version(
   args: readonly string[],
   env: NodeJS.ProcessEnv,
   io: StandinIo,
 ): Promise<number> {
-  const { values } = parseArgs({
-    args: [...args],
-    options: { ...KUBE_FLAGS, remote: { type: 'string' }, short: { type: 'string', short: 's' } },
-    strict: true,
-    allowPositionals: false,
+  const values = commandFlags(args, {
+    remote: { type: 'string' },
+    short: { type: 'string', short: 's' },
   });
   const client = standinIstioctlVersion(env);
   io.out(`client version: ${client}\n`);
   if (values.remote === 'false') return 0;
-  const { connect, errorText, imageVersion } = await kubernetes();
-  const kube = connect({
-    kubeconfigPath: kubeconfigOf(values, env),
-    ...(values.context ? { context: values.context } : {}),
-  });
+  const { errorText, imageVersion } = await kubernetes();
+  const kube = await connectFrom(values, env);
   const istiod = await kube.apps
     .listDeploymentForAllNamespaces({ labelSelector: 'app=istiod' })
     .catch((error: unknown) => {
@@ -167,29 +194,19 @@ async function install(
   env: NodeJS.ProcessEnv,
   io: StandinIo,
 ): Promise<number> {
-  const { values } = parseArgs({
-    args: [...args],
-    options: {
-      ...KUBE_FLAGS,
-      'skip-confirmation': { type: 'boolean', short: 'y' },
-      filename: { type: 'string', short: 'f', multiple: true },
-      'readiness-timeout': { type: 'string' },
-      revision: { type: 'string', short: 'r' },
-    },
-    strict: true,
-    allowPositionals: false,
+  const values = commandFlags(args, {
+    'skip-confirmation': { type: 'boolean', short: 'y' },
+    filename: { type: 'string', short: 'f', multiple: true },
+    'readiness-timeout': { type: 'string' },
+    revision: { type: 'string', short: 'r' },
   });
-  if (!values['skip-confirmation']) {
-    io.err('Error: the stand-in istioctl cannot prompt; pass -y\n');
-    return 1;
-  }
+  if (refusesToPrompt(values, io)) return 1;
   let overlay: unknown = {};
   for (const file of values.filename ?? []) overlay = YAML.parse(await readFile(file, 'utf8'));
   const client = standinIstioctlVersion(env);
   const {
     applyObjects,
     applyProfiles,
-    connect,
     istioInstallObjects,
     readProfiles,
     statsMatcherIncludesOutbound,
@@ -213,10 +230,7 @@ async function install(
     ),
     ...profiled.objects,
   ];
-  const kube = connect({
-    kubeconfigPath: kubeconfigOf(values, env),
-    ...(values.context ? { context: values.context } : {}),
-  });
+  const kube = await connectFrom(values, env);
   io.out(
     `This will install the Istio ${settings.version ?? client} profile "default" into the cluster. Proceed? (y/N)\n`,
   );

@@ -3,10 +3,11 @@
  * phases and the disruption table in every report; each upgrade fault of the simulated
  * cluster fails the run with the failed requests counted and attributed to a step; and the
  * two-phase mode (`--disruption start`, the user's own upgrade, `--disruption check`)
- * against a cluster served from this process, green and under the skew fault.
+ * against `npm run sim` as its own process with `--cluster existing`, green and under the
+ * skew fault.
  *
- * One small suite (dr-lookup, one variant) keeps each run short: what is tested here is the
- * upgrade around the suites, which tests/e2e/conformance.e2e.test.ts covers on their own.
+ * One small suite and one variant keep each run short: what is tested here is the upgrade
+ * around the suites, which tests/e2e/conformance.e2e.test.ts covers on their own.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,29 +16,20 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { readSimOptions, startSimulatedCluster } from '../../simulator/cluster.ts';
-import { createMeshModel } from '../../simulator/mesh/model.ts';
-import { worldHostsFromEnv } from '../../simulator/standins/kind-world.ts';
 import { connect } from '../../harness/k8s/client.ts';
 import { writeOverlay } from '../../harness/istio/overlay.ts';
 import { restartDeployment } from '../../harness/upgrade/steps.ts';
+import { RUN_LABEL } from '../../harness/run-labels.ts';
 import type { UpgradeSection } from '../../harness/upgrade/report.ts';
+import { OLD_PROXY_THROUGH_NEW_GATEWAY_FAILURE } from '../../harness/facts/upgrade.ts';
 import { CLI, parseJUnit, runSimulated, withCliSlot, type JUnitCase } from './cli.ts';
 
 const FROM = '1.30.5';
 const TO = '1.31.1';
 
-/** One suite, one variant, a fast probe; pods take simulated time to start, as rollouts need. */
-const ARGS = [
-  '--suite',
-  'dr-lookup',
-  '--mtls',
-  'disabled',
-  '--api',
-  'istio-api',
-  '--probe-interval',
-  '100',
-];
+/** One variant and a fast probe, for one suite; pods take simulated time to start, as rollouts need. */
+const ONE_VARIANT = ['--mtls', 'disabled', '--api', 'istio-api', '--probe-interval', '100'];
+const ARGS = ['--suite', 'dr-lookup', ...ONE_VARIANT];
 const ENV = { EGRESS_SIM_POD_START_MS: '150' };
 
 interface Outcome {
@@ -101,6 +93,12 @@ function expectGreenUpgrade(run: Outcome, style: string): void {
       expect(row.failed).toBe(0);
     }
     expect(section?.steps.length).toBeGreaterThanOrEqual(4);
+    // The versions each side ran in the mixed window: A's sidecars and B's gateway in place,
+    // B's sidecars and A's gateway in a canary (the gateway moves last).
+    const [clients, gateway] = style === 'canary' ? [TO, FROM] : [FROM, TO];
+    expect(section?.proxyVersions).toMatchObject([
+      { clients: [clients], gateway: [gateway], mixed: true },
+    ]);
   }
   expect(run.summary).toContain(`## Upgrade ${FROM} → ${TO} (${style})`);
   expect(run.summary).toMatch(/\| http \| \d+ \| 0 \|/);
@@ -148,7 +146,7 @@ describe('upgrade runs on the simulated cluster', () => {
       if (fault === 'skew-breaks-old-proxies') {
         // The failure class carries the client sidecar's Envoy response flags.
         expect(rows.find((row) => row.path === 'http')?.byClass).toHaveProperty([
-          'HTTP 503 URX,UF',
+          `HTTP 503 ${OLD_PROXY_THROUGH_NEW_GATEWAY_FAILURE.responseFlags}`,
         ]);
         // And the mixed-version checks fail: the probe requests no longer reach the host.
         expect(mixedCasesOf(run.cases).every((entry) => entry.failure !== undefined)).toBe(true);
@@ -162,33 +160,83 @@ describe('upgrade runs on the simulated cluster', () => {
 });
 
 const ISTIOCTL = fileURLToPath(new URL('../../simulator/bin/istioctl', import.meta.url));
+const SIM_MAIN = fileURLToPath(new URL('../../simulator/sim-main.ts', import.meta.url));
 
 /**
- * `--disruption start`, an in-place upgrade by "the user's tooling" (the stand-in istioctl of
- * B and a rollout restart of the gateway), then `--disruption check --id`, all against one
- * simulated cluster served from this process, as `npm run sim` serves one.
+ * The two-phase runs select one suite, one variant, in Istio's API: what they test is the
+ * mode around the suites (the issue's "works against npm run sim with --cluster existing").
  */
-async function twoPhase(faults: string): Promise<{ start: Outcome; check: Outcome }> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'egc-two-phase-'));
-  const hosts = worldHostsFromEnv({});
-  const options = {
-    ...readSimOptions({ EGRESS_SIM_FAULTS: faults, EGRESS_SIM_POD_START_MS: '150' }),
-    externalHosts: hosts,
-  };
-  const cluster = await startSimulatedCluster({
-    options,
-    externalHosts: hosts,
-    dir,
-    createExecHandler: ({ view, logs }) => createMeshModel({ view, logs, options }),
-    istio: {
-      version: FROM,
-      accessLogEncoding: 'TEXT',
-      outboundStatsIncluded: true,
-      install: true,
-      gatewayReplicas: 2,
+const TWO_PHASE_ARGS = ['--suite', 'http-gateway', ...ONE_VARIANT];
+
+interface Sim {
+  kubeconfig: string;
+  /** SIGTERM, as Ctrl-C would; the exit code. */
+  stop: () => Promise<number | undefined>;
+}
+
+/** `npm run sim` (simulator/sim-main.ts) as its own process, with Istio `FROM` installed. */
+async function startSim(dir: string, faults: string): Promise<Sim> {
+  const kubeconfig = path.join(dir, 'sim.kubeconfig');
+  const child = execa(
+    process.execPath,
+    [SIM_MAIN, '--kubeconfig', kubeconfig, '--istio-version', FROM],
+    {
+      reject: false,
+      timeout: 600_000,
+      env: { EGRESS_SIM_FAULTS: faults, EGRESS_SIM_POD_START_MS: '150', EGRESS_SIM_PROFILE: '' },
     },
+  );
+  let output = '';
+  // It says it is ready once its kubeconfig is written; it may instead end on a bad setting.
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('Simulated cluster ready at')) resolve();
+    });
+    void child.then((result) =>
+      reject(new Error(`npm run sim ended (${result.exitCode}): ${output}${result.stderr}`)),
+    );
   });
-  const cli = async (phase: string, extra: string[]): Promise<Outcome> => {
+  return {
+    kubeconfig,
+    stop: async () => {
+      child.kill('SIGTERM');
+      return (await child).exitCode;
+    },
+  };
+}
+
+/** The namespaces a run created (labelled with its id) that are still there. */
+async function runNamespaces(kubeconfig: string): Promise<string[]> {
+  const list = await connect({ kubeconfigPath: kubeconfig }).core.listNamespace({
+    labelSelector: RUN_LABEL,
+  });
+  return list.items.map((namespace) => namespace.metadata?.name ?? '');
+}
+
+/**
+ * Against `npm run sim` with `--cluster existing`: `--disruption start`, an in-place upgrade
+ * by "the user's tooling" (the stand-in istioctl of B and a rollout restart of the gateway),
+ * then `--disruption check --id` with `checkArgs`.
+ */
+async function twoPhase(
+  faults: string,
+  checkArgs: string[],
+  checkEnv: Record<string, string> = {},
+): Promise<{
+  start: Outcome;
+  check: Outcome;
+  left: string[];
+  leftAfterStart: string[];
+  simExit: number | undefined;
+}> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'egc-two-phase-'));
+  const sim = await startSim(dir, faults);
+  const cli = async (
+    phase: string,
+    extra: string[],
+    env: Record<string, string> = {},
+  ): Promise<Outcome> => {
     const reports = path.join(dir, `reports-${phase}`);
     const result = await execa(
       process.execPath,
@@ -198,17 +246,17 @@ async function twoPhase(faults: string): Promise<{ start: Outcome; check: Outcom
         'existing',
         '--existing-cluster-ok',
         '--kubeconfig',
-        cluster.kubeconfigPath,
+        sim.kubeconfig,
         '--external',
         'internet',
         '--reports',
         reports,
         '--junit',
         path.join(reports, 'junit.xml'),
-        ...ARGS,
+        ...TWO_PHASE_ARGS,
         ...extra,
       ],
-      { reject: false, cwd: dir, timeout: 180_000, env: { EGRESS_SIM_FAULTS: '' } },
+      { reject: false, cwd: dir, timeout: 180_000, env: { EGRESS_SIM_FAULTS: '', ...env } },
     );
     const xml = await readFile(path.join(reports, 'junit.xml'), 'utf8').catch(() => '');
     return {
@@ -219,60 +267,90 @@ async function twoPhase(faults: string): Promise<{ start: Outcome; check: Outcom
       ...(await reportsOf(reports)),
     };
   };
+  let outcome: { start: Outcome; check: Outcome; left: string[]; leftAfterStart: string[] };
+  let simExit: number | undefined;
   try {
     const start = await cli('start', ['--disruption', 'start']);
     const id = /\(id ([a-z0-9]+)\)/.exec(start.stdout)?.[1];
-    if (start.exitCode !== 0 || !id) return { start, check: start };
-    // The user's upgrade: istioctl B over A with the same gateway shape, then the gateway restarted.
-    const overlay = await writeOverlay(dir, {
-      outboundTrafficPolicy: 'ALLOW_ANY',
-      accessLogEncoding: 'TEXT',
-      egressGateway: true,
-      gatewayReplicas: 2,
-    });
-    await execa(
-      ISTIOCTL,
-      ['install', '-y', '-f', overlay, '--kubeconfig', cluster.kubeconfigPath],
-      { env: { EGRESS_SIM_ISTIOCTL_VERSION: TO } },
-    );
-    await restartDeployment(
-      connect({ kubeconfigPath: cluster.kubeconfigPath }),
-      'istio-system',
-      'istio-egressgateway',
-    );
-    const check = await cli('check', ['--disruption', 'check', '--id', id]);
-    return { start, check };
+    const leftAfterStart = await runNamespaces(sim.kubeconfig);
+    if (start.exitCode !== 0 || !id) {
+      outcome = { start, check: start, left: leftAfterStart, leftAfterStart };
+    } else {
+      // The user's upgrade: istioctl B over A with the gateway at 2 replicas, then the gateway restarted.
+      const overlay = await writeOverlay(dir, {
+        outboundTrafficPolicy: 'ALLOW_ANY',
+        accessLogEncoding: 'TEXT',
+        egressGateway: true,
+        gatewayReplicas: 2,
+      });
+      await execa(ISTIOCTL, ['install', '-y', '-f', overlay, '--kubeconfig', sim.kubeconfig], {
+        env: { EGRESS_SIM_ISTIOCTL_VERSION: TO },
+      });
+      await restartDeployment(
+        connect({ kubeconfigPath: sim.kubeconfig }),
+        'istio-system',
+        'istio-egressgateway',
+      );
+      const check = await cli(
+        'check',
+        ['--disruption', 'check', '--id', id, ...checkArgs],
+        checkEnv,
+      );
+      outcome = { start, check, left: await runNamespaces(sim.kubeconfig), leftAfterStart };
+    }
   } finally {
-    await cluster.stop();
+    simExit = await sim.stop();
     await rm(dir, { recursive: true, force: true });
   }
+  return { ...outcome, simExit };
 }
 
-describe('two-phase mode against an existing cluster', () => {
+describe('two-phase mode against npm run sim (--cluster existing)', () => {
   it(
-    'start: phase before, probes left running, an id; check: the records, phase after, exit 0',
+    'start: phase before, probes left running, an id; check: mixed versions, istioctl analyze, phase after, exit 0, nothing left',
     { timeout: 900_000 },
     async () => {
-      const { start, check } = await withCliSlot(() => twoPhase(''));
+      const run = await withCliSlot(() => twoPhase('', ['--istioctl', ISTIOCTL]));
+      const { start, check } = run;
       expect(start.exitCode, start.stderr).toBe(0);
       expect(phaseCases(start.cases, 'before').length).toBeGreaterThan(0);
       expect(start.upgrade).toMatchObject({ mode: 'start', from: FROM });
+      // The probes stay for check (one external host for every path: the HTTP path alone).
+      expect(run.leftAfterStart).toEqual([`egc-${start.upgrade?.id ?? ''}-probe-http`]);
       expect(check.exitCode, check.stderr + check.stdout).toBe(0);
       expect(phaseCases(check.cases, 'after').length).toBeGreaterThan(0);
       expect(check.upgrade).toMatchObject({ mode: 'check', from: FROM, to: TO, result: 'passed' });
-      // One external host for every path (--external internet): the HTTP path alone
-      // (probePathsFor), since the three paths' VirtualServices for one host would collide.
       expect(check.upgrade?.disruption.map((row) => row.path)).toEqual(['http']);
       for (const row of check.upgrade?.disruption ?? []) expect(row.sent).toBeGreaterThan(5);
+      // The bare probe pods keep A's proxy; the upgraded gateway runs B's: mixed, and B1 holds.
+      expect(check.upgrade?.proxyVersions).toMatchObject([
+        { clients: [FROM], gateway: [TO], mixed: true },
+      ]);
+      const mixed = mixedCasesOf(check.cases);
+      expect(
+        mixed.map((entry) => /: (B\d) holds on the (\w+) path/.exec(entry.name)?.slice(1)),
+      ).toEqual([['B1', 'http']]);
+      expect(mixed.filter((entry) => entry.failure).map((entry) => entry.failure)).toEqual([]);
+      // istioctl analyze on the probe namespace, with the --istioctl given.
+      expect(check.upgrade?.analyze.map((entry) => entry.namespace)).toEqual(run.leftAfterStart);
+      expect(check.upgrade?.analyze[0]?.output).toContain('No validation issues');
+      expect(check.upgrade?.analyzeNotRun).toBeUndefined();
       expect(check.summary).toContain(`Disruption ${FROM} → ${TO}`);
+      expect(check.summary).toContain(`Proxies (mixed versions: sidecars ${FROM}, gateway ${TO})`);
+      // Cleanup: no namespace of either run is left, and npm run sim stops cleanly.
+      expect(run.left).toEqual([]);
+      expect(run.simExit).toBe(0);
     },
   );
 
   it(
-    'check fails (exit 1) when old proxies lose egress through the new gateway (skew-breaks-old-proxies)',
+    'check fails (exit 1) when old proxies lose egress through the new gateway (skew-breaks-old-proxies); no istioctl: analyze not run, said why',
     { timeout: 900_000 },
     async () => {
-      const { check } = await withCliSlot(() => twoPhase('skew-breaks-old-proxies'));
+      // No istioctl anywhere: a PATH with node alone.
+      const { check, left } = await withCliSlot(() =>
+        twoPhase('skew-breaks-old-proxies', [], { PATH: path.dirname(process.execPath) }),
+      );
       expect(check.exitCode, check.stderr).toBe(1);
       const rows = check.upgrade?.disruption ?? [];
       expect(
@@ -280,8 +358,13 @@ describe('two-phase mode against an existing cluster', () => {
         JSON.stringify(rows),
       ).toEqual(['http']);
       expect(disruptionCasesOf(check.cases).find((entry) => entry.failure)?.failure).toMatch(
-        /\d+ of \d+ requests failed \(.*during "the upgrade by other tooling/,
+        /\d+ of \d+ requests failed \(.*during "(the upgrade by other tooling|mixed versions)/,
       );
+      expect(mixedCasesOf(check.cases).every((entry) => entry.failure !== undefined)).toBe(true);
+      expect(check.upgrade?.analyze).toEqual([]);
+      expect(check.upgrade?.analyzeNotRun).toMatch(/no istioctl on PATH and no --istioctl/);
+      expect(check.summary).toContain('istioctl analyze: not run (');
+      expect(left).toEqual([]);
     },
   );
 });
