@@ -16,6 +16,7 @@ import {
   API_EVICTION,
   DISRUPTION_BUDGET_VALIDATION,
 } from '../../harness/facts/disruption-budget.ts';
+import { GATEWAY_PDB } from '../../harness/facts/upgrade.ts';
 import { readSimOptions, startSimulatedCluster, type SimulatedCluster } from '../cluster.ts';
 
 // Long enough that a replacement pod is not Ready when the next request arrives.
@@ -36,6 +37,14 @@ beforeAll(async () => {
     createExecHandler: () => ({
       exec: () => Promise.resolve({ stdout: '', stderr: '', exitCode: 0 }),
     }),
+    // Two gateway replicas: the install an upgrade run asks for, with the chart's budget.
+    istio: {
+      version: '1.31.1',
+      accessLogEncoding: 'TEXT',
+      outboundStatsIncluded: true,
+      install: true,
+      gatewayReplicas: 2,
+    },
   });
   const kc = new KubeConfig();
   kc.loadFromFile(cluster.kubeconfigPath);
@@ -239,5 +248,29 @@ describe('PodDisruptionBudget (policy/v1)', () => {
     await expect
       .poll(async () => (await podsOf('rolled')).filter((name) => before.includes(name)), settled)
       .toEqual([]);
+  });
+
+  it("keeps one of the egress gateway's two pods through evictions (the chart's budget, GATEWAY_PDB)", async () => {
+    const namespace = 'istio-system';
+    const read = (): Promise<V1PodDisruptionBudget> =>
+      policy.readNamespacedPodDisruptionBudget({ name: 'istio-egressgateway', namespace });
+    await expect
+      .poll(async () => (await read()).status, settled)
+      .toMatchObject({ expectedPods: 2, currentHealthy: 2, disruptionsAllowed: 1 });
+    expect((await read()).spec?.minAvailable).toBe(GATEWAY_PDB.minAvailable);
+    const pods = await core.listNamespacedPod({ namespace, labelSelector: 'istio=egressgateway' });
+    const names = pods.items.map((pod) => pod.metadata?.name ?? '');
+    const evictGateway = async (name: string): Promise<number> => {
+      try {
+        const body = { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name } };
+        return (await core.createNamespacedPodEvictionWithHttpInfo({ name, namespace, body }))
+          .httpStatusCode;
+      } catch (error) {
+        if (error instanceof ApiException) return error.code;
+        throw error;
+      }
+    };
+    expect(await evictGateway(names[0] ?? '')).toBe(201);
+    expect(await evictGateway(names[1] ?? '')).toBe(429);
   });
 });
