@@ -14,6 +14,7 @@ import { loadManifests } from '../manifests.ts';
 import { apiVariant } from '../api/index.ts';
 import { injectionLabels } from '../facts/injection.ts';
 import { CURL_RATE, curlRateFor } from '../facts/upgrade.ts';
+import { CURL_CONNECTION_REUSE, HTTP_CONNECTION_CLOSE } from '../facts/long-lived-connections.ts';
 import type { ClusterTarget } from '../providers/types.ts';
 import { pollUntil } from '../wait.ts';
 
@@ -114,6 +115,13 @@ function probeWorkload(
             'curl',
             '-sS',
             '-k',
+            // curl would send every request of the glob over one connection
+            // (CURL_CONNECTION_REUSE); TLS through the gateway is one TCP access-log entry per
+            // connection, so each request here gets its own (HTTP_CONNECTION_CLOSE) and its own
+            // gateway evidence.
+            ...(url.startsWith('https:')
+              ? [CURL_CONNECTION_REUSE.http11Flag, '-H', HTTP_CONNECTION_CLOSE.header]
+              : []),
             '-o',
             '/dev/null',
             '--max-time',
