@@ -1,6 +1,7 @@
 /**
  * Upgrade runs end to end (issue 12): `--upgrade-from` in place and canary pass with both
- * phases and the disruption table in every report; each upgrade fault of the simulated
+ * phases and the disruption table in every report (the long-lived connection broken by the
+ * gateway's replacement and re-established, which is no disruption); each upgrade fault of the simulated
  * cluster fails the run with the failed requests counted and attributed to a step; and the
  * two-phase mode (`--disruption start`, the user's own upgrade, `--disruption check`)
  * against a cluster served from this process, green and under the skew fault.
@@ -38,7 +39,9 @@ const ARGS = [
   '--probe-interval',
   '100',
 ];
-const ENV = { EGRESS_SIM_POD_START_MS: '150' };
+// A gateway pod's termination drain scaled down as pod start is (5 s in Istio): the long-lived
+// connection breaks, and reconnects, within the run.
+const ENV = { EGRESS_SIM_POD_START_MS: '150', EGRESS_SIM_TERMINATION_DRAIN_MS: '100' };
 
 interface Outcome {
   exitCode: number;
@@ -88,7 +91,9 @@ function expectGreenUpgrade(run: Outcome, style: string): void {
     'http',
     'tls',
     'mtls',
+    undefined,
   ]);
+  expect(disruption.at(-1)?.name).toContain('stays up for one long-lived TLS connection');
   expect(disruption.every((entry) => entry.failure === undefined)).toBe(true);
   // While old and new proxies were mixed, B1/B3 (and B2 on the mTLS path) held with gateway evidence.
   const mixed = mixedCasesOf(run.cases);
@@ -100,10 +105,18 @@ function expectGreenUpgrade(run: Outcome, style: string): void {
       expect(row.sent).toBeGreaterThan(5);
       expect(row.failed).toBe(0);
     }
+    // The gateway's pods were replaced under the long-lived connection: it broke (their drain
+    // ended) and came back at once, which is no disruption.
+    const connection = section?.disruption.find((row) => row.path === 'tls-connection');
+    expect(connection?.connection?.breaks, JSON.stringify(connection)).toBeGreaterThan(0);
+    expect(
+      Object.values(connection?.connection?.breaksByStep ?? {}).reduce((a, b) => a + b, 0),
+    ).toBe(connection?.connection?.breaks);
     expect(section?.steps.length).toBeGreaterThanOrEqual(4);
   }
   expect(run.summary).toContain(`## Upgrade ${FROM} → ${TO} (${style})`);
   expect(run.summary).toMatch(/\| http \| \d+ \| 0 \|/);
+  expect(run.summary).toMatch(/\| tls-connection \| \d+ \| 0 \| .* \| \d+ breaks?/);
 }
 
 describe('upgrade runs on the simulated cluster', () => {
@@ -152,6 +165,11 @@ describe('upgrade runs on the simulated cluster', () => {
         ]);
         // And the mixed-version checks fail: the probe requests no longer reach the host.
         expect(mixedCasesOf(run.cases).every((entry) => entry.failure !== undefined)).toBe(true);
+        // The long-lived connection, once its old gateway pod drained, cannot reconnect.
+        expect(rows.find((row) => row.path === 'tls-connection')).toMatchObject({
+          byClass: { reset: expect.any(Number) as unknown },
+          connection: { breaks: expect.any(Number) as unknown },
+        });
       }
       // The suites themselves still pass: the failure is the disruption's alone.
       expect(phaseCases(run.cases, 'after').every((entry) => entry.failure === undefined)).toBe(
