@@ -28,12 +28,14 @@ describe('readSimOptions', () => {
       EGRESS_SIM_FAULTS: 'gateway-bypass, counters-frozen',
       EGRESS_SIM_PROPAGATION_MS: '400',
       EGRESS_SIM_POD_START_MS: '250',
+      EGRESS_SIM_TERMINATION_DRAIN_MS: '120',
     });
     expect([...options.faults]).toEqual(['gateway-bypass', 'counters-frozen']);
     expect(options).toMatchObject({
       propagationMs: 400,
       propagationJitterMs: 100,
       podStartMs: 250,
+      terminationDrainMs: 120,
     });
     expect(
       readSimOptions({ EGRESS_SIM_PROPAGATION_MS: '400', EGRESS_SIM_PROPAGATION_JITTER_MS: '0' })

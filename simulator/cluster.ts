@@ -14,6 +14,7 @@ import { gatewayApiCrds } from './gateway-api-crds.ts';
 import { applyProfiles, readProfiles } from './profiles.ts';
 import { ObjectStore } from './store.ts';
 import { startProcesses } from './processes.ts';
+import { GATEWAY_TERMINATION_DRAIN } from '../harness/facts/long-lived-connections.ts';
 import { readApiFaultOptions } from './api/fault-options.ts';
 import {
   API_FAULT_NAMES,
@@ -51,8 +52,9 @@ function nonNegativeInteger(
 
 /**
  * Reads `EGRESS_SIM_FAULTS`, `EGRESS_SIM_PROFILE`, `EGRESS_SIM_PROPAGATION_MS`,
- * `EGRESS_SIM_PROPAGATION_JITTER_MS` and `EGRESS_SIM_POD_START_MS`; throws on an unknown
- * fault or profile or a malformed number.
+ * `EGRESS_SIM_PROPAGATION_JITTER_MS`, `EGRESS_SIM_POD_START_MS` and
+ * `EGRESS_SIM_TERMINATION_DRAIN_MS`; throws on an unknown fault or profile or a malformed
+ * number.
  */
 export function readSimOptions(
   env: Record<string, string | undefined> = process.env,
@@ -81,11 +83,13 @@ export function readSimOptions(
     : (nonNegativeInteger(env, 'EGRESS_SIM_PROPAGATION_MS') ?? 0);
   const propagationJitterMs =
     nonNegativeInteger(env, 'EGRESS_SIM_PROPAGATION_JITTER_MS') ?? Math.round(propagationMs * 0.25);
+  const drainMs = nonNegativeInteger(env, 'EGRESS_SIM_TERMINATION_DRAIN_MS');
   return {
     faults,
     propagationMs,
     propagationJitterMs,
     podStartMs: nonNegativeInteger(env, 'EGRESS_SIM_POD_START_MS') ?? 0,
+    ...(drainMs === undefined ? {} : { terminationDrainMs: drainMs }),
     ...(profiles.length > 0 ? { profiles } : {}),
     ...(apiFaults ? { apiFaults } : {}),
   };
@@ -180,7 +184,9 @@ export async function startSimulatedCluster(
       ? {}
       : { namespaceDeletionMs: settings.namespaceDeletionMs }),
   });
-  const stopProcesses = startProcesses(store, execHandler);
+  const stopProcesses = startProcesses(store, execHandler, {
+    terminationDrainMs: options.terminationDrainMs ?? GATEWAY_TERMINATION_DRAIN.terminationDrainMs,
+  });
   try {
     seedBaseCluster(store, { kubernetesVersion });
     if (settings.istio?.install === true) {

@@ -8,6 +8,7 @@ import {
   type Controllers,
 } from './controllers/context.ts';
 import { onDeploymentEvent } from './controllers/deployments.ts';
+import { onBudgetEvent, onPodForBudgets } from './controllers/disruption.ts';
 import { onCrdEvent } from './controllers/crds.ts';
 import { collectGarbage } from './controllers/garbage-collector.ts';
 import { Kubelet } from './controllers/kubelet.ts';
@@ -41,11 +42,13 @@ export function startControllers(store: ObjectStore, options: ControllerOptions 
     ['Deployment', (event) => onDeploymentEvent(context, event)],
     ['ReplicaSet', (event) => onReplicaSetEvent(context, event)],
     ['CustomResourceDefinition', (event) => onCrdEvent(context, event)],
+    ['PodDisruptionBudget', (event) => onBudgetEvent(context, event)],
     [
       'Pod',
       (event) => {
         kubelet.onPodEvent(event);
         onOwnedPodEvent(context, event);
+        onPodForBudgets(context, event);
       },
     ],
   ]);

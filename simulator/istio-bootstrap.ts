@@ -15,6 +15,7 @@ import {
   WORKLOAD_IDENTITY,
 } from '../harness/facts/istio-install.ts';
 import { INJECTION } from '../harness/facts/injection.ts';
+import { GATEWAY_PDB } from '../harness/facts/upgrade.ts';
 import { ISTIO_DEFAULT_VERSION } from '../harness/versions.ts';
 import { ApiError, type ObjectStore } from './store.ts';
 import type { KubeObject } from './types.ts';
@@ -41,6 +42,12 @@ export interface IstioInstallOptions {
   gatewayNamespace?: string;
   /** `components.egressGateways[].k8s.replicaCount`. */
   gatewayReplicas?: number;
+  /**
+   * Whether the egress chart renders the gateway's PodDisruptionBudget (GATEWAY_PDB,
+   * `egressChartRendersPdb` of the overlay's values). Unless told: when there is more than one
+   * replica, as the harness's overlay asks for then.
+   */
+  gatewayDisruptionBudget?: boolean;
 }
 
 /** Defaults of `IstioInstallOptions`. */
@@ -55,13 +62,18 @@ export const ISTIO_INSTALL_DEFAULTS = {
   revision: INJECTION.defaultRevision,
   gatewayNamespace: ISTIO_CONTROL_PLANE.defaultNamespace,
   gatewayReplicas: 1,
+  gatewayDisruptionBudget: false,
 } as const satisfies Required<IstioInstallOptions>;
 
 const NAMESPACE = ISTIO_CONTROL_PLANE.defaultNamespace;
 
 /** The objects an install creates, in the order to apply them (namespace first). */
 export function istioInstallObjects(options: IstioInstallOptions = {}): KubeObject[] {
-  const settings = { ...ISTIO_INSTALL_DEFAULTS, ...options };
+  const settings = {
+    ...ISTIO_INSTALL_DEFAULTS,
+    gatewayDisruptionBudget: (options.gatewayReplicas ?? 1) > 1,
+    ...options,
+  };
   const revision = settings.revision || INJECTION.defaultRevision;
   const isDefault = revision === INJECTION.defaultRevision;
   const gatewayNamespace = settings.gatewayNamespace || NAMESPACE;
@@ -299,6 +311,30 @@ export function istioInstallObjects(options: IstioInstallOptions = {}): KubeObje
         ],
       },
     },
+    ...(settings.gatewayDisruptionBudget
+      ? [
+          {
+            apiVersion: 'policy/v1',
+            kind: 'PodDisruptionBudget',
+            metadata: {
+              name: 'istio-egressgateway',
+              namespace: gatewayNamespace,
+              labels: {
+                ...gatewayLabels,
+                release: 'istio',
+                'istio.io/rev': revision,
+                'install.operator.istio.io/owning-resource': 'unknown',
+                'operator.istio.io/component': 'EgressGateways',
+                'app.kubernetes.io/name': 'istio-egressgateway',
+              },
+            },
+            spec: {
+              minAvailable: GATEWAY_PDB.minAvailable,
+              selector: { matchLabels: gatewayLabels },
+            },
+          },
+        ]
+      : []),
   ];
 }
 

@@ -116,4 +116,78 @@ describe('curl loops of probe pods', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(count).toBeLessThanOrEqual(after + 1);
   });
+
+  it('runs one loop per looping container, whose connection lives as long as its gateway pod and the drain after it', async () => {
+    const store = new ObjectStore();
+    const gateway = store.create({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'istio-egressgateway-abc', namespace: 'istio-system' },
+      spec: { containers: [{ name: 'istio-proxy' }] },
+      status: { phase: 'Running' },
+    });
+    // A stand-in for the mesh model: each transfer reuses the open connection if the cache
+    // keeps it, else opens one through the gateway pod above.
+    const seen: { container: string; id: number; at: number }[] = [];
+    const handler: ExecHandler = {
+      exec(request) {
+        const connections = request.connections;
+        if (!connections) throw new Error('a curl loop passes its connection cache');
+        let open = connections.reusable('k');
+        if (!open) {
+          connections.opening();
+          connections.noteGateway(gateway);
+          open = {
+            id: connections.nextId(),
+            key: 'k',
+            localPort: 1,
+            opaque: true,
+            path: connections.trace,
+          };
+          connections.keep(open);
+        }
+        seen.push({ container: request.container, id: open.id, at: Date.now() });
+        return Promise.resolve({ stdout: '', stderr: '', exitCode: 0 });
+      },
+    };
+    const drainMs = 300;
+    stop = startProcesses(store, handler, { terminationDrainMs: drainMs });
+    const pod = probePod('Running', '20/s');
+    const containers = (pod.spec as { containers: { name: string; command: string[] }[] })
+      .containers;
+    const [curl] = containers;
+    if (!curl) throw new Error('no container');
+    curl.command = curl.command.map((part) => part.replace('[1-5]', '[1-1000]'));
+    containers.push({ ...curl, name: 'conn' });
+    store.create(pod);
+    const observe = (): Promise<number> => Promise.resolve(seen.length);
+    await pollUntil({
+      what: 'transfers of both loops',
+      timeoutMs: 5_000,
+      intervalMs: 10,
+      observe,
+      done: (n) => n >= 4,
+      hint: 'simulator/processes.ts',
+    });
+    expect(new Set(seen.map((entry) => entry.container))).toEqual(new Set(['curl', 'conn']));
+    expect(new Set(seen.map((entry) => entry.id))).toEqual(new Set([0]));
+    const deleted = Date.now();
+    store.delete('Pod', 'istio-system', gateway.metadata.name);
+    await pollUntil({
+      what: 'a new connection after the drain',
+      timeoutMs: 5_000,
+      intervalMs: 10,
+      observe: () => Promise.resolve(seen.filter((entry) => entry.id === 1)),
+      done: (entries) => entries.length >= 2,
+      hint: 'simulator/processes.ts',
+    });
+    // Until the drain passed, every transfer stayed on the first connection.
+    const reconnected = Math.min(
+      ...seen.filter((entry) => entry.id === 1).map((entry) => entry.at),
+    );
+    expect(reconnected - deleted).toBeGreaterThanOrEqual(drainMs - 20);
+    expect(
+      seen.filter((entry) => entry.at < deleted + drainMs - 20).every((entry) => entry.id === 0),
+    ).toBe(true);
+  });
 });

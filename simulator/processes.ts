@@ -1,11 +1,16 @@
 /**
- * The long-running processes of pods: a container whose command is `curl --rate R … URL[a-b]`
- * (the disruption probes of an upgrade run) sends its transfers one after the other, no
- * faster than R, each through the mesh model as an exec of one transfer would, and writes
- * what curl prints to the container's log. Everything comes from the stored pod: its
- * command, its environment (`$(VAR)` expansion, ARGUMENT_EXPANSION) and whether it runs.
+ * The long-running processes of pods: each container whose command is `curl --rate R …
+ * URL[a-b]` (the disruption probes of an upgrade run) sends its transfers one after the
+ * other, no faster than R, each through the mesh model as an exec of one transfer would, and
+ * writes what curl prints to the container's log. The transfers of one loop share a
+ * connection cache, as one curl process's do (mesh/curl-connections.ts): a TLS connection
+ * stays pinned to its gateway pod until that pod is gone and its drain has passed
+ * (GATEWAY_TERMINATION_DRAIN). Everything comes from the stored pod: its command, its
+ * environment (`$(VAR)` expansion, ARGUMENT_EXPANSION) and whether it runs.
  */
 import { ARGUMENT_EXPANSION } from '../harness/facts/upgrade.ts';
+import { GATEWAY_TERMINATION_DRAIN } from '../harness/facts/long-lived-connections.ts';
+import { CurlConnections, type GatewayRuns } from './mesh/curl-connections.ts';
 import { asArray, asRecord } from './json.ts';
 import type { ObjectStore } from './store.ts';
 import type { ExecHandler, KubeObject } from './types.ts';
@@ -36,8 +41,14 @@ function expand(text: string, pod: KubeObject, env: Record<string, unknown>[]): 
   });
 }
 
-/** The curl loop a pod's container runs, if any. */
+/** The curl loop a pod's first looping container runs, if any. */
 export function curlLoopOf(pod: KubeObject): CurlLoop | undefined {
+  return curlLoopsOf(pod)[0];
+}
+
+/** The curl loops of a pod's containers, one per container that runs one. */
+export function curlLoopsOf(pod: KubeObject): CurlLoop[] {
+  const loops: CurlLoop[] = [];
   for (const container of asArray(asRecord(pod.spec).containers)) {
     const strings = (value: unknown): string[] =>
       Array.isArray(value) ? value.filter((part) => typeof part === 'string') : [];
@@ -52,7 +63,7 @@ export function curlLoopOf(pod: KubeObject): CurlLoop | undefined {
     const urlAt = rest.findIndex((part) => /^https?:\/\/.*\[\d+-\d+\]/.test(part));
     const glob = /^(.*)\[(\d+)-(\d+)\](.*)$/.exec(rest[urlAt] ?? '');
     if (!glob) continue;
-    return {
+    loops.push({
       container: String(container.name),
       args: rest.filter((_, index) => index !== urlAt),
       url: {
@@ -63,9 +74,9 @@ export function curlLoopOf(pod: KubeObject): CurlLoop | undefined {
       },
       // curl's default unit is per hour.
       intervalMs: (UNIT_MS[rate[2] ?? 'h'] ?? 3_600_000) / Math.max(1, Number(rate[1])),
-    };
+    });
   }
-  return undefined;
+  return loops;
 }
 
 function running(pod: KubeObject | undefined): boolean {
@@ -76,14 +87,31 @@ function running(pod: KubeObject | undefined): boolean {
   );
 }
 
+/** How long a deleted gateway pod's Envoy keeps relaying the connections it has. */
+export interface ProcessOptions {
+  terminationDrainMs?: number;
+}
+
 /** Starts the process runner on `store`; the returned function stops every loop. */
-export function startProcesses(store: ObjectStore, execHandler: ExecHandler): () => void {
+export function startProcesses(
+  store: ObjectStore,
+  execHandler: ExecHandler,
+  { terminationDrainMs = GATEWAY_TERMINATION_DRAIN.terminationDrainMs }: ProcessOptions = {},
+): () => void {
   const loops = new Map<string, AbortController>();
-  const start = (pod: KubeObject, loop: CurlLoop): void => {
-    const uid = pod.metadata.uid ?? pod.metadata.name;
+  // When each pod went: a gateway pod's Envoy drains its connections for terminationDrainMs more.
+  const deletedAt = new Map<string, number>();
+  const gatewayRuns: GatewayRuns = ({ uid, namespace, name }) => {
+    const pod = store.get('Pod', namespace, name);
+    if (pod?.metadata.uid === uid && pod.metadata.deletionTimestamp === undefined) return true;
+    const gone = deletedAt.get(uid);
+    return gone !== undefined && store.now() < gone + terminationDrainMs;
+  };
+  const start = (pod: KubeObject, loop: CurlLoop, key: string): void => {
     const namespace = pod.metadata.namespace ?? 'default';
     const control = new AbortController();
-    loops.set(uid, control);
+    loops.set(key, control);
+    const connections = new CurlConnections(gatewayRuns);
     const step = async (n: number): Promise<void> => {
       const current = store.get('Pod', namespace, pod.metadata.name);
       if (
@@ -100,6 +128,7 @@ export function startProcesses(store: ObjectStore, execHandler: ExecHandler): ()
         container: loop.container,
         command: ['curl', ...loop.args, `${loop.url.before}${n}${loop.url.after}`],
         signal: control.signal,
+        connections,
       });
       if (control.signal.aborted) return;
       const at = new Date(store.now());
@@ -116,14 +145,22 @@ export function startProcesses(store: ObjectStore, execHandler: ExecHandler): ()
   const unsubscribe = store.watch((event) => {
     if (event.object.kind !== 'Pod') return;
     const uid = event.object.metadata.uid ?? event.object.metadata.name;
+    const mine = [...loops.keys()].filter((key) => key.startsWith(`${uid}/`));
     if (event.type === 'DELETED' || !running(event.object)) {
-      loops.get(uid)?.abort();
-      loops.delete(uid);
+      if (event.type === 'DELETED') {
+        const now = store.now();
+        deletedAt.set(uid, now);
+        for (const [key, at] of deletedAt) if (at + terminationDrainMs < now) deletedAt.delete(key);
+      }
+      for (const key of mine) {
+        loops.get(key)?.abort();
+        loops.delete(key);
+      }
       return;
     }
-    if (loops.has(uid)) return;
-    const loop = curlLoopOf(event.object);
-    if (loop) start(event.object, loop);
+    if (mine.length > 0) return;
+    for (const loop of curlLoopsOf(event.object))
+      start(event.object, loop, `${uid}/${loop.container}`);
   });
   return () => {
     unsubscribe();

@@ -3,6 +3,7 @@
  * Kubernetes API server, the mesh model that answers `exec`, and the external world.
  * The product's code never imports this folder except through the `simulated` provider.
  */
+import type { CurlConnections } from './mesh/curl-connections.ts';
 import type { ProfileName } from './profiles.ts';
 
 /** A stored Kubernetes object, as JSON, with the metadata the store fills in. */
@@ -18,7 +19,13 @@ export interface KubeObject {
     deletionTimestamp?: string;
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
-    ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string }[];
+    ownerReferences?: {
+      apiVersion: string;
+      kind: string;
+      name: string;
+      uid: string;
+      controller?: boolean;
+    }[];
     managedFields?: unknown[];
     [key: string]: unknown;
   };
@@ -48,6 +55,11 @@ export interface ExecRequest {
   command: string[];
   /** Aborted when the exec stream is closed by the client. */
   signal?: AbortSignal;
+  /**
+   * The connection cache of a curl process that outlives this one transfer (a curl loop's,
+   * simulator/processes.ts); absent: each exec is a new curl process.
+   */
+  connections?: CurlConnections;
 }
 
 /** What a real process would have printed and returned. */
@@ -134,5 +146,10 @@ export interface SimOptions {
   propagationJitterMs: number;
   /** Delay before a new pod becomes Ready, in ms. */
   podStartMs: number;
+  /**
+   * `EGRESS_SIM_TERMINATION_DRAIN_MS`: how long a deleted gateway pod's Envoy keeps the
+   * connections it carries; absent: Istio's default (GATEWAY_TERMINATION_DRAIN).
+   */
+  terminationDrainMs?: number;
   externalHosts: SimExternalHost[];
 }

@@ -85,6 +85,14 @@ export const BUILTIN_PRINTER_COLUMNS: Readonly<Record<string, readonly PrinterCo
   Secret: [NAME, { name: 'Type', type: 'string' }, { name: 'Data', type: 'string' }, AGE],
   ServiceAccount: [NAME, { name: 'Secrets', type: 'string' }, AGE],
   NetworkPolicy: [NAME, { name: 'Pod-Selector', type: 'string' }, AGE],
+  // printPodDisruptionBudget: an unset minAvailable or maxUnavailable prints "N/A".
+  PodDisruptionBudget: [
+    NAME,
+    { name: 'Min Available', type: 'string' },
+    { name: 'Max Unavailable', type: 'string' },
+    { name: 'Allowed Disruptions', type: 'integer' },
+    AGE,
+  ],
   Event: [
     { name: 'Last Seen', type: 'string' },
     { name: 'Type', type: 'string' },

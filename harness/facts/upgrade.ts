@@ -110,14 +110,42 @@ export const ISTIO_UPGRADE = {
 } as const;
 
 /**
- * Istio's gateway charts create a PodDisruptionBudget (`minAvailable: 1`) for each gateway
- * when `global.defaultPodDisruptionBudget.enabled` is true, the default. Source: istio/istio
- * manifests/charts/gateways/istio-egress/templates/poddisruptionbudget.yaml and values.yaml.
- * Holds for: Istio 1.x gateway charts (release-1.27 to release-1.31).
+ * Istio's egress gateway chart creates a PodDisruptionBudget (`minAvailable: 1`, selecting
+ * the gateway's labels) only when `global.defaultPodDisruptionBudget.enabled` (default true)
+ * and the gateway has more than one replica **as the chart sees it**: with
+ * `autoscaleEnabled` (the chart's default, true) `autoscaleMin` must exceed 1 (default 1);
+ * without it, `replicaCount` must. `components.egressGateways[].k8s.replicaCount` is a patch
+ * on the rendered Deployment (operator/pkg/render/postprocess.go) that the template never
+ * sees, so on its own it gives 2 replicas and no budget (and istioctl warns that it "should
+ * not be set when values.gateways.istio-egressgateway.autoscaleEnabled is true"). Source:
+ * istio/istio manifests/charts/gateways/istio-egress/templates/poddisruptionbudget.yaml (the
+ * condition, "a workaround for kubernetes/kubernetes#93476"), values.yaml (autoscaleEnabled
+ * true, autoscaleMin 1), templates/deployment.yaml (`replicas` from replicaCount only without
+ * autoscaling), operator/pkg/apis/validation/validation.go (checkAutoScaleAndReplicaCount).
+ * Holds for: tags 1.27.0 to 1.30.3 and master (2026-08).
  */
 export const GATEWAY_PDB = {
   minAvailable: 1,
   /** The IstioOperator `spec.values` switch the chart's template is guarded by. */
   valuesPath: 'global.defaultPodDisruptionBudget.enabled',
+  /** The gateway's values in `spec.values` (`gateways.istio-egressgateway.*`). */
+  gatewayValuesPath: 'gateways.istio-egressgateway',
+  chartDefaults: { enabled: true, autoscaleEnabled: true, autoscaleMin: 1 },
   source: 'istio/istio manifests/charts/gateways/istio-egress/templates/poddisruptionbudget.yaml',
 } as const;
+
+/** Whether the egress chart renders its PodDisruptionBudget for an IstioOperator's `spec.values`. */
+export function egressChartRendersPdb(values: unknown): boolean {
+  const record = (value: unknown): Record<string, unknown> =>
+    value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : {};
+  const global = record(record(values).global);
+  const gateway = record(record(record(values).gateways)['istio-egressgateway']);
+  const defaults = GATEWAY_PDB.chartDefaults;
+  const enabled = record(global.defaultPodDisruptionBudget).enabled ?? defaults.enabled;
+  if (enabled !== true) return false;
+  const number = (value: unknown, fallback: number): number =>
+    typeof value === 'number' ? value : fallback;
+  return (gateway.autoscaleEnabled ?? defaults.autoscaleEnabled) === true
+    ? number(gateway.autoscaleMin, defaults.autoscaleMin) > 1
+    : number(gateway.replicaCount, 0) > 1;
+}

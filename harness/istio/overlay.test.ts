@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { egressChartRendersPdb } from '../facts/upgrade.ts';
 import { buildIstioOperator, renderOverlay, writeOverlay } from './overlay.ts';
 
 describe('the IstioOperator overlay', () => {
@@ -31,11 +32,38 @@ describe('the IstioOperator overlay', () => {
     const spec = (replicas: number): Record<string, unknown> =>
       buildIstioOperator({ outboundTrafficPolicy: 'ALLOW_ANY', gatewayReplicas: replicas })
         .spec as Record<string, unknown>;
-    expect(spec(2).values).toEqual({ global: { defaultPodDisruptionBudget: { enabled: true } } });
+    expect(spec(2).values).toEqual({
+      global: { defaultPodDisruptionBudget: { enabled: true } },
+      gateways: { 'istio-egressgateway': { autoscaleEnabled: false, replicaCount: 2 } },
+    });
     expect(spec(2).components).toMatchObject({
       egressGateways: [{ name: 'istio-egressgateway', k8s: { replicaCount: 2 } }],
     });
     expect(spec(1).values).toBeUndefined();
+  });
+
+  it("asks in a way the egress chart's PodDisruptionBudget template renders (GATEWAY_PDB)", () => {
+    const values = (replicas: number): unknown =>
+      (
+        buildIstioOperator({ outboundTrafficPolicy: 'ALLOW_ANY', gatewayReplicas: replicas })
+          .spec as Record<string, unknown>
+      ).values;
+    expect(egressChartRendersPdb(values(2))).toBe(true);
+    expect(egressChartRendersPdb(values(1))).toBe(false);
+    // The negative control: the switch alone, with the chart's autoscaling defaults (min 1),
+    // renders no budget, whatever k8s.replicaCount patches onto the Deployment.
+    expect(
+      egressChartRendersPdb({ global: { defaultPodDisruptionBudget: { enabled: true } } }),
+    ).toBe(false);
+    expect(
+      egressChartRendersPdb({ gateways: { 'istio-egressgateway': { autoscaleMin: 2 } } }),
+    ).toBe(true);
+    expect(
+      egressChartRendersPdb({
+        global: { defaultPodDisruptionBudget: { enabled: false } },
+        gateways: { 'istio-egressgateway': { autoscaleEnabled: false, replicaCount: 3 } },
+      }),
+    ).toBe(false);
   });
 
   it('renders YAML that parses back to the same object and writes it to the run directory', async () => {

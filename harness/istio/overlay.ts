@@ -20,7 +20,9 @@ export interface OverlayOptions {
    * `k8s.replicaCount` of the egress gateway; the chart's default (1) unless set. With more
    * than one, the overlay also asks for the gateway's PodDisruptionBudget (GATEWAY_PDB) by
    * name rather than relying on the chart's default, so an upgrade run's zero-loss default
-   * holds for evictions (node drains) too.
+   * holds for evictions (node drains) too; and it turns the chart's autoscaling off and sets
+   * its `replicaCount`, because the chart renders the budget only for more than one replica
+   * of its own values (`egressChartRendersPdb`), never for the `k8s.replicaCount` patch.
    */
   gatewayReplicas?: number;
 }
@@ -53,7 +55,15 @@ export function buildIstioOperator({
         },
       },
       ...(gatewayReplicas !== undefined && gatewayReplicas > 1
-        ? { values: nested(GATEWAY_PDB.valuesPath, true) }
+        ? {
+            values: {
+              ...nested(GATEWAY_PDB.valuesPath, true),
+              ...nested(GATEWAY_PDB.gatewayValuesPath, {
+                autoscaleEnabled: false,
+                replicaCount: gatewayReplicas,
+              }),
+            },
+          }
         : {}),
       components: {
         // The suites never use the ingress gateway, and on kind its LoadBalancer stays pending.

@@ -14,7 +14,14 @@ import { loadManifests } from '../manifests.ts';
 import { apiVariant } from '../api/index.ts';
 import { injectionLabels } from '../facts/injection.ts';
 import { CURL_RATE, curlRateFor } from '../facts/upgrade.ts';
+import { CURL_CONNECTION_REUSE, HTTP_CONNECTION_CLOSE } from '../facts/long-lived-connections.ts';
 import type { ClusterTarget } from '../providers/types.ts';
+import {
+  CONNECTION_CONTAINER,
+  connectionContainer,
+  parseConnectionLog,
+  type ConnectionSample,
+} from './connection-probe.ts';
 import { pollUntil } from '../wait.ts';
 
 /** The paths a probe measures: HTTP through the gateway, TLS passed through, HTTP over mTLS to the gateway. */
@@ -60,6 +67,13 @@ export interface ProbeRecord {
   curlExit: number;
   /** Envoy's response flags for a failed HTTP request, from the client sidecar's access log. */
   responseFlags?: string;
+  /** Set on the long-lived connection's requests only (connection-probe.ts). */
+  connection?: ConnectionSample;
+}
+
+/** Where a record is kept: request and connection probes number their requests alike. */
+export function recordKey(record: ProbeRecord): string {
+  return `${record.connection ? 'connection' : record.path}:${record.id}`;
 }
 
 /** The probes of one run, as `start` left them. */
@@ -97,6 +111,7 @@ function probeWorkload(
   url: string,
   intervalMs: number,
   image: string,
+  withConnection: boolean,
 ): KubernetesObject {
   const labels = { app: 'egress-probe' };
   const pod = {
@@ -114,6 +129,13 @@ function probeWorkload(
             'curl',
             '-sS',
             '-k',
+            // curl would send every request of the glob over one connection
+            // (CURL_CONNECTION_REUSE); TLS through the gateway is one TCP access-log entry per
+            // connection, so each request here gets its own (HTTP_CONNECTION_CLOSE) and its own
+            // gateway evidence. The long-lived connection is the other container's.
+            ...(url.startsWith('https:')
+              ? [CURL_CONNECTION_REUSE.http11Flag, '-H', HTTP_CONNECTION_CLOSE.header]
+              : []),
             '-o',
             '/dev/null',
             '--max-time',
@@ -127,6 +149,7 @@ function probeWorkload(
           ],
           env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
         },
+        ...(withConnection ? [connectionContainer(url, intervalMs, image)] : []),
       ],
     },
   };
@@ -198,6 +221,8 @@ export async function startProbes({
         `${CONFIG[path].scheme}://${host.name}`,
         intervalMs,
         clientImage,
+        // The long-lived connection goes the TLS path's way: passed through by SNI.
+        path === 'tls',
       ),
     ]);
     namespaces[path] = namespace;
@@ -271,24 +296,33 @@ export async function readProbeRecords(
     for (const pod of pods.items) {
       const name = pod.metadata?.name;
       if (!name || pod.status?.phase !== 'Running') continue;
-      let text: string;
-      try {
-        text = await readLog(kube, namespace, name, 'curl');
-        // A restarted curl's earlier records are the previous container's log.
-        const restarts =
-          pod.status?.containerStatuses?.find((status) => status.name === 'curl')?.restartCount ??
-          0;
-        if (restarts > 0) text = `${await readLog(kube, namespace, name, 'curl', true)}\n${text}`;
-      } catch (error) {
-        // A pod that went away between list and read has nothing more to give.
-        if (/404|not found/i.test(errorText(error))) continue;
-        throw error;
-      }
-      // A request's outcome never changes: a record read before keeps what was added to it
-      // since (the sidecar's response flags, read while its pod still ran).
-      for (const record of parseProbeLog(path, text)) {
-        const key = `${path}:${record.id}`;
-        if (!known.has(key)) known.set(key, record);
+      const containers = [
+        { container: 'curl', parse: (text: string) => parseProbeLog(path, text) },
+        ...(pod.spec?.containers.some((entry) => entry.name === CONNECTION_CONTAINER)
+          ? [{ container: CONNECTION_CONTAINER, parse: parseConnectionLog }]
+          : []),
+      ];
+      for (const { container, parse } of containers) {
+        let text: string;
+        try {
+          text = await readLog(kube, namespace, name, container);
+          // A restarted curl's earlier records are the previous container's log.
+          const restarts =
+            pod.status?.containerStatuses?.find((status) => status.name === container)
+              ?.restartCount ?? 0;
+          if (restarts > 0)
+            text = `${await readLog(kube, namespace, name, container, true)}\n${text}`;
+        } catch (error) {
+          // A pod that went away between list and read has nothing more to give.
+          if (/404|not found/i.test(errorText(error))) continue;
+          throw error;
+        }
+        // A request's outcome never changes: a record read before keeps what was added to it
+        // since (the sidecar's response flags, read while its pod still ran).
+        for (const record of parse(text)) {
+          const key = recordKey(record);
+          if (!known.has(key)) known.set(key, record);
+        }
       }
     }
   }
@@ -325,13 +359,16 @@ export async function waitForNewRecords(
     perPath = 3,
   }: { timeoutMs: number; intervalMs: number; perPath?: number },
 ): Promise<void> {
-  const before = (await collect()).size;
+  // The request probes' records: the long-lived connection is no path of its own.
+  const requests = (records: Map<string, ProbeRecord>): number =>
+    [...records.values()].filter((record) => record.connection === undefined).length;
+  const before = requests(await collect());
   const wanted = before + paths.length * perPath;
   await pollUntil({
     what: 'the disruption probes to record more requests',
     timeoutMs: Math.max(timeoutMs, intervalMs * 20),
     intervalMs: Math.max(100, intervalMs),
-    observe: async () => (await collect()).size,
+    observe: async () => requests(await collect()),
     done: (size) => size >= wanted,
     hint: 'read the probe pods (app=egress-probe) logs in the probe namespaces',
   });

@@ -5,6 +5,7 @@ import { cloneObject, type ObjectStore } from '../store/object-store.ts';
 import { groupVersion } from '../store/resource-types.ts';
 import type { KubeObject } from '../types.ts';
 import { parseBody } from './bodies.ts';
+import { evictPod } from './eviction.ts';
 import { managerOf, recordUpdate } from './managed-fields.ts';
 import {
   existingObject,
@@ -25,6 +26,10 @@ import { runValidatingWebhooks } from './webhooks.ts';
 export function dispatch(method: string, call: ResourceCall): { code: number; object: unknown } {
   const { resource } = call;
   const { type, name, subresource } = resource;
+  if (subresource === 'eviction' && type.kind === 'Pod' && name !== undefined) {
+    if (method !== 'POST') throw methodNotAllowed();
+    return evictPod(call);
+  }
   if (subresource !== undefined && !['status', 'finalize'].includes(subresource))
     throw notFoundPath();
   if (!type.stored) {

@@ -65,6 +65,16 @@ export function discovery(
     };
     if (type.hasStatus) sub('status', type.kind, ['get', 'patch', 'update']);
     if (type.kind === 'Pod') {
+      // The eviction subresource takes a policy/v1 Eviction (api/eviction.ts).
+      resources.push({
+        name: 'pods/eviction',
+        singularName: '',
+        namespaced: true,
+        group: 'policy',
+        version: 'v1',
+        kind: 'Eviction',
+        verbs: ['create'],
+      });
       sub('exec', 'PodExecOptions', ['create', 'get']);
       sub('log', 'Pod', ['get']);
     }

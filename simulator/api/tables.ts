@@ -335,6 +335,17 @@ function builtinCells(kind: string, object: KubeObject, now: number): unknown[] 
       return [object.metadata.name, selectorString(spec.podSelector) || '<none>', age];
     case 'Event':
       return eventCells(object, now);
+    case 'PodDisruptionBudget': {
+      const intOrPercent = (value: unknown): string =>
+        typeof value === 'number' || typeof value === 'string' ? String(value) : 'N/A';
+      return [
+        object.metadata.name,
+        intOrPercent(spec.minAvailable),
+        intOrPercent(spec.maxUnavailable),
+        number(status.disruptionsAllowed),
+        age,
+      ];
+    }
     default:
       return undefined;
   }

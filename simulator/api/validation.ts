@@ -1,5 +1,6 @@
 /** The subset of the real validation and the Istio CRD schemas the suites can trip over. */
 import { asArray, asRecord, isRecord, sameValue, type Json } from '../json.ts';
+import { DISRUPTION_BUDGET_VALIDATION } from '../../harness/facts/disruption-budget.ts';
 import { invalidError, type StatusCause } from '../store/errors.ts';
 import { cloneObject } from '../store/object-store.ts';
 import type { ResourceType } from '../store/resource-types.ts';
@@ -188,6 +189,10 @@ export function validateObject(
       }
       break;
     }
+    case 'PodDisruptionBudget':
+      if (spec.minAvailable !== undefined && spec.maxUnavailable !== undefined)
+        causes.invalid('spec', spec, DISRUPTION_BUDGET_VALIDATION.bothSet);
+      break;
     case 'VirtualService':
     case 'Gateway':
     case 'DestinationRule':

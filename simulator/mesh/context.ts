@@ -5,6 +5,7 @@
  */
 import type { ClusterView, FaultName, LogSink, SimExternalHost, SimOptions } from '../types.ts';
 import { MeshCertificates } from './certs.ts';
+import type { CurlConnections } from './curl-connections.ts';
 import type { MeshConfig } from './mesh-config.ts';
 import { ProxyStats } from './stats.ts';
 
@@ -33,5 +34,7 @@ export interface MeshContext {
   /** The clock reading for this exec: log timestamps and `date:` headers. */
   readonly now: Date;
   readonly state: MeshState;
+  /** The running curl process's connection cache, when the transfer belongs to one (curl-connections.ts). */
+  readonly connections?: CurlConnections;
   fault(name: FaultName): boolean;
 }

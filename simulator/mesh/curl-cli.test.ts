@@ -16,6 +16,7 @@ const info: TransferInfo = {
   localPort: 40000,
   method: 'GET',
   numConnects: 1,
+  connId: 0,
   numHeaders: 2,
   numRedirects: 0,
   redirectUrl: null,

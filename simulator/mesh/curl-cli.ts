@@ -374,6 +374,8 @@ export interface TransferInfo {
   localPort: number;
   method: string;
   numConnects: number;
+  /** `%{conn_id}`: -1 when no connection was made. */
+  connId: number;
   numHeaders: number;
   numRedirects: number;
   redirectUrl: string | null;
@@ -405,7 +407,7 @@ export function writeOutJson(info: TransferInfo, curlVersion: string): string {
   const speed = info.timeTotal > 0 ? Math.round(info.sizeDownload / info.timeTotal) : 0;
   const entries: [string, string][] = [
     ['certs', JSON.stringify(info.certs)],
-    ['conn_id', info.numConnects > 0 ? '0' : '-1'],
+    ['conn_id', String(info.connId)],
     ['content_type', JSON.stringify(info.contentType)],
     ['errormsg', JSON.stringify(info.errormsg)],
     ['exitcode', String(info.exitcode)],
@@ -496,6 +498,8 @@ function variable(name: string, info: TransferInfo, curlVersion: string): string
       return String(info.sslVerifyResult);
     case 'num_connects':
       return String(info.numConnects);
+    case 'conn_id':
+      return String(info.connId);
     case 'num_headers':
       return String(info.numHeaders);
     case 'num_redirects':

@@ -12,9 +12,11 @@ import { connectToOverride, openFromPod, resolveFromPod, resolveOverride } from 
 import type { MeshContext } from './context.ts';
 import type { CurlOptions, TransferInfo } from './curl-cli.ts';
 import { parseCurlArgs, renderWriteOut } from './curl-cli.ts';
+import type { CurlConnections, OpenConnection } from './curl-connections.ts';
 import { containerNamed, imageTag, isIpLiteral, podIp } from './k8s.ts';
 import type { HttpRequest, HttpResponse, Payload, Reply } from './wire.ts';
 import { headerValue } from './wire.ts';
+import { externalServe } from './world.ts';
 
 const OPENSSL = 'OpenSSL/3.3.2';
 const CERT_HELP =
@@ -46,6 +48,8 @@ interface Hop {
   localPort: number;
   ms: number;
   connects: number;
+  /** `%{conn_id}`: the connection's id in the process's cache, -1 when none was made. */
+  connId: number;
   request: HttpRequest | undefined;
   scheme: string | undefined;
 }
@@ -251,6 +255,7 @@ function transfer(
     localPort: 0,
     ms: 1,
     connects: 0,
+    connId: -1,
     request: undefined,
     scheme: undefined,
   };
@@ -297,12 +302,29 @@ function transfer(
       }
     : { kind: 'http', request };
   hop.remote = { ip: resolved.ip, port: target.port };
-  hop.connects = 1;
-  const connection = openFromPod(ctx, pod, container, hop.remote, payload);
-  hop.localPort = connection.localPort;
-  interpret(hop, connection.reply, {
+  // A curl process reuses its open connection (CURL_CONNECTION_REUSE); a new exec is a new process.
+  const cache = ctx.connections;
+  const key = `${scheme}://${resolved.ip}:${target.port}`;
+  const reused = cache?.reusable(key);
+  let reply: Reply;
+  let viaSidecar: boolean;
+  if (reused?.opaque && reused.path.external) {
+    // On an established TLS tunnel the proxies only relay bytes: the far end answers, nothing
+    // is routed or logged again (Envoy logs a TCP connection when it closes).
+    reply = externalServe(reused.path.external.host, reused.path.external.port, payload, ctx.now);
+    viaSidecar = true;
+    hop.localPort = reused.localPort;
+  } else {
+    if (!reused) cache?.opening();
+    const connection = openFromPod(ctx, pod, container, hop.remote, payload);
+    reply = connection.reply;
+    viaSidecar = connection.viaSidecar;
+    hop.localPort = reused?.localPort ?? connection.localPort;
+  }
+  hop.connects = reused ? 0 : 1;
+  interpret(hop, reply, {
     tls,
-    viaSidecar: connection.viaSidecar,
+    viaSidecar,
     host,
     port,
     insecure: options.insecure,
@@ -316,7 +338,26 @@ function transfer(
     hop.ms = 133_000;
     hop.error = `Failed to connect to ${host} port ${port} after ${hop.ms} ms: Could not connect to server`;
   }
+  hop.connId = reused ? reused.id : hop.connects > 0 ? (cache?.nextId() ?? 0) : -1;
+  if (cache) keepOrClose(cache, hop, { key, opaque: tls, path: reused?.path ?? cache.trace });
   return hop;
+}
+
+/** After a transfer: curl keeps the connection unless it failed or either side said `close`. */
+function keepOrClose(
+  cache: CurlConnections,
+  hop: Hop,
+  connection: Pick<OpenConnection, 'key' | 'opaque' | 'path'>,
+): void {
+  const close = (value: string | undefined): boolean => value?.toLowerCase() === 'close';
+  const closing =
+    close(hop.request?.headers.connection) ||
+    (hop.response !== undefined && close(headerValue(hop.response, 'connection')));
+  if (hop.exitCode === 0 && hop.connId >= 0 && !closing) {
+    cache.keep({ ...connection, id: hop.connId, localPort: hop.localPort });
+  } else {
+    cache.close();
+  }
 }
 
 /** curl's phase timestamps, consistent with each other and with the reported total. */
@@ -472,6 +513,7 @@ export function runCurl(
       localPort: last.remote ? last.localPort : 0,
       method,
       numConnects: last.connects,
+      connId: last.connId,
       numHeaders: response?.headers.length ?? 0,
       numRedirects: hops.length - 1,
       redirectUrl:

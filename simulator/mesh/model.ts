@@ -140,6 +140,7 @@ export function createMeshModel({
         logs,
         now: now(),
         state,
+        ...(request.connections ? { connections: request.connections } : {}),
         fault: (name) => options.faults.has(name),
       };
       return Promise.resolve(runCommand(ctx, pod, container, command));

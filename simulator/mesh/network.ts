@@ -40,6 +40,8 @@ function deliverToPod(
     // The `skew-breaks-old-proxies` fault: an old sidecar cannot talk to a newer gateway
     // (OLD_PROXY_THROUGH_NEW_GATEWAY_FAILURE, istio/istio#22842): its connections fail.
     if (ctx.fault('skew-breaks-old-proxies') && olderProxy(from, pod)) return { kind: 'refused' };
+    // A curl process that keeps this connection open stays pinned to this pod (curl-connections.ts).
+    ctx.connections?.noteGateway(pod);
     return gatewayInbound(ctx, pod, port, payload, {
       remote: { ip: podIp(from), port: sourcePort },
       local: { ip: podIp(pod), port },
@@ -82,6 +84,7 @@ export function connect(
       return { kind: 'timeout' };
     case 'external':
       if (!allowed(ctx, from, { kind: 'ip', ip: dst.ip }, dst.port)) return { kind: 'timeout' };
+      ctx.connections?.noteExternal(target.host, dst.port);
       return externalServe(target.host, dst.port, payload, ctx.now);
     case 'pod':
       return deliverToPod(ctx, from, sourcePort, target.pod, dst.port, payload);

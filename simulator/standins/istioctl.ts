@@ -15,6 +15,7 @@ import { ISTIO_DEFAULT_VERSION } from '../../harness/versions.ts';
 import type { StandinIo } from './kind.ts';
 import { hasProxy } from '../../harness/facts.ts';
 import { ISTIO_CONTROL_PLANE, istiodName } from '../../harness/facts/istio-install.ts';
+import { egressChartRendersPdb } from '../../harness/facts/upgrade.ts';
 
 // The Kubernetes client is loaded only by the commands that talk to a cluster:
 // `istioctl version --remote=false` runs in every preflight and must stay fast.
@@ -149,6 +150,7 @@ export function overlaySettings(
     hub?: string;
     tag?: string | number;
     revision?: string;
+    values?: unknown;
     meshConfig?: {
       accessLogFile?: string;
       accessLogFormat?: string;
@@ -177,6 +179,8 @@ export function overlaySettings(
     ...(typeof gateway?.k8s?.replicaCount === 'number'
       ? { gatewayReplicas: gateway.k8s.replicaCount }
       : {}),
+    // The chart renders the gateway's budget from its values alone (GATEWAY_PDB).
+    gatewayDisruptionBudget: egressChartRendersPdb(spec.values),
     // The default profile leaves accessLogFile empty; only the overlay turns it on.
     accessLogFile: mesh.accessLogFile ?? '',
     ...(mesh.accessLogFormat ? { accessLogFormat: mesh.accessLogFormat } : {}),

@@ -171,6 +171,13 @@ const DECLARED_TYPES: readonly ResourceType[] = [
     hasGeneration: true,
     shortNames: ['netpol'],
   }),
+  // Istio's gateway charts create one for a gateway of several replicas (GATEWAY_PDB); its
+  // status comes from controllers/disruption.ts, evictions honour it (api/eviction.ts).
+  builtin('PodDisruptionBudget', 'poddisruptionbudgets', 'policy', {
+    hasStatus: true,
+    hasGeneration: true,
+    shortNames: ['pdb'],
+  }),
   // Istio's injector webhooks: the simulated injector reads which revisions inject from them.
   builtin(
     'MutatingWebhookConfiguration',

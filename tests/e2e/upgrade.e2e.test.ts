@@ -1,6 +1,7 @@
 /**
  * Upgrade runs end to end (issue 12): `--upgrade-from` in place and canary pass with both
- * phases and the disruption table in every report; each upgrade fault of the simulated
+ * phases and the disruption table in every report (the long-lived connection broken by the
+ * gateway's replacement and re-established, which is no disruption); each upgrade fault of the simulated
  * cluster fails the run with the failed requests counted and attributed to a step; and the
  * two-phase mode (`--disruption start`, the user's own upgrade, `--disruption check`)
  * against `npm run sim` as its own process with `--cluster existing`, green and under the
@@ -30,7 +31,9 @@ const TO = '1.31.1';
 /** One variant and a fast probe, for one suite; pods take simulated time to start, as rollouts need. */
 const ONE_VARIANT = ['--mtls', 'disabled', '--api', 'istio-api', '--probe-interval', '100'];
 const ARGS = ['--suite', 'dr-lookup', ...ONE_VARIANT];
-const ENV = { EGRESS_SIM_POD_START_MS: '150' };
+// A gateway pod's termination drain scaled down as pod start is (5 s in Istio): the long-lived
+// connection breaks, and reconnects, within the run.
+const ENV = { EGRESS_SIM_POD_START_MS: '150', EGRESS_SIM_TERMINATION_DRAIN_MS: '100' };
 
 interface Outcome {
   exitCode: number;
@@ -80,7 +83,9 @@ function expectGreenUpgrade(run: Outcome, style: string): void {
     'http',
     'tls',
     'mtls',
+    undefined,
   ]);
+  expect(disruption.at(-1)?.name).toContain('stays up for one long-lived TLS connection');
   expect(disruption.every((entry) => entry.failure === undefined)).toBe(true);
   // While old and new proxies were mixed, B1/B3 (and B2 on the mTLS path) held with gateway evidence.
   const mixed = mixedCasesOf(run.cases);
@@ -92,6 +97,13 @@ function expectGreenUpgrade(run: Outcome, style: string): void {
       expect(row.sent).toBeGreaterThan(5);
       expect(row.failed).toBe(0);
     }
+    // The gateway's pods were replaced under the long-lived connection: it broke (their drain
+    // ended) and came back at once, which is no disruption.
+    const connection = section?.disruption.find((row) => row.path === 'tls-connection');
+    expect(connection?.connection?.breaks, JSON.stringify(connection)).toBeGreaterThan(0);
+    expect(
+      Object.values(connection?.connection?.breaksByStep ?? {}).reduce((a, b) => a + b, 0),
+    ).toBe(connection?.connection?.breaks);
     expect(section?.steps.length).toBeGreaterThanOrEqual(4);
     // The versions each side ran in the mixed window: A's sidecars and B's gateway in place,
     // B's sidecars and A's gateway in a canary (the gateway moves last).
@@ -102,10 +114,11 @@ function expectGreenUpgrade(run: Outcome, style: string): void {
   }
   expect(run.summary).toContain(`## Upgrade ${FROM} → ${TO} (${style})`);
   expect(run.summary).toMatch(/\| http \| \d+ \| 0 \|/);
+  expect(run.summary).toMatch(/\| tls-connection \| \d+ \| 0 \| .* \| \d+ breaks?/);
 }
 
 describe('upgrade runs on the simulated cluster', () => {
-  it(
+  it.concurrent(
     'in place: exit 0, both phases, the disruption table in JUnit, conformance.yaml/json and summary.md',
     { timeout: 900_000 },
     async () => {
@@ -113,7 +126,7 @@ describe('upgrade runs on the simulated cluster', () => {
     },
   );
 
-  it('canary: the same', { timeout: 900_000 }, async () => {
+  it.concurrent('canary: the same', { timeout: 900_000 }, async () => {
     const run = await upgradeRun(['--upgrade-style', 'canary']);
     expectGreenUpgrade(run, 'canary');
     expect(run.upgrade?.steps.map((step) => step.name)).toContain(
@@ -121,7 +134,7 @@ describe('upgrade runs on the simulated cluster', () => {
     );
   });
 
-  it.each([
+  it.concurrent.each([
     // The gateway's replicas all go at once: failures while the gateway is replaced.
     ['upgrade-drops-traffic', /istioctl 1\.31\.1 install|restart the gateway/],
     // Old sidecars through the new gateway (istio/istio#22842): failures until the workloads restart.
@@ -150,6 +163,11 @@ describe('upgrade runs on the simulated cluster', () => {
         ]);
         // And the mixed-version checks fail: the probe requests no longer reach the host.
         expect(mixedCasesOf(run.cases).every((entry) => entry.failure !== undefined)).toBe(true);
+        // The long-lived connection, once its old gateway pod drained, cannot reconnect.
+        expect(rows.find((row) => row.path === 'tls-connection')).toMatchObject({
+          byClass: { reset: expect.any(Number) as unknown },
+          connection: { breaks: expect.any(Number) as unknown },
+        });
       }
       // The suites themselves still pass: the failure is the disruption's alone.
       expect(phaseCases(run.cases, 'after').every((entry) => entry.failure === undefined)).toBe(
@@ -306,7 +324,7 @@ async function twoPhase(
 }
 
 describe('two-phase mode against npm run sim (--cluster existing)', () => {
-  it(
+  it.concurrent(
     'start: phase before, probes left running, an id; check: mixed versions, istioctl analyze, phase after, exit 0, nothing left',
     { timeout: 900_000 },
     async () => {
@@ -343,7 +361,7 @@ describe('two-phase mode against npm run sim (--cluster existing)', () => {
     },
   );
 
-  it(
+  it.concurrent(
     'check fails (exit 1) when old proxies lose egress through the new gateway (skew-breaks-old-proxies); no istioctl: analyze not run, said why',
     { timeout: 900_000 },
     async () => {

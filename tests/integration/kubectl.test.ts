@@ -1,7 +1,8 @@
 // What a person following Istio's task pages does with kubectl must work against `npm run sim`
 // as on a real API server: apply (client-side validation left to the server, strategic merge
 // on re-apply), create namespace (protobuf), tables, logs, exec, label, patch, wait, delete
-// --wait, describe and watch. Runs the real kubectl; skipped where it is not installed.
+// --wait, describe, watch, and a PodDisruptionBudget holding back an eviction. Runs the real
+// kubectl; skipped where it is not installed.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -513,6 +514,60 @@ spec:
       expect(header(watched.stdout)).toEqual(['EVENT', 'NAME', 'DATA', 'AGE']);
       expect(lines.some((line) => /^ADDED\s+later\s+1\s+\d+s$/.test(line))).toBe(true);
       expect(lines.some((line) => /^MODIFIED\s+later\s+1\s+\d+s$/.test(line))).toBe(true);
+    });
+
+    it('applies a PodDisruptionBudget, shows its table, and evicts only what it allows', async () => {
+      const budget = await manifest(
+        'pdb.yaml',
+        `apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: web, namespace: demo}
+spec:
+  minAvailable: 1
+  selector: {matchLabels: {app: web}}
+`,
+      );
+      expect((await kubectl('apply', '-f', budget)).stdout).toBe(
+        'poddisruptionbudget.policy/web created',
+      );
+      // One replica, minAvailable 1: nothing may go (the disruption controller's status).
+      const table = await kubectl('get', 'pdb', 'web', '-n', 'demo');
+      expect(header(table.stdout)).toEqual([
+        'NAME',
+        'MIN AVAILABLE',
+        'MAX UNAVAILABLE',
+        'ALLOWED DISRUPTIONS',
+        'AGE',
+      ]);
+      expect(table.stdout).toMatch(/^web\s+1\s+N\/A\s+0\s+\d+s$/m);
+      const pod = (
+        await kubectl(
+          'get',
+          'pods',
+          '-n',
+          'demo',
+          '-l',
+          'app=web',
+          '-o',
+          'jsonpath={.items[0].metadata.name}',
+        )
+      ).stdout;
+      const eviction = await manifest(
+        'eviction.json',
+        JSON.stringify({ apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: pod } }),
+      );
+      const uri = `/api/v1/namespaces/demo/pods/${pod}/eviction`;
+      const refused = await kubectl('create', '--raw', uri, '-f', eviction);
+      expect(refused.exitCode).not.toBe(0);
+      expect(refused.stderr).toContain(
+        "Error from server (TooManyRequests): Cannot evict pod as it would violate the pod's disruption budget.",
+      );
+      // The negative control: without the budget the same request evicts the pod.
+      expect((await kubectl('delete', 'pdb', 'web', '-n', 'demo')).exitCode).toBe(0);
+      const evicted = await kubectl('create', '--raw', uri, '-f', eviction);
+      expect(evicted.exitCode, evicted.stderr).toBe(0);
+      expect(JSON.parse(evicted.stdout)).toMatchObject({ kind: 'Status', status: 'Success' });
+      expect((await kubectl('get', 'pod', pod, '-n', 'demo')).stderr).toContain('NotFound');
     });
 
     it('deletes and waits until the objects are gone', async () => {
