@@ -16,6 +16,8 @@ import {
   parseKindVersion,
   releaseAsset,
   resolveTool,
+  runTool,
+  ToolFailedError,
 } from './binaries.ts';
 import { EnvironmentError } from './errors.ts';
 
@@ -335,5 +337,46 @@ describe('release names and version parsing', () => {
       expect(extractTarEntry(tar, 'istioctl')?.toString()).toBe('binary');
       expect(extractTarEntry(tar, 'kind')).toBeUndefined();
     }
+  });
+});
+
+describe('runTool exit codes', () => {
+  /** A tool that prints to both streams and exits with `code`. */
+  async function exiting(code: number): Promise<string> {
+    const root = await mkdtemp(join(work, 'exit-'));
+    const path = join(root, 'tool');
+    await writeFile(path, `#!/bin/sh\necho out\necho err >&2\nexit ${code}\n`, { mode: 0o755 });
+    return path;
+  }
+  const run = (path: string, resultExitCodes?: number[]) =>
+    runTool({
+      path,
+      args: ['a'],
+      what: 'the tool',
+      fix: 'fix it',
+      timeoutMs: 10_000,
+      env: { PATH: process.env.PATH ?? '' },
+      ...(resultExitCodes ? { resultExitCodes } : {}),
+    });
+
+  it('returns both streams and exit code 0', async () => {
+    expect(await run(await exiting(0))).toEqual({ stdout: 'out', stderr: 'err', exitCode: 0 });
+  });
+
+  it('returns an exit code the caller names as an answer (istioctl analyze: 79) with the output', async () => {
+    expect(await run(await exiting(79), [79])).toEqual({
+      stdout: 'out',
+      stderr: 'err',
+      exitCode: 79,
+    });
+  });
+
+  it('throws ToolFailedError (an environment error) for any other non-zero exit', async () => {
+    const failed = run(await exiting(1), [79]);
+    await expect(failed).rejects.toThrow(ToolFailedError);
+    await expect(failed).rejects.toThrow(
+      /the tool failed: `.*tool a` exited 1 after .* \(err \| out\); fix it\./,
+    );
+    await expect(run(await exiting(79))).rejects.toBeInstanceOf(EnvironmentError);
   });
 });

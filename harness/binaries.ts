@@ -454,17 +454,24 @@ export interface RunToolOptions {
   onLine?: (line: string) => void;
   /** In its own process group, so a second Ctrl-C in the terminal cannot interrupt a cleanup. */
   detached?: boolean;
+  /**
+   * Non-zero exit codes that are the tool's answer rather than its failure (istioctl analyze's
+   * 79, ISTIOCTL_EXIT): returned with the output instead of thrown.
+   */
+  resultExitCodes?: readonly number[];
 }
 
-/** What a tool printed. */
+/** What a tool printed, and the exit code it ended with (0 or one of `resultExitCodes`). */
 export interface ToolOutput {
   stdout: string;
   stderr: string;
+  exitCode: number;
 }
 
 /**
- * Runs a tool to completion; a non-zero exit, a timeout or a cancellation becomes an
- * {@link EnvironmentError} with the command, exit code, duration, last stderr lines and the fix.
+ * Runs a tool to completion; a non-zero exit (other than `resultExitCodes`), a timeout or a
+ * cancellation becomes an {@link EnvironmentError} with the command, exit code, duration,
+ * last stderr lines and the fix.
  */
 export async function runTool({
   path,
@@ -476,6 +483,7 @@ export async function runTool({
   cancelSignal,
   onLine,
   detached = false,
+  resultExitCodes = [],
 }: RunToolOptions): Promise<ToolOutput> {
   const started = Date.now();
   const result = await execa(path, args, {
@@ -494,8 +502,20 @@ export async function runTool({
         }
       : {}),
   });
-  if (result.exitCode === 0 && !result.failed)
-    return { stdout: String(result.stdout), stderr: String(result.stderr) };
+  const answered =
+    (result.exitCode === 0 && !result.failed) ||
+    (result.exitCode !== undefined &&
+      resultExitCodes.includes(result.exitCode) &&
+      !result.timedOut &&
+      !result.isCanceled &&
+      result.signal === undefined);
+  if (answered) {
+    return {
+      stdout: String(result.stdout),
+      stderr: String(result.stderr),
+      exitCode: result.exitCode ?? 0,
+    };
+  }
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   const command = [path, ...args].join(' ');
   const tail = lastLines(`${String(result.stderr)}\n${String(result.stdout)}`, 5);

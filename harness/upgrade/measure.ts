@@ -12,6 +12,7 @@ import type { Kube } from '../k8s/client.ts';
 import { isPodReady, listPods } from '../k8s/workloads.ts';
 import type { ClusterTarget } from '../providers/types.ts';
 import { REQUIRED_CONSECUTIVE_OBSERVATIONS } from '../timeouts.ts';
+import { ISTIOCTL_ANALYZE, ISTIOCTL_EXIT } from '../facts/istioctl.ts';
 import { describeDisruption, disruptionTable, type UpgradeStep } from './disruption.ts';
 import type { Entry } from './entry.ts';
 import { annotateResponseFlags, mixedVersionCases } from './evidence.ts';
@@ -22,8 +23,15 @@ import {
   type ProbeRecord,
   type ProbeSet,
 } from './probes.ts';
-import { describeProxies, disruptionCases, upgradeSection, type ProxyVersions } from './report.ts';
-import { istioctl, step, type Istioctl, type StepContext } from './steps.ts';
+import {
+  describeAnalyze,
+  describeProxies,
+  disruptionCases,
+  upgradeSection,
+  type AnalyzeResult,
+  type ProxyVersions,
+} from './report.ts';
+import { istioctlOutput, step, type Istioctl, type StepContext } from './steps.ts';
 
 /** Reads every record so far; the flags of a failed request are read while its pod still runs. */
 export type Collect = () => Promise<Map<string, ProbeRecord>>;
@@ -127,8 +135,41 @@ export function measureDisruption(
 }
 
 /**
- * `istioctl analyze` on each namespace, after the upgrade, into the report. A failing istioctl
- * is the run's error, as every istioctl step of an upgrade is.
+ * `istioctl analyze` of one namespace, at `--failure-threshold Error` (passed explicitly: it
+ * is istioctl's default since 1.8, while an older `--istioctl` would fail on warnings). Exit
+ * 79 (ISTIOCTL_EXIT.analyzerFoundIssues) is analyze's answer, not a broken istioctl: its
+ * messages are kept as for exit 0, marked as found issues. Any other non-zero exit is thrown
+ * (ToolFailedError), as for every istioctl step of an upgrade.
+ */
+export async function analyzeNamespace(
+  context: StepContext,
+  namespace: string,
+): Promise<AnalyzeResult> {
+  const failureThreshold = ISTIOCTL_ANALYZE.defaultFailureThreshold;
+  const { stdout, stderr, exitCode } = await istioctlOutput(
+    context,
+    ['analyze', '-n', namespace, ISTIOCTL_ANALYZE.failureThresholdFlag, failureThreshold],
+    'istioctl analyze',
+    [ISTIOCTL_EXIT.analyzerFoundIssues],
+  );
+  // The messages go to stdout, the verdict ("✔ No validation issues …", "Error: Analyzers
+  // found issues …") to stderr: the report keeps both, in that order.
+  const output = [stdout.trim(), stderr.trim()].filter(Boolean).join('\n');
+  return {
+    namespace,
+    output,
+    foundIssues: exitCode === ISTIOCTL_EXIT.analyzerFoundIssues,
+    failureThreshold,
+  };
+}
+
+/**
+ * `istioctl analyze` on each namespace, after the upgrade, into the report. Findings at the
+ * failure threshold (Error) are reported (the report's `analyze` entries, the run log,
+ * summary.md) and do not fail the run: these are the run's own probe namespaces, whose
+ * configuration the suites and the disruption cases already judge by its effect, and analyze
+ * may flag what a given Istio release merely dislikes. A failing istioctl is the run's error
+ * (exit 2), as every istioctl step of an upgrade is.
  */
 export async function analyzeNamespaces(
   entry: Entry,
@@ -136,11 +177,9 @@ export async function analyzeNamespaces(
   namespaces: readonly string[],
 ): Promise<void> {
   for (const namespace of namespaces) {
-    const output = (
-      await istioctl(context, ['analyze', '-n', namespace], 'istioctl analyze')
-    ).trim();
-    entry.notes.analyze.push({ namespace, output });
-    entry.run.say(`istioctl analyze ${namespace}: ${output}`);
+    const result = await analyzeNamespace(context, namespace);
+    entry.notes.analyze.push(result);
+    entry.run.say(`${describeAnalyze(result)}: ${result.output}`);
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { appendFile, mkdir } from 'node:fs/promises';
+import { ISTIOCTL_EXIT, type AnalyzerLevel } from '../facts/istioctl.ts';
 import type { RunContext } from '../run-context.ts';
 import { renderJUnit, writeJUnit, type CaseResult } from '../reporting/junit.ts';
 import { writeConformanceReports, type RunReport } from '../reporting/conformance-report.ts';
@@ -29,10 +30,21 @@ export interface ProxyVersions {
   mixed: boolean | null;
 }
 
+/** `istioctl analyze -n <namespace>` after the upgrade. */
+export interface AnalyzeResult {
+  namespace: string;
+  /** What it printed: the messages (stdout), then its verdict (stderr). */
+  output: string;
+  /** It exited 79 (ISTIOCTL_EXIT): a message at or above `failureThreshold`. Reported, not failed. */
+  foundIssues: boolean;
+  /** The `--failure-threshold` it ran with. */
+  failureThreshold: AnalyzerLevel;
+}
+
 /** What the section says beside the disruption table. */
 export interface SectionNotes {
   precheckWarnings: string[];
-  analyze: { namespace: string; output: string }[];
+  analyze: AnalyzeResult[];
   /** Why `istioctl analyze` did not run, where it did not. */
   analyzeNotRun?: string;
   proxyVersions: ProxyVersions[];
@@ -203,13 +215,20 @@ export async function writeUpgradeReports({
   const lines = [
     ...(steps ? [`Steps: ${steps}`] : []),
     ...section.proxyVersions.map((seen) => `Proxies (${seen.label}): ${describeProxies(seen)}`),
-    ...section.analyze.map((entry) => `istioctl analyze ${entry.namespace}: ${entry.output}`),
+    ...section.analyze.map((entry) => `${describeAnalyze(entry)}: ${entry.output}`),
     ...(section.analyzeNotRun ? [`istioctl analyze: not run (${section.analyzeNotRun})`] : []),
   ];
   await appendFile(
     path.join(reportsDir, 'summary.md'),
     `\n## ${title}\n\n${table}\n\n${lines.map((line) => `${line}\n`).join('\n')}`,
   );
+}
+
+/** `istioctl analyze <ns>`, and whether it found issues at its failure threshold. */
+export function describeAnalyze(result: AnalyzeResult): string {
+  return result.foundIssues
+    ? `istioctl analyze ${result.namespace} (found issues at --failure-threshold ${result.failureThreshold}, exit ${ISTIOCTL_EXIT.analyzerFoundIssues}; reported, not failed)`
+    : `istioctl analyze ${result.namespace}`;
 }
 
 /** One line: which versions ran on each side, and what that means. */

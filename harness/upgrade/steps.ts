@@ -4,7 +4,7 @@
  * waits for each rollout to finish (every replica updated and ready).
  */
 import type { V1Deployment } from '@kubernetes/client-node';
-import { runTool } from '../binaries.ts';
+import { runTool, type ToolOutput } from '../binaries.ts';
 import type { Kube } from '../k8s/client.ts';
 import { mergePatch } from '../k8s/objects.ts';
 import { pollUntil } from '../wait.ts';
@@ -45,22 +45,35 @@ export async function step<T>(
   }
 }
 
-/** Runs istioctl with the run's kubeconfig. */
+/** Runs istioctl with the run's kubeconfig; its stdout. */
 export async function istioctl(
   context: StepContext,
   args: string[],
   what: string,
 ): Promise<string> {
-  const { stdout } = await runTool({
+  return (await istioctlOutput(context, args, what)).stdout;
+}
+
+/**
+ * Runs istioctl with the run's kubeconfig: what it printed and its exit code, which is 0 or
+ * one of `resultExitCodes`; any other exit is thrown (ToolFailedError, exit 2).
+ */
+export async function istioctlOutput(
+  context: StepContext,
+  args: string[],
+  what: string,
+  resultExitCodes: readonly number[] = [],
+): Promise<ToolOutput> {
+  return runTool({
     path: context.istioctl.path,
     args: [...args, '--kubeconfig', context.kubeconfigPath],
     what,
     fix: 'read the istioctl output above; the cluster may be left half-upgraded',
     timeoutMs: context.timeoutMs,
     env: context.istioctl.env,
+    resultExitCodes,
     ...(context.signal ? { cancelSignal: context.signal } : {}),
   });
-  return stdout;
 }
 
 /** Restarts a Deployment as `kubectl rollout restart` does. */

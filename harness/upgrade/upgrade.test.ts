@@ -153,7 +153,14 @@ describe('what the upgrade section says beside the table', () => {
       upgrade,
       steps: [],
       rows: [],
-      analyze: [{ namespace: 'egc-a1b2c3-probe-http', output: '✔ No validation issues' }],
+      analyze: [
+        {
+          namespace: 'egc-a1b2c3-probe-http',
+          output: '✔ No validation issues',
+          foundIssues: false,
+          failureThreshold: 'Error',
+        },
+      ],
     });
     expect(ran).not.toHaveProperty('analyzeNotRun');
   });

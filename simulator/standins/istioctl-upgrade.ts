@@ -2,11 +2,11 @@
  * The stand-in istioctl's commands around an upgrade: `x precheck` (is the cluster safe to
  * install or upgrade), `analyze -n NS` (validation messages for namespaces) and
  * `uninstall --revision REV -y` (remove one control-plane revision). They answer from
- * what the cluster holds, in the wording real istioctl prints on success.
+ * what the cluster holds, in the wording and with the exit codes real istioctl uses.
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { StandinIo } from './kind.ts';
-import { commandFlags, connectFrom, refusesToPrompt } from './istioctl.ts';
+import { commandFlags, connectFrom, refusesToPrompt, standinIstioctlVersion } from './istioctl.ts';
 import {
   ISTIO_CONTROL_PLANE,
   injectorWebhookName,
@@ -14,6 +14,29 @@ import {
   meshConfigMapName,
 } from '../../harness/facts/istio-install.ts';
 import { INJECTION } from '../../harness/facts/injection.ts';
+import {
+  ISTIOCTL_ANALYZE,
+  ISTIOCTL_EXIT,
+  VIRTUAL_SERVICE_GATEWAY_MESSAGES,
+  analyzeTarget,
+  analyzerFoundIssues,
+  atOrAbove,
+  noValidationIssues,
+  parseAnalyzerLevel,
+  renderAnalyzerMessage,
+  sortAnalyzerMessages,
+  type AnalyzerLevel,
+  type AnalyzerMessage,
+} from '../../harness/facts/istioctl.ts';
+import type { Kube } from '../../harness/k8s/client.ts';
+
+/** The served version the stand-in reads Istio's networking kinds at. */
+const ISTIO_NETWORKING = { group: 'networking.istio.io', version: 'v1' } as const;
+
+/** The fields of a VirtualService the analyzer reads. */
+interface VirtualServiceShape extends KubernetesObject {
+  spec?: { hosts?: string[]; gateways?: string[] };
+}
 
 const kubernetes = async () => ({
   ...(await import('../../harness/k8s/client.ts')),
@@ -39,7 +62,14 @@ export async function precheck(
   return 0;
 }
 
-/** `istioctl analyze -n NS`: no validation messages for namespaces that exist. */
+/**
+ * `istioctl analyze -n NS`: the messages of `virtualservice.GatewayAnalyzer` for the
+ * VirtualServices of NS (a gateway they name that is no Gateway in the cluster:
+ * IST0101 Error, IST0132 Warning; VIRTUAL_SERVICE_GATEWAY_MESSAGES), printed and judged as
+ * istioctl does (ISTIOCTL_ANALYZE): messages at `--output-threshold` to stdout, exit 79
+ * (ISTIOCTL_EXIT) when one reaches `--failure-threshold`, else the "no validation issues" line.
+ * The answer comes from the stored objects alone; the other analyzers are not modelled.
+ */
 export async function analyze(
   args: readonly string[],
   env: NodeJS.ProcessEnv,
@@ -48,21 +78,129 @@ export async function analyze(
   const values = commandFlags(args, {
     namespace: { type: 'string', short: 'n' },
     'all-namespaces': { type: 'boolean', short: 'A' },
+    'failure-threshold': { type: 'string' },
+    'output-threshold': { type: 'string' },
   });
-  const kube = await connectFrom(values, env);
-  const namespace = values.namespace ?? 'default';
-  try {
-    await kube.core.readNamespace({ name: namespace });
-  } catch {
-    io.err(`Error: namespace "${namespace}" not found\n`);
-    return 1;
+  const thresholds: Record<'failure' | 'output', AnalyzerLevel> = {
+    failure: ISTIOCTL_ANALYZE.defaultFailureThreshold,
+    output: ISTIOCTL_ANALYZE.defaultOutputThreshold,
+  };
+  for (const [key, flag] of [
+    ['failure', 'failure-threshold'],
+    ['output', 'output-threshold'],
+  ] as const) {
+    const given = values[flag];
+    if (given === undefined) continue;
+    const level = parseAnalyzerLevel(given);
+    if (!level) {
+      io.err(`Error: invalid argument "${given}" for "--${flag}" flag: invalid level option\n`);
+      return ISTIOCTL_EXIT.incorrectUsage;
+    }
+    thresholds[key] = level;
   }
-  io.out(
-    values['all-namespaces']
-      ? '✔ No validation issues found when analyzing all namespaces.\n'
-      : `✔ No validation issues found when analyzing namespace: ${namespace}.\n`,
+  const kube = await connectFrom(values, env);
+  const allNamespaces = values['all-namespaces'] === true;
+  const namespace = values.namespace ?? 'default';
+  if (!allNamespaces) {
+    try {
+      await kube.core.readNamespace({ name: namespace });
+    } catch {
+      io.err(`Error: namespace "${namespace}" not found\n`);
+      return 1;
+    }
+  }
+  const messages = sortAnalyzerMessages(
+    await virtualServiceGatewayMessages(kube, allNamespaces ? undefined : namespace),
   );
+  const target = analyzeTarget(allNamespaces ? undefined : namespace);
+  const shown = messages.filter((message) => atOrAbove(message.level, thresholds.output));
+  // istioctl prints the rendered list with Fprintln: an empty list is an empty line.
+  io.out(`${shown.map(renderAnalyzerMessage).join('\n')}\n`);
+  if (shown.length === 0) io.err(`${noValidationIssues(target)}\n`);
+  // The exit code is judged on every message, whatever the output threshold hides.
+  if (messages.some((message) => atOrAbove(message.level, thresholds.failure))) {
+    io.err(`${analyzerFoundIssues(target, standinIstioctlVersion(env))}\n`);
+    return ISTIOCTL_EXIT.analyzerFoundIssues;
+  }
   return 0;
+}
+
+/** IST0101/IST0132 for each gateway a VirtualService of `namespace` (or any) names that does not exist. */
+async function virtualServiceGatewayMessages(
+  kube: Kube,
+  namespace: string | undefined,
+): Promise<AnalyzerMessage[]> {
+  const { isNotFound } = await kubernetes();
+  const { group, version } = ISTIO_NETWORKING;
+  let virtualServices: VirtualServiceShape[];
+  try {
+    const list = await kube.objects.list<VirtualServiceShape>(
+      `${group}/${version}`,
+      'VirtualService',
+      namespace,
+    );
+    virtualServices = list.items;
+  } catch (error) {
+    // No Istio CRDs: nothing to analyse.
+    if (isNotFound(error)) return [];
+    throw error;
+  }
+  const { meshGateway, referencedResourceNotFound, hostNotFoundInGateway } =
+    VIRTUAL_SERVICE_GATEWAY_MESSAGES;
+  const messages: AnalyzerMessage[] = [];
+  for (const virtualService of virtualServices) {
+    const vsNamespace = virtualService.metadata?.namespace ?? 'default';
+    const vsName = virtualService.metadata?.name ?? '';
+    const resource = { kind: 'VirtualService', namespace: vsNamespace, name: vsName };
+    for (const ref of virtualService.spec?.gateways ?? []) {
+      if (ref === meshGateway) continue;
+      // NewShortOrFullName: `<ns>/<name>`, else a name in the VirtualService's namespace.
+      const slash = ref.indexOf('/');
+      const gateway =
+        slash === -1
+          ? { namespace: vsNamespace, name: ref }
+          : { namespace: ref.slice(0, slash), name: ref.slice(slash + 1) };
+      if (await gatewayExists(kube, gateway)) continue;
+      messages.push(
+        {
+          code: referencedResourceNotFound.code,
+          level: referencedResourceNotFound.level,
+          resource,
+          text: referencedResourceNotFound.text('gateway', ref),
+        },
+        {
+          code: hostNotFoundInGateway.code,
+          level: hostNotFoundInGateway.level,
+          resource,
+          text: hostNotFoundInGateway.text(
+            virtualService.spec?.hosts ?? [],
+            `${vsNamespace}/${vsName}`,
+            `${gateway.namespace}/${gateway.name}`,
+          ),
+        },
+      );
+    }
+  }
+  return messages;
+}
+
+async function gatewayExists(
+  kube: Kube,
+  { namespace, name }: { namespace: string; name: string },
+): Promise<boolean> {
+  const { isNotFound } = await kubernetes();
+  const { group, version } = ISTIO_NETWORKING;
+  try {
+    await kube.objects.read({
+      apiVersion: `${group}/${version}`,
+      kind: 'Gateway',
+      metadata: { name, namespace },
+    });
+    return true;
+  } catch (error) {
+    if (isNotFound(error)) return false;
+    throw error;
+  }
 }
 
 /** `istioctl uninstall --revision REV -y`: deletes that revision's control plane. */
