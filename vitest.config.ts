@@ -55,7 +55,9 @@ export default defineConfig({
     // run while a late file's runs waited their turn one by one.
     maxWorkers: 6,
     sequence: { sequencer: WaitingFilesFirst },
-    // Concurrent tests of one file at once; their CLI runs also wait for a CLI slot.
-    maxConcurrency: 2,
+    // Concurrent tests of one file at once. Their CLI runs wait for a machine-wide CLI slot
+    // (tests/e2e/cli.ts), which is what bounds the load; with two, the fault matrix's runs went
+    // two at a time and the file ended the whole run minutes after the others.
+    maxConcurrency: 8,
   },
 });

@@ -84,9 +84,11 @@ describe('CLI exit codes and usage', () => {
   ])('%j is a usage error: exit 2 and one line naming the valid choices', async (args, message) => {
     const started = Date.now();
     const result = await runCli(args);
-    // Before any cluster work: seconds, whatever the flag (issue: an unwritable --junit
-    // once ran every suite and then hung).
-    expect(Date.now() - started).toBeLessThan(5_000);
+    // Before any cluster work, whatever the flag (issue: an unwritable --junit once ran every
+    // suite and then hung): nothing printed but the error, within seconds. The bound is wall
+    // time on a machine the end-to-end runs keep busy; alone, the CLI takes under a second.
+    expect(result.stdout).toBe('');
+    expect(Date.now() - started).toBeLessThan(15_000);
     expect(result.exitCode).toBe(2);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(result.stderr).toMatch(message);
