@@ -141,6 +141,9 @@ beforeAll(async () => {
     options,
     dir,
     createExecHandler: () => fakeExec,
+    // Long enough that the Terminating phase is still there for the requests after a delete
+    // on a machine the end-to-end runs keep busy (150 ms, the default, was not always).
+    namespaceDeletionMs: 2_000,
     istio: {
       version: '1.31.1',
       accessLogEncoding: 'JSON',

@@ -7,8 +7,9 @@
  * Every run starts a cluster and a vitest fork per suite, and every failing check waits
  * out its whole budget, on CI's two cores. So runs that must fail get short budgets
  * (FAILING_RUN_TIMEOUTS); a fault that bends one mechanism runs only the suites it must
- * fail, and that it leaves the others green is shown by one run per suite under all such
- * faults at once (greenRun); and the detailed cases read the matrix's runs.
+ * fail, in one run with other such faults of disjoint suites (PACKS), and that it leaves the
+ * others green is shown by one run per suite under all such faults at once (greenRun); and
+ * the detailed cases read the matrix's runs.
  */
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
@@ -180,23 +181,81 @@ function once(key: string, start: () => Promise<Run>): Promise<Run> {
 const healthyRun = (): Promise<Run> =>
   once('healthy', () => runSimulated(['--api', 'both', '--parallel', String(SUITE_NAMES.length)]));
 
+/** The `--api` a fault's own run needs: the APIs of the variants it must fail. */
+function faultApiFlag(fault: FaultName): string {
+  return apiFlag([...new Set(Object.values(expectations[fault]).flat())] as ApiName[]);
+}
+
 /**
- * The run proving what `fault` breaks: every suite in both APIs, or only the suites it must
- * fail, in only the APIs it must fail (a Gateway API fault: `--api gateway-api`).
+ * Faults proven in one run together: faults that bend one mechanism each (not masking, not
+ * breaking nothing), needing the same `--api`, whose suites are disjoint; packed first-fit, the
+ * widest first. In such a run a failed suite is its own fault's: every other fault of the pack
+ * leaves that suite green, which the green runs prove. Each run is a CLI process, a cluster and
+ * a suite worker: eleven runs became six.
+ */
+const PACKS: readonly (readonly FaultName[])[] = (() => {
+  const packs: { faults: FaultName[]; suites: Set<SuiteName>; api: string }[] = [];
+  const shared = FAULTS.filter((fault) => !runsAlone(fault)).sort(
+    (a, b) => expectedSuites(b).length - expectedSuites(a).length || a.localeCompare(b),
+  );
+  for (const fault of shared) {
+    const suites = expectedSuites(fault);
+    const api = faultApiFlag(fault);
+    const pack = packs.find(
+      (candidate) => candidate.api === api && suites.every((suite) => !candidate.suites.has(suite)),
+    );
+    if (pack) {
+      pack.faults.push(fault);
+      for (const suite of suites) pack.suites.add(suite);
+    } else {
+      packs.push({ faults: [fault], suites: new Set(suites), api });
+    }
+  }
+  return packs.map((pack) => pack.faults);
+})();
+
+/** The faults sharing `fault`'s run (itself alone for a fault that runs alone). */
+function packOf(fault: FaultName): readonly FaultName[] {
+  return PACKS.find((pack) => pack.includes(fault)) ?? [fault];
+}
+
+/** The suites a run of `faults` selects: every suite for a fault that runs alone. */
+function packSuites(faults: readonly FaultName[]): SuiteName[] {
+  return faults.some(runsAlone)
+    ? [...SUITE_NAMES]
+    : [...new Set(faults.flatMap(expectedSuites))].sort();
+}
+
+/**
+ * The run proving what `fault` breaks: every suite in both APIs, or only the suites its pack
+ * must fail, in only the APIs they must fail (Gateway API faults alone: `--api gateway-api`).
  */
 function faultRun(fault: FaultName): Promise<Run> {
-  const expected = expectedSuites(fault);
-  const apis = [...new Set(Object.values(expectations[fault]).flat())] as ApiName[];
-  const selection = runsAlone(fault)
+  const pack = packOf(fault);
+  const suites = packSuites(pack);
+  const selection = pack.some(runsAlone)
     ? ['--api', 'both']
-    : ['--suite', expected.join(','), '--api', apiFlag(apis)];
+    : ['--suite', suites.join(','), '--api', faultApiFlag(fault)];
+  const mustFail = pack.some((each) => expectedSuites(each).length > 0);
   // A fault that must break nothing keeps the budgets the simulated provider sizes for it.
-  const budgets = expected.length > 0 ? FAILING_RUN_TIMEOUTS : PATIENT_POLLING;
+  const budgets = mustFail ? FAILING_RUN_TIMEOUTS : PATIENT_POLLING;
   // --keep-cluster keeps the run directory, so the gateway-bypass case can read the kubeconfig's token.
-  const keep = fault === 'gateway-bypass' ? ['--keep-cluster'] : [];
-  return once(`fault ${fault}`, () =>
-    runSimulated([...selection, ...budgets, ...keep], { EGRESS_SIM_FAULTS: fault }),
+  const keep = pack.includes('gateway-bypass') ? ['--keep-cluster'] : [];
+  // slow-propagation's run is mostly waiting for config to arrive: its suites wait at once
+  // (the default), or one after another it would be the last run of the whole `npm test`.
+  const parallel = pack.includes('slow-propagation') ? ['--parallel', `${SUITE_NAMES.length}`] : [];
+  return once(`faults ${pack.join(',')}`, () =>
+    runSimulated([...selection, ...budgets, ...keep, ...parallel], {
+      EGRESS_SIM_FAULTS: pack.join(','),
+    }),
   );
+}
+
+/** The cases of `fault`'s own suites in its run (a packed run also has its pack mates'). */
+function casesOf(fault: FaultName, run: Run): JUnitCase[] {
+  if (runsAlone(fault)) return run.cases;
+  const suites = new Set<string>(expectedSuites(fault));
+  return run.cases.filter((c) => suites.has(c.suite));
 }
 
 /** One suite, in the APIs a group of shared faults leaves green, under all of them at once. */
@@ -286,13 +345,14 @@ describe('simulated conformance run', () => {
       }
       const greens = leftOut.map(({ suite, group }) => greenRun(suite, group));
       const run = await faultRun(fault);
+      const pack = packOf(fault);
       expect(run.exitCode, `${run.stdout}\n${run.stderr}`).toBe(expected.length > 0 ? 1 : 0);
-      expect(failedSuites(run.cases)).toEqual(expected);
-      expect(failedVariants(run.cases)).toEqual(expectedVariants(fault));
-      expect(new Set(run.cases.map((c) => c.suite))).toEqual(
-        new Set(runsAlone(fault) ? SUITE_NAMES : expected),
-      );
-      for (const failed of run.cases.filter((c) => c.failure !== undefined)) {
+      expect(failedSuites(casesOf(fault, run))).toEqual(expected);
+      expect(failedVariants(casesOf(fault, run))).toEqual(expectedVariants(fault));
+      // Nothing else failed in the run: exactly the variants its pack must fail.
+      expect(failedVariants(run.cases)).toEqual(pack.flatMap(expectedVariants).sort());
+      expect(new Set(run.cases.map((c) => c.suite))).toEqual(new Set(packSuites(pack)));
+      for (const failed of casesOf(fault, run).filter((c) => c.failure !== undefined)) {
         expect(failed.failure).toMatch(/^\[B\d/);
         expect(failed.failure).toMatch(/Last observation:/);
         expect(failed.failure).toMatch(/Hint:/);
@@ -362,7 +422,9 @@ describe('simulated conformance run', () => {
     { timeout: 900_000 },
     async () => {
       const identity = await faultRun('wrong-gateway-identity');
-      const identityFailed = identity.cases.filter((c) => c.failure !== undefined);
+      const identityFailed = casesOf('wrong-gateway-identity', identity).filter(
+        (c) => c.failure !== undefined,
+      );
       // B2.5 once per API: the installed egress gateway and the one Istio deploys for the Gateway.
       const b25 = caseName('http-gateway', 'B2', '5');
       expect(identityFailed.map((c) => c.name)).toEqual([b25, b25]);
@@ -379,7 +441,9 @@ describe('simulated conformance run', () => {
       );
 
       const ignored = await faultRun('registry-only-ignored');
-      const ignoredFailed = ignored.cases.filter((c) => c.failure !== undefined);
+      const ignoredFailed = casesOf('registry-only-ignored', ignored).filter(
+        (c) => c.failure !== undefined,
+      );
       expect(ignoredFailed.map((c) => c.name).sort()).toEqual(
         [caseName('registry-only', 'B7', '1'), caseName('registry-only', 'B7', '2')].sort(),
       );
@@ -396,7 +460,9 @@ describe('simulated conformance run', () => {
     { timeout: 900_000 },
     async () => {
       const run = await faultRun('gateway-not-programmed');
-      const failures = run.cases.filter((c) => c.failure !== undefined);
+      const failures = casesOf('gateway-not-programmed', run).filter(
+        (c) => c.failure !== undefined,
+      );
       expect(failures.length).toBeGreaterThan(0);
       for (const failed of failures) {
         expect(failed.properties.api).toBe('gateway-api');
