@@ -181,144 +181,160 @@ describe(`the interrupt matrix (${INTERRUPT_POINTS} points)`, { timeout: 900_000
     }
   });
 
-  it('on the simulated cluster: every point stops gracefully and leaves nothing', async () => {
-    const before = await sharedMetadata(served.kube);
-    const runs = await Promise.all(
-      SIMULATED_POINTS.map(async (point) => {
-        const cwd = await mkdtemp(path.join(work, 'existing-'));
-        const run = await interrupt(
-          existingRunArgs(served, path.join(cwd, 'reports'), [
-            '--suite',
-            point.suite ?? 'network-policy',
-            '--mtls',
-            'disabled',
-            ...ISTIO_API_ONLY,
-          ]),
-          point,
-          { cwd, env: { ...process.env, EGRESS_SIM_PROFILE: '' } },
-        );
-        return { point, run };
-      }),
-    );
-    for (const { point, run } of runs) {
-      expectGracefulStop(run, point);
-      await groupMustEnd(run.pid);
-      const runId = await runIdOf(run.reports, run.output);
-      expect(runId, run.output).toBeDefined();
-      expect(
-        await runNamespaces(served.kube, runId),
-        `interrupted after ${String(point.after)}:\n${run.output}`,
-      ).toEqual([]);
-    }
-    expect(await runNamespaces(served.kube)).toEqual([]);
-    expect(await sharedMetadata(served.kube)).toEqual(before);
-  });
-
-  it('on the kind path: every point stops gracefully, the cluster is deleted', async () => {
-    const runs = await Promise.all(
-      KIND_POINTS.map(async (point, index) => {
-        const cwd = await mkdtemp(path.join(work, 'kind-'));
-        const name = `egc-int-${index}`;
-        const tools = {
-          PATH: `${STANDIN_BIN}:${NODE_BIN}:${process.env.PATH ?? ''}`,
-          // A state folder per run: `kind get clusters` removes half-created clusters in its folder.
-          EGRESS_SIM_STATE_DIR: path.join(cwd, 'state'),
-          EGRESS_SIM_WORLD_HOSTS: 'edition.cnn.com',
-          XDG_CACHE_HOME: path.join(work, 'cache'),
-          HOME: cwd,
-        };
-        const run = await interrupt(
-          [
-            CLI,
-            '--cluster-name',
-            name,
-            '--external',
-            'internet',
-            '--suite',
-            'network-policy',
-            ...ISTIO_API_ONLY,
-            '--reports',
-            path.join(cwd, 'reports'),
-            '--timeout',
-            'podReady=20000',
-            '--timeout',
-            'deletion=20000',
-            ...PATIENT_POLLING,
-          ],
-          point,
-          { cwd, env: { ...process.env, ...tools } },
-        );
-        return { point, run, name, tools };
-      }),
-    );
-    for (const { point, run, name, tools } of runs) {
-      expectGracefulStop(run, point);
-      await groupMustEnd(run.pid);
-      const clusters = await execa('kind', ['get', 'clusters'], {
-        env: { ...process.env, ...tools },
-        reject: false,
-      });
-      expect(String(clusters.stdout), run.output).not.toContain(name);
-    }
-  });
-
-  it('a second signal during cleanup stops at once, naming what is left and the command that removes it', async () => {
-    const before = await sharedMetadata(served.kube);
-    const cwd = await mkdtemp(path.join(work, 'twice-'));
-    const run = await withCliSlot(async () => {
-      const child = spawn(
-        process.execPath,
-        existingRunArgs(served, path.join(cwd, 'reports'), [
-          '--suite',
-          'http-gateway',
-          '--mtls',
-          'disabled',
-          ...ISTIO_API_ONLY,
-        ]),
-        { cwd, detached: true, env: { ...process.env, EGRESS_SIM_PROFILE: '' } },
+  it.concurrent(
+    'on the simulated cluster: every point stops gracefully and leaves nothing',
+    async () => {
+      const before = await sharedMetadata(served.kube);
+      const runs = await Promise.all(
+        SIMULATED_POINTS.map(async (point) => {
+          const cwd = await mkdtemp(path.join(work, 'existing-'));
+          const run = await interrupt(
+            existingRunArgs(served, path.join(cwd, 'reports'), [
+              '--suite',
+              point.suite ?? 'network-policy',
+              '--mtls',
+              'disabled',
+              ...ISTIO_API_ONLY,
+            ]),
+            point,
+            { cwd, env: { ...process.env, EGRESS_SIM_PROFILE: '' } },
+          );
+          return { point, run };
+        }),
       );
-      let output = '';
-      let signals = 0;
-      const onData = (chunk: Buffer): void => {
-        output += chunk.toString();
-        // The first signal once the suite has created its namespaces, the second as cleanup starts.
-        if (signals === 0 && /✓ [^\n]*B1 negative control/.test(output)) {
-          signals = 1;
-          process.kill(child.pid ?? 0, 'SIGTERM');
-        } else if (signals === 1 && /interrupted by SIGTERM: cleaning up/.test(output)) {
-          signals = 2;
-          process.kill(child.pid ?? 0, 'SIGINT');
+      for (const { point, run } of runs) {
+        expectGracefulStop(run, point);
+        await groupMustEnd(run.pid);
+        const runId = await runIdOf(run.reports, run.output);
+        expect(runId, run.output).toBeDefined();
+        expect(
+          await runNamespaces(served.kube, runId),
+          `interrupted after ${String(point.after)}:\n${run.output}`,
+        ).toEqual([]);
+      }
+      expect(await runNamespaces(served.kube)).toEqual([]);
+      expect(await sharedMetadata(served.kube)).toEqual(before);
+    },
+  );
+
+  it.concurrent(
+    'on the kind path: every point stops gracefully, the cluster is deleted',
+    async () => {
+      const runs = await Promise.all(
+        KIND_POINTS.map(async (point, index) => {
+          const cwd = await mkdtemp(path.join(work, 'kind-'));
+          const name = `egc-int-${index}`;
+          const tools = {
+            PATH: `${STANDIN_BIN}:${NODE_BIN}:${process.env.PATH ?? ''}`,
+            // A state folder per run: `kind get clusters` removes half-created clusters in its folder.
+            EGRESS_SIM_STATE_DIR: path.join(cwd, 'state'),
+            EGRESS_SIM_WORLD_HOSTS: 'edition.cnn.com',
+            XDG_CACHE_HOME: path.join(work, 'cache'),
+            HOME: cwd,
+          };
+          const run = await interrupt(
+            [
+              CLI,
+              '--cluster-name',
+              name,
+              '--external',
+              'internet',
+              '--suite',
+              'network-policy',
+              ...ISTIO_API_ONLY,
+              '--reports',
+              path.join(cwd, 'reports'),
+              '--timeout',
+              'podReady=20000',
+              '--timeout',
+              'deletion=20000',
+              ...PATIENT_POLLING,
+            ],
+            point,
+            { cwd, env: { ...process.env, ...tools } },
+          );
+          return { point, run, name, tools };
+        }),
+      );
+      for (const { point, run, name, tools } of runs) {
+        expectGracefulStop(run, point);
+        await groupMustEnd(run.pid);
+        const clusters = await execa('kind', ['get', 'clusters'], {
+          env: { ...process.env, ...tools },
+          reject: false,
+        });
+        expect(String(clusters.stdout), run.output).not.toContain(name);
+      }
+    },
+  );
+
+  // Its own cluster: it leaves namespaces behind by design (until the printed command removes
+  // them), which the matrix above, running at the same time, would count as its own leftovers.
+  it.concurrent(
+    'a second signal during cleanup stops at once, naming what is left and the command that removes it',
+    async () => {
+      const own = await serveCluster();
+      try {
+        const before = await sharedMetadata(own.kube);
+        const cwd = await mkdtemp(path.join(work, 'twice-'));
+        const run = await withCliSlot(async () => {
+          const child = spawn(
+            process.execPath,
+            existingRunArgs(own, path.join(cwd, 'reports'), [
+              '--suite',
+              'http-gateway',
+              '--mtls',
+              'disabled',
+              ...ISTIO_API_ONLY,
+            ]),
+            { cwd, detached: true, env: { ...process.env, EGRESS_SIM_PROFILE: '' } },
+          );
+          let output = '';
+          let signals = 0;
+          const onData = (chunk: Buffer): void => {
+            output += chunk.toString();
+            // The first signal once the suite has created its namespaces, the second as cleanup starts.
+            if (signals === 0 && /✓ [^\n]*B1 negative control/.test(output)) {
+              signals = 1;
+              process.kill(child.pid ?? 0, 'SIGTERM');
+            } else if (signals === 1 && /interrupted by SIGTERM: cleaning up/.test(output)) {
+              signals = 2;
+              process.kill(child.pid ?? 0, 'SIGINT');
+            }
+          };
+          child.stdout.on('data', onData);
+          child.stderr.on('data', onData);
+          const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+          return { code, output, pid: child.pid ?? 0 };
+        });
+        expect(run.code, run.output).toBe(130);
+        await groupMustEnd(run.pid);
+        const message = /SIGINT again: stopping without finishing cleanup\.[^\n]*/.exec(
+          run.output,
+        )?.[0];
+        expect(message, run.output).toBeDefined();
+        const command = /Remove the namespaces with: (kubectl [^\n]+)/.exec(message ?? '')?.[1];
+        expect(command, message).toMatch(
+          /^kubectl --kubeconfig \S+ delete namespaces -l egress-conformance\.io\/run=[0-9a-f]{6}$/,
+        );
+        const runId = /run=([0-9a-f]{6})/.exec(command ?? '')?.[1] ?? '';
+        // The run folder with its kubeconfig copy is not left behind.
+        expect(
+          await readFile(path.join(cwd, '.runs', runId, 'kubeconfig'), 'utf8').catch(() => 'gone'),
+        ).toBe('gone');
+        const hasKubectl =
+          (await execa('kubectl', ['version', '--client'], { reject: false })).exitCode === 0;
+        if (hasKubectl) {
+          // The printed command removes what the run left.
+          const [program = '', ...args] = (command ?? '').split(' ');
+          const removal = await execa(program, [...args, '--wait=true'], { reject: false });
+          expect(removal.exitCode, String(removal.stderr)).toBe(0);
         }
-      };
-      child.stdout.on('data', onData);
-      child.stderr.on('data', onData);
-      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-      return { code, output, pid: child.pid ?? 0 };
-    });
-    expect(run.code, run.output).toBe(130);
-    await groupMustEnd(run.pid);
-    const message = /SIGINT again: stopping without finishing cleanup\.[^\n]*/.exec(
-      run.output,
-    )?.[0];
-    expect(message, run.output).toBeDefined();
-    const command = /Remove the namespaces with: (kubectl [^\n]+)/.exec(message ?? '')?.[1];
-    expect(command, message).toMatch(
-      /^kubectl --kubeconfig \S+ delete namespaces -l egress-conformance\.io\/run=[0-9a-f]{6}$/,
-    );
-    const runId = /run=([0-9a-f]{6})/.exec(command ?? '')?.[1] ?? '';
-    // The run folder with its kubeconfig copy is not left behind.
-    expect(
-      await readFile(path.join(cwd, '.runs', runId, 'kubeconfig'), 'utf8').catch(() => 'gone'),
-    ).toBe('gone');
-    const hasKubectl =
-      (await execa('kubectl', ['version', '--client'], { reject: false })).exitCode === 0;
-    if (hasKubectl) {
-      // The printed command removes what the run left.
-      const [program = '', ...args] = (command ?? '').split(' ');
-      const removal = await execa(program, [...args, '--wait=true'], { reject: false });
-      expect(removal.exitCode, String(removal.stderr)).toBe(0);
-    }
-    expect(await runNamespaces(served.kube, runId)).toEqual([]);
-    expect(await sharedMetadata(served.kube)).toEqual(before);
-  });
+        expect(await runNamespaces(own.kube, runId)).toEqual([]);
+        expect(await sharedMetadata(own.kube)).toEqual(before);
+      } finally {
+        await own.stop();
+      }
+    },
+  );
 });
