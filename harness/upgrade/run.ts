@@ -65,13 +65,14 @@ export async function runUpgrade(run: UpgradeRunOptions): Promise<number> {
       const prechecked = istioctl(stepContext, ['x', 'precheck'], 'istioctl x precheck');
       // Its failure is reported once phase before has ended, not as an unhandled rejection.
       prechecked.catch(() => undefined);
-      const before = await phase(entry, 'before');
+      // Interrupted during phase before: the run stops as interrupted, whatever the precheck
+      // (cancelled by the same signal) ended with.
+      if ((await phase(entry, 'before')).stop) return;
       const precheck = await prechecked;
       for (const line of precheck.split('\n').filter((text) => /warn/i.test(text))) {
         entry.notes.precheckWarnings.push(line.trim());
         say(`precheck warning: ${line.trim()}`);
       }
-      if (before.stop) return;
 
       const probes = await startOwnProbes(entry, 'Deployment');
       const collect = recordCollector(kube, probes);
