@@ -5,9 +5,9 @@
  * on existing clusters nothing cluster-wide is changed.
  */
 import type { V1Deployment } from '@kubernetes/client-node';
-import { mergePatch } from '../k8s/objects.ts';
 import { type Kube, apiFailure, errorText } from '../k8s/client.ts';
 import { pollUntil } from '../wait.ts';
+import { restartDeployment } from '../k8s/workloads.ts';
 
 /** Where CoreDNS's configuration lives in kind (and kubeadm) clusters. */
 export const COREDNS = Object.freeze({
@@ -105,23 +105,7 @@ async function updateCorefile(kube: Kube, change: (corefile: string) => string):
 
 async function restartCoreDns(kube: Kube, timeoutMs: number): Promise<void> {
   const { namespace, deployment: name } = COREDNS;
-  // What `kubectl rollout restart` does: a new template annotation rolls the pods.
-  await mergePatch(
-    kube,
-    {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name, namespace },
-      spec: {
-        template: {
-          metadata: {
-            annotations: { 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() },
-          },
-        },
-      },
-    },
-    'Restarting CoreDNS',
-  );
+  await restartDeployment(kube, namespace, name, 'Restarting CoreDNS');
   await pollUntil({
     what: `the CoreDNS deployment ${namespace}/${name} to finish its restart`,
     timeoutMs,

@@ -1,7 +1,9 @@
 /** Waiting for workloads the suites depend on (clients, the gateway) to be ready. */
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Kube } from './client.ts';
+import { mergePatch } from './objects.ts';
 import { pollUntil } from '../wait.ts';
+import { ISTIO_UPGRADE } from '../facts/upgrade.ts';
 
 /** Lists pods by label selector, running and ready ones first. */
 export async function listPods(
@@ -53,4 +55,32 @@ export async function waitForDeploymentReady(
     hint: `look at the pods' events in ${namespace} (image pull, scheduling, sidecar injection)`,
   });
   return pods;
+}
+
+/**
+ * Restarts a Deployment as `kubectl rollout restart` does: a new template annotation rolls
+ * its pods. `what` names the step in an error ("Restarting CoreDNS").
+ */
+export async function restartDeployment(
+  kube: Kube,
+  namespace: string,
+  name: string,
+  what = 'Restarting the deployment',
+): Promise<void> {
+  await mergePatch(
+    kube,
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name, namespace },
+      spec: {
+        template: {
+          metadata: {
+            annotations: { [ISTIO_UPGRADE.restartedAtAnnotation]: new Date().toISOString() },
+          },
+        },
+      },
+    },
+    what,
+  );
 }

@@ -9,11 +9,11 @@ import { detectIstio } from '../istio/detect.ts';
 import { EnvironmentError } from '../errors.ts';
 import { ISTIO_UPGRADE } from '../facts/upgrade.ts';
 import { UPGRADE_DEFAULTS } from './options.ts';
+import { restartDeployment } from '../k8s/workloads.ts';
 import { pathsOf, waitForNewRecords, waitForProbes, type ProbeSet } from './probes.ts';
 import {
   istioctl,
   moveNamespaceToRevision,
-  restartDeployment,
   step,
   waitForRollout,
   type StepContext,

@@ -9,7 +9,6 @@ import type { Kube } from '../k8s/client.ts';
 import { mergePatch } from '../k8s/objects.ts';
 import { pollUntil } from '../wait.ts';
 import { INJECTION } from '../facts/injection.ts';
-import { ISTIO_UPGRADE } from '../facts/upgrade.ts';
 import type { UpgradeStep } from './disruption.ts';
 
 /** An istioctl of one version, with the environment it needs. */
@@ -74,30 +73,6 @@ export async function istioctlOutput(
     resultExitCodes,
     ...(context.signal ? { cancelSignal: context.signal } : {}),
   });
-}
-
-/** Restarts a Deployment as `kubectl rollout restart` does. */
-export async function restartDeployment(
-  kube: Kube,
-  namespace: string,
-  name: string,
-): Promise<void> {
-  await mergePatch(
-    kube,
-    {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name, namespace },
-      spec: {
-        template: {
-          metadata: {
-            annotations: { [ISTIO_UPGRADE.restartedAtAnnotation]: new Date().toISOString() },
-          },
-        },
-      },
-    },
-    'Restarting the deployment',
-  );
 }
 
 function rolledOut(deployment: V1Deployment): boolean {

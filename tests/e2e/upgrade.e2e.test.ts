@@ -19,7 +19,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { connect } from '../../harness/k8s/client.ts';
 import { writeOverlay } from '../../harness/istio/overlay.ts';
-import { restartDeployment } from '../../harness/upgrade/steps.ts';
+import { restartDeployment } from '../../harness/k8s/workloads.ts';
 import { RUN_LABEL } from '../../harness/run-labels.ts';
 import type { UpgradeSection } from '../../harness/upgrade/report.ts';
 import { OLD_PROXY_THROUGH_NEW_GATEWAY_FAILURE } from '../../harness/facts/upgrade.ts';
