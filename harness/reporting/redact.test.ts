@@ -131,6 +131,18 @@ describe('redactSecrets', () => {
     });
     expect(redactSecrets(pod)).toBe(pod);
   });
+
+  it('stays linear on long runs of key characters (certificates in a diagnostics dump)', () => {
+    // 200 kB of base64 and of letters: the key pattern tried from inside each run took
+    // seconds (quadratic); a key after them is still found.
+    const run = 'QUJD'.repeat(25_000);
+    const text = `ca.crt: ${run}\nname: ${'a'.repeat(100_000)}\nx-auth-token: abc123\n`;
+    const started = performance.now();
+    const out = redactSecrets(text);
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(out).toContain(`ca.crt: ${run}\n`);
+    expect(out).toContain('x-auth-token: [REDACTED]');
+  });
 });
 
 describe('redactArgv', () => {
