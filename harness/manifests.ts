@@ -112,8 +112,25 @@ function insertValue(value: string, context: ScalarContext, where: () => string)
   }
 }
 
-/** True when the value reads back as the same string as a value, a list item and a key. */
+/**
+ * Answers of {@link isPlainSafe} by value: a suite renders the same few values (namespace,
+ * host, gateway names) into every manifest it applies, and each answer costs three YAML parses.
+ */
+const PLAIN_SAFE = new Map<string, boolean>();
+
 function isPlainSafe(value: string): boolean {
+  let answer = PLAIN_SAFE.get(value);
+  if (answer === undefined) {
+    answer = probePlainSafe(value);
+    // Bounded: values come from one run's settings, but a long-lived process renders many runs.
+    if (PLAIN_SAFE.size >= 1024) PLAIN_SAFE.clear();
+    PLAIN_SAFE.set(value, answer);
+  }
+  return answer;
+}
+
+/** True when the value reads back as the same string as a value, a list item and a key. */
+function probePlainSafe(value: string): boolean {
   if (value === '' || /[\r\n]/.test(value) || value !== value.trim()) return false;
   // Quiet: probing `{a}: v` would otherwise print yaml's warning about collection keys.
   const quiet = { logLevel: 'error' } as const;
