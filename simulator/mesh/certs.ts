@@ -73,8 +73,25 @@ function splitSan(san: string | undefined): { dns: string[]; uris: string[] } {
   return { dns, uris };
 }
 
+/**
+ * Parsed certificates by PEM: an external host presents the same chain to every TLS request
+ * through the mesh, and parsing it each time was a visible share of an upgrade run's CPU
+ * (its probes make several requests a second). Callers only read what comes back.
+ */
+const PRESENTED = new Map<string, PresentedCert>();
+
 /** Parses one PEM certificate into what clients print about it. */
 export function certFromPem(pem: string): PresentedCert {
+  const cached = PRESENTED.get(pem);
+  if (cached) return cached;
+  const parsed = parseCertificate(pem);
+  // Bounded: a process serves a handful of hosts, but a long-lived one many clusters.
+  if (PRESENTED.size >= 256) PRESENTED.clear();
+  PRESENTED.set(pem, parsed);
+  return parsed;
+}
+
+function parseCertificate(pem: string): PresentedCert {
   const cert = new X509Certificate(pem);
   const { dns, uris } = splitSan(cert.subjectAltName);
   const keyType = cert.publicKey.asymmetricKeyType;
