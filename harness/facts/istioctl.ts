@@ -170,3 +170,69 @@ export function sortAnalyzerMessages(messages: readonly AnalyzerMessage[]): Anal
         renderAnalyzerMessage(sorted[index - 1] as AnalyzerMessage),
   );
 }
+
+/**
+ * `istioctl x precheck`: what it checks and how its outcome reads.
+ * - It runs `checkControlPlane` (the Kubernetes server version, create permissions in the
+ *   cluster and the Istio namespace, the served versions of the Gateway API CRDs, and the
+ *   `AlphaAnalyzer`), prints the messages at or above its output threshold (`Warning` by
+ *   default) to stdout in the analyzers' log format (`renderAnalyzerMessage`; cluster-wide
+ *   messages name `(Cluster)`), and, when none is, writes
+ *   `✔ No issues found when checking the cluster. Istio is safe to install or upgrade!` to
+ *   stderr.
+ * - Any message at `Warning` or worse makes the command return an error, `Issues found when
+ *   checking the cluster. Istio may not be safe to install or upgrade.`, which istioctl ends
+ *   with exit 1 (`ISTIOCTL_EXIT.unknownError`, `GetExitCode`'s default) after cobra prints it
+ *   to stderr as `Error: …`. A failure to reach the cluster also exits 1, with no message on
+ *   stdout. So exit 1 alone does not tell an unsafe cluster from a broken command: the
+ *   messages on stdout do.
+ * - Without `--from-version` every message it can print at `Warning` or above is an `Error`
+ *   (IST0141 InsufficientPermissions, IST0142 UnsupportedKubernetesVersion, IST0156
+ *   UnsupportedGatewayAPIVersion); the alpha-annotation messages are `Info` (IST0136) and
+ *   hidden. `Warning`s come only from `--from-version` (IST0169 UpdateIncompatibility).
+ * - The Kubernetes minimum it checks (`k8sversion.MinK8SVersion`, the minor of 1.x) is
+ *   istioctl's own: 30 for 1.29, 32 for 1.30 and 1.31.
+ * Source: istio/istio `istioctl/pkg/precheck/precheck.go` (`Cmd`, `checkControlPlane`,
+ * `checkServerVersion`), `istioctl/pkg/install/k8sversion/version.go` (`MinK8SVersion`),
+ * `pkg/config/analysis/msg/messages.yaml`, `istioctl/cmd/sysexits.go`; identical on the
+ * branches release-1.29, release-1.30 and release-1.31 (mirror of 2026-08).
+ */
+export const ISTIOCTL_PRECHECK = {
+  args: ['x', 'precheck'],
+  outputThreshold: 'Warning',
+  /** Messages at this level or worse make precheck exit {@link issuesExitCode}. */
+  failureThreshold: 'Warning',
+  issuesExitCode: ISTIOCTL_EXIT.unknownError,
+  noIssues:
+    '✔ No issues found when checking the cluster. Istio is safe to install or upgrade!\n  To get started, check out https://istio.io/latest/docs/setup/getting-started/.',
+  issuesFound:
+    'Error: Issues found when checking the cluster. Istio may not be safe to install or upgrade.',
+  clusterResource: 'Cluster',
+  minKubernetesMinor: { '1.29': 30, '1.30': 32, '1.31': 32 } as Readonly<Record<string, number>>,
+  unsupportedKubernetesVersion: {
+    code: 'IST0142',
+    level: 'Error',
+    text: (version: string, minimum: string) =>
+      `The Kubernetes Version ${JSON.stringify(version)} is lower than the minimum version: ${minimum}`,
+  },
+  source:
+    'istio/istio istioctl/pkg/precheck/precheck.go, istioctl/pkg/install/k8sversion/version.go, pkg/config/analysis/msg/messages.yaml (release-1.29–1.31)',
+} as const;
+
+/** One message line of the analyzers' log format, read back: level, code and the rest. */
+export interface PrintedAnalyzerMessage {
+  level: AnalyzerLevel;
+  code: string;
+  line: string;
+}
+
+/** The message lines of istioctl's log-format output (other lines are not messages). */
+export function printedAnalyzerMessages(stdout: string): PrintedAnalyzerMessage[] {
+  const messages: PrintedAnalyzerMessage[] = [];
+  for (const raw of stdout.split('\n')) {
+    const line = raw.trim();
+    const match = /^(Error|Warning|Info) \[(IST\d{4})\]/.exec(line);
+    if (match) messages.push({ level: match[1] as AnalyzerLevel, code: match[2] ?? '', line });
+  }
+  return messages;
+}

@@ -20,6 +20,7 @@ import {
 } from './steps.ts';
 import type { Session, UpgradeRunOptions } from './session.ts';
 import { runDisruptionCheck, runDisruptionStart } from './two-phase.ts';
+import { precheck } from './precheck.ts';
 import { phase, runEntry, startOwnProbes } from './entry.ts';
 import {
   analyzeNamespaces,
@@ -62,16 +63,15 @@ export async function runUpgrade(run: UpgradeRunOptions): Promise<number> {
       };
       // istioctl x precheck before anything changes, while phase before runs (neither changes
       // the mesh): an error stops the run (exit 2) before the upgrade starts.
-      const prechecked = istioctl(stepContext, ['x', 'precheck'], 'istioctl x precheck');
+      const prechecked = precheck(stepContext);
       // Its failure is reported once phase before has ended, not as an unhandled rejection.
       prechecked.catch(() => undefined);
       // Interrupted during phase before: the run stops as interrupted, whatever the precheck
       // (cancelled by the same signal) ended with.
       if ((await phase(entry, 'before')).stop) return;
-      const precheck = await prechecked;
-      for (const line of precheck.split('\n').filter((text) => /warn/i.test(text))) {
-        entry.notes.precheckWarnings.push(line.trim());
-        say(`precheck warning: ${line.trim()}`);
+      for (const line of (await prechecked).warnings) {
+        entry.notes.precheckWarnings.push(line);
+        say(`precheck warning: ${line}`);
       }
 
       const probes = await startOwnProbes(entry, 'Deployment');
