@@ -4,6 +4,12 @@
  * Kubernetes client at startup.
  */
 
+/**
+ * The field manager of every object this harness applies (server-side apply); also how its
+ * objects are recognised. The stand-in istioctl applies under the same name.
+ */
+export const FIELD_MANAGER = 'egress-conformance';
+
 /** Label on every namespace a run creates; its value is the run id. */
 export const RUN_LABEL = 'egress-conformance.io/run';
 

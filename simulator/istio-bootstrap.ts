@@ -17,7 +17,9 @@ import {
 import { INJECTION } from '../harness/facts/injection.ts';
 import { GATEWAY_PDB } from '../harness/facts/upgrade.ts';
 import { ISTIO_DEFAULT_VERSION } from '../harness/versions.ts';
-import { ApiError, type ObjectStore } from './store.ts';
+// ApiError from its own module: the stand-in istioctl renders installs without the store.
+import { ApiError } from './store/errors.ts';
+import type { ObjectStore } from './store.ts';
 import type { KubeObject } from './types.ts';
 
 /** The parts of the IstioOperator overlay the simulation honours. */

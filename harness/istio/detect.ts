@@ -19,8 +19,12 @@ import {
   resolveAccessLogs,
   unreadableAccessLogError,
 } from './access-log-settings.ts';
-import { OUTBOUND_STATS_PREFIX } from './overlay.ts';
+import { imageVersion, statsMatcherIncludesOutbound } from './readings.ts';
 import { WORKLOAD_IDENTITY } from '../facts/istio-install.ts';
+
+// Re-exported for existing importers; they live in readings.ts so that the stand-in istioctl
+// can use them without loading client-node.
+export { imageVersion, statsMatcherIncludesOutbound } from './readings.ts';
 
 /** The label the default egress gateway's pods carry (Istio's `istio-egress` chart). */
 export const DEFAULT_GATEWAY_SELECTOR = Object.freeze({ key: 'istio', value: 'egressgateway' });
@@ -123,55 +127,6 @@ export function readMeshSettings(meshYaml: string): MeshSettings {
     trustDomain: mesh.trustDomain || WORKLOAD_IDENTITY.defaultTrustDomain,
     ...(mesh.rootNamespace ? { rootNamespace: mesh.rootNamespace } : {}),
   };
-}
-
-/**
- * Whether a ProxyConfig `proxyStatsMatcher` keeps the gateway's per-upstream counters
- * (`cluster.outbound|PORT|SUBSET|HOST.upstream_cx_total` and `...upstream_rq_total`)
- * for any host: an inclusion prefix of `cluster.outbound|`, a matching suffix, or a
- * regex Envoy would fully match.
- */
-export function statsMatcherIncludesOutbound(matcher: unknown): boolean {
-  if (!matcher || typeof matcher !== 'object') return false;
-  const {
-    inclusionPrefixes = [],
-    inclusionSuffixes = [],
-    inclusionRegexps = [],
-  } = matcher as {
-    inclusionPrefixes?: unknown[];
-    inclusionSuffixes?: unknown[];
-    inclusionRegexps?: unknown[];
-  };
-  const samples = ['upstream_cx_total', 'upstream_rq_total'].map(
-    (counter) => `${OUTBOUND_STATS_PREFIX}|443||egress-conformance.example.${counter}`,
-  );
-  const kept = (stat: string): boolean =>
-    inclusionPrefixes.some(
-      (p) => typeof p === 'string' && `${OUTBOUND_STATS_PREFIX}|`.startsWith(p),
-    ) ||
-    inclusionSuffixes.some((s) => typeof s === 'string' && s !== '' && stat.endsWith(s)) ||
-    inclusionRegexps.some((r) => typeof r === 'string' && fullMatch(r, stat));
-  return samples.every(kept);
-}
-
-function fullMatch(pattern: string, text: string): boolean {
-  try {
-    // Envoy's safe_regex matchers match the whole stat name.
-    return new RegExp(`^(?:${pattern})$`).test(text);
-  } catch {
-    return false;
-  }
-}
-
-/** The release version in an image reference: `…/pilot:1.31.1-distroless` → `1.31.1`. */
-export function imageVersion(image: string): string {
-  const withoutDigest = image.split('@')[0] ?? '';
-  const lastSegment = withoutDigest.slice(withoutDigest.lastIndexOf('/') + 1);
-  const colon = lastSegment.lastIndexOf(':');
-  if (colon === -1)
-    return image.includes('@') ? `unknown (${image.split('@')[1]})` : 'unknown (untagged image)';
-  const tag = lastSegment.slice(colon + 1);
-  return /^(\d+\.\d+\.\d+(?:-(?:alpha|beta|rc)[\w.]*)?)/.exec(tag)?.[1] ?? tag;
 }
 
 async function findIstiod(kube: Kube, revision: string | undefined): Promise<V1Deployment> {

@@ -3,9 +3,10 @@ import { PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import { type Kube, errorText, isNotFound } from './client.ts';
 import { pollUntil } from '../wait.ts';
 import { ApiUnavailableError } from './retry.ts';
+import { FIELD_MANAGER } from '../run-labels.ts';
 
-/** The field manager of every object this harness applies; also how its objects are recognised. */
-export const FIELD_MANAGER = 'egress-conformance';
+// Re-exported: it lives in run-labels.ts so that the stand-in istioctl needs no client-node.
+export { FIELD_MANAGER };
 
 /** Enough to identify one object. */
 export interface ObjectRef {

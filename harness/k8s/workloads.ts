@@ -2,6 +2,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Kube } from './client.ts';
 import { mergePatch } from './objects.ts';
+import { isPodReady } from './readiness.ts';
 import { pollUntil } from '../wait.ts';
 import { ISTIO_UPGRADE } from '../facts/upgrade.ts';
 
@@ -15,13 +16,8 @@ export async function listPods(
   return list.items.filter((pod) => !pod.metadata?.deletionTimestamp);
 }
 
-/** True when the pod runs and every container reports ready. */
-export function isPodReady(pod: V1Pod): boolean {
-  return (
-    pod.status?.phase === 'Running' &&
-    (pod.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True')
-  );
-}
+// Re-exported: the rule lives where the stand-in istioctl can share it without client-node.
+export { isPodReady };
 
 /** Waits until the deployment has all its replicas ready and returns its ready pods. */
 export async function waitForDeploymentReady(

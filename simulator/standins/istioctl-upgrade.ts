@@ -4,7 +4,6 @@
  * `uninstall --revision REV -y` (remove one control-plane revision). They answer from
  * what the cluster holds, in the wording and with the exit codes real istioctl uses.
  */
-import type { KubernetesObject } from '@kubernetes/client-node';
 import type { StandinIo } from './kind.ts';
 import { commandFlags, connectFrom, refusesToPrompt, standinIstioctlVersion } from './istioctl.ts';
 import {
@@ -28,20 +27,19 @@ import {
   type AnalyzerLevel,
   type AnalyzerMessage,
 } from '../../harness/facts/istioctl.ts';
-import type { Kube } from '../../harness/k8s/client.ts';
+import type { KubeLite, LiteObject, LiteRef } from './kube-lite.ts';
 
 /** The served version the stand-in reads Istio's networking kinds at. */
 const ISTIO_NETWORKING = { group: 'networking.istio.io', version: 'v1' } as const;
 
 /** The fields of a VirtualService the analyzer reads. */
-interface VirtualServiceShape extends KubernetesObject {
+interface VirtualServiceShape extends LiteObject {
   spec?: { hosts?: string[]; gateways?: string[] };
 }
 
-const kubernetes = async () => ({
-  ...(await import('../../harness/k8s/client.ts')),
-  ...(await import('../../harness/k8s/objects.ts')),
-});
+// The cluster client (kube-lite.ts, not client-node: see istioctl.ts) is loaded only by
+// commands that talk to a cluster.
+const kubernetes = () => import('./kube-lite.ts');
 
 /** `istioctl x precheck`: an unreachable cluster is an error; otherwise safe. */
 export async function precheck(
@@ -51,11 +49,11 @@ export async function precheck(
 ): Promise<number> {
   const values = commandFlags(args, { revision: { type: 'string', short: 'r' } });
   const kube = await connectFrom(values, env);
-  const { errorText } = await kubernetes();
   try {
-    await kube.core.listNamespace({});
+    await kube.list('v1', 'Namespace');
   } catch (error) {
-    io.err(`Error: failed to connect to the cluster: ${errorText(error)}\n`);
+    const text = error instanceof Error ? error.message : String(error);
+    io.err(`Error: failed to connect to the cluster: ${text}\n`);
     return 1;
   }
   io.out('✔ No issues found when checking the cluster. Istio is safe to install or upgrade!\n');
@@ -103,7 +101,7 @@ export async function analyze(
   const namespace = values.namespace ?? 'default';
   if (!allNamespaces) {
     try {
-      await kube.core.readNamespace({ name: namespace });
+      await kube.read({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
     } catch {
       io.err(`Error: namespace "${namespace}" not found\n`);
       return 1;
@@ -127,19 +125,17 @@ export async function analyze(
 
 /** IST0101/IST0132 for each gateway a VirtualService of `namespace` (or any) names that does not exist. */
 async function virtualServiceGatewayMessages(
-  kube: Kube,
+  kube: KubeLite,
   namespace: string | undefined,
 ): Promise<AnalyzerMessage[]> {
   const { isNotFound } = await kubernetes();
   const { group, version } = ISTIO_NETWORKING;
   let virtualServices: VirtualServiceShape[];
   try {
-    const list = await kube.objects.list<VirtualServiceShape>(
-      `${group}/${version}`,
-      'VirtualService',
+    const apiVersion = `${group}/${version}`;
+    virtualServices = await kube.list<VirtualServiceShape>(apiVersion, 'VirtualService', {
       namespace,
-    );
-    virtualServices = list.items;
+    });
   } catch (error) {
     // No Istio CRDs: nothing to analyse.
     if (isNotFound(error)) return [];
@@ -185,13 +181,13 @@ async function virtualServiceGatewayMessages(
 }
 
 async function gatewayExists(
-  kube: Kube,
+  kube: KubeLite,
   { namespace, name }: { namespace: string; name: string },
 ): Promise<boolean> {
   const { isNotFound } = await kubernetes();
   const { group, version } = ISTIO_NETWORKING;
   try {
-    await kube.objects.read({
+    await kube.read({
       apiVersion: `${group}/${version}`,
       kind: 'Gateway',
       metadata: { name, namespace },
@@ -218,7 +214,7 @@ export async function uninstall(
   const kube = await connectFrom(values, env);
   const { isNotFound } = await kubernetes();
   const namespace = ISTIO_CONTROL_PLANE.defaultNamespace;
-  const refs: KubernetesObject[] = [
+  const refs: LiteRef[] = [
     {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
@@ -243,10 +239,8 @@ export async function uninstall(
   ];
   for (const ref of refs) {
     try {
-      await kube.objects.delete(ref);
-      io.out(
-        `✔ Removed ${ref.kind}:${ref.metadata?.namespace ?? ''}:${ref.metadata?.name ?? ''}.\n`,
-      );
+      await kube.delete(ref);
+      io.out(`✔ Removed ${ref.kind}:${ref.metadata.namespace ?? ''}:${ref.metadata.name}.\n`);
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }

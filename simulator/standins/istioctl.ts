@@ -1,14 +1,15 @@
 /**
  * The stand-in `istioctl` (simulator/bin/istioctl): `version` and
  * `install -y -f <overlay>`, which applies the objects real istioctl would create
- * (istio-bootstrap.ts) to the cluster over HTTPS through the same Kubernetes adapter the
- * harness uses, then waits for istiod and the gateway like `--readiness-timeout` does.
+ * (istio-bootstrap.ts) to the cluster over HTTPS, then waits for istiod and the gateway like
+ * `--readiness-timeout` does. It talks to the cluster through its own small client
+ * (kube-lite.ts), not @kubernetes/client-node: real istioctl starts in a tenth of a second,
+ * and loading client-node cost each invocation about 1.5 s of CPU.
  */
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
-import type { KubernetesObject } from '@kubernetes/client-node';
 import YAML from 'yaml';
 import type { IstioInstallOptions } from '../istio-bootstrap.ts';
 import { ISTIO_DEFAULT_VERSION } from '../../harness/versions.ts';
@@ -16,14 +17,13 @@ import type { StandinIo } from './kind.ts';
 import { hasProxy } from '../../harness/facts.ts';
 import { ISTIO_CONTROL_PLANE, istiodName } from '../../harness/facts/istio-install.ts';
 import { egressChartRendersPdb } from '../../harness/facts/upgrade.ts';
+import { imageVersion, statsMatcherIncludesOutbound } from '../../harness/istio/readings.ts';
+import type { LiteDeployment, LitePod } from './kube-lite.ts';
 
-// The Kubernetes client is loaded only by the commands that talk to a cluster:
-// `istioctl version --remote=false` runs in every preflight and must stay fast.
+// The cluster client and the install's objects are loaded only by the commands that need
+// them: `istioctl version --remote=false` runs in every preflight and must stay fast.
 const kubernetes = async () => ({
-  ...(await import('../../harness/istio/detect.ts')),
-  ...(await import('../../harness/k8s/client.ts')),
-  ...(await import('../../harness/k8s/objects.ts')),
-  ...(await import('../../harness/k8s/workloads.ts')),
+  ...(await import('./kube-lite.ts')),
   ...(await import('../istio-bootstrap.ts')),
   ...(await import('../profiles.ts')),
 });
@@ -99,11 +99,8 @@ export async function connectFrom(
   values: { kubeconfig?: string | undefined; context?: string | undefined },
   env: NodeJS.ProcessEnv,
 ) {
-  const { connect } = await import('../../harness/k8s/client.ts');
-  return connect({
-    kubeconfigPath: kubeconfigOf(values, env),
-    ...(values.context ? { context: values.context } : {}),
-  });
+  const { connectLite } = await import('./kube-lite.ts');
+  return connectLite({ kubeconfigPath: kubeconfigOf(values, env), context: values.context });
 }
 
 /** The stand-in cannot ask "Proceed? (y/N)": without `-y` a changing command stops here. */
@@ -125,17 +122,18 @@ async function version(
   const client = standinIstioctlVersion(env);
   io.out(`client version: ${client}\n`);
   if (values.remote === 'false') return 0;
-  const { errorText, imageVersion } = await kubernetes();
   const kube = await connectFrom(values, env);
-  const istiod = await kube.apps
-    .listDeploymentForAllNamespaces({ labelSelector: 'app=istiod' })
+  const istiod = await kube
+    .list<LiteDeployment>('apps/v1', 'Deployment', { labelSelector: 'app=istiod' })
     .catch((error: unknown) => {
-      throw new Error(`failed to get control plane version: ${errorText(error)}`);
+      throw new Error(
+        `failed to get control plane version: ${error instanceof Error ? error.message : String(error)}`,
+      );
     });
-  const image = istiod.items[0]?.spec?.template.spec?.containers[0]?.image;
+  const image = istiod[0]?.spec?.template?.spec?.containers?.[0]?.image;
   if (image) io.out(`control plane version: ${imageVersion(image)}\n`);
-  const pods = await kube.core.listPodForAllNamespaces({});
-  const proxies = pods.items.filter((pod) => hasProxy(pod)).length;
+  const pods = await kube.list<LitePod>('v1', 'Pod');
+  const proxies = pods.filter((pod) => hasProxy(pod)).length;
   if (image) io.out(`data plane version: ${imageVersion(image)} (${proxies} proxies)\n`);
   return 0;
 }
@@ -144,7 +142,6 @@ async function version(
 export function overlaySettings(
   overlay: unknown,
   clientVersion: string,
-  statsMatcherIncludesOutbound: (matcher: unknown) => boolean,
 ): IstioInstallOptions & { egressGateway: boolean } {
   const spec = ((overlay as { spec?: unknown } | null)?.spec ?? {}) as {
     hub?: string;
@@ -208,19 +205,9 @@ async function install(
   let overlay: unknown = {};
   for (const file of values.filename ?? []) overlay = YAML.parse(await readFile(file, 'utf8'));
   const client = standinIstioctlVersion(env);
-  const {
-    applyObjects,
-    applyProfiles,
-    istioInstallObjects,
-    readProfiles,
-    statsMatcherIncludesOutbound,
-    waitForDeploymentReady,
-  } = await kubernetes();
-  const { egressGateway, ...overlaid } = overlaySettings(
-    overlay,
-    client,
-    statsMatcherIncludesOutbound,
-  );
+  const { applyObjects, applyProfiles, istioInstallObjects, readProfiles, waitForDeploymentReady } =
+    await kubernetes();
+  const { egressGateway, ...overlaid } = overlaySettings(overlay, client);
   // EGRESS_SIM_PROFILE: the install takes the shape of the chosen profiles, as if the overlay said so.
   const profiled = applyProfiles(readProfiles(env.EGRESS_SIM_PROFILE), { install: overlaid });
   const settings = {
@@ -238,7 +225,7 @@ async function install(
   io.out(
     `This will install the Istio ${settings.version ?? client} profile "default" into the cluster. Proceed? (y/N)\n`,
   );
-  await applyObjects(kube, objects as unknown as KubernetesObject[]);
+  await applyObjects(kube, objects);
   io.out('✔ Istio core installed ⛵️\n');
   const timeoutMs = parseGoDuration(values['readiness-timeout'] ?? '300s');
   await waitForDeploymentReady(kube, {
