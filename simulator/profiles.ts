@@ -14,6 +14,7 @@ import { ENVOY_DEFAULT_ACCESS_LOG_FORMAT } from '../harness/facts.ts';
 import {
   CANARY_REVISION,
   CLASSIC_SIDECAR_KUBERNETES,
+  KUBERNETES_BELOW_PRECHECK_MINIMUM,
   ISTIO_CONTROL_PLANE,
   MESH_DEFAULT_ACCESS_LOG_TELEMETRY,
   SEPARATE_EGRESS_GATEWAY_NAMESPACE,
@@ -32,6 +33,7 @@ export const PROFILE_NAMES = [
   'json-logs',
   'no-outbound-stats',
   'no-gateway-api',
+  'old-kubernetes',
 ] as const;
 export type ProfileName = (typeof PROFILE_NAMES)[number];
 
@@ -100,6 +102,11 @@ export const PROFILES: Readonly<Record<ProfileName, ClusterProfile>> = Object.fr
     shape:
       'the Gateway API CRDs never installed (Kubernetes ships without them; GATEWAY_API_CRDS): the kinds are not served',
     gatewayApiCrds: false,
+  },
+  'old-kubernetes': {
+    shape:
+      'Kubernetes 1.31: Istio 1.29 runs on it, istioctl 1.30 and 1.31 refuse it in `x precheck` (IST0142; KUBERNETES_BELOW_PRECHECK_MINIMUM, ISTIOCTL_PRECHECK)',
+    kubernetesVersion: KUBERNETES_BELOW_PRECHECK_MINIMUM.version,
   },
 });
 

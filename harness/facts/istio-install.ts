@@ -123,6 +123,21 @@ export const CLASSIC_SIDECAR_KUBERNETES = Object.freeze({
 });
 
 /**
+ * A Kubernetes release the oldest supported Istio minor runs on (1.29: 1.31–1.35, istio.io
+ * "Supported Releases") but the newer ones' `istioctl x precheck` refuses (its minimum is 1.32
+ * for 1.30 and 1.31: ISTIOCTL_PRECHECK): an upgrade from 1.29 on it must stop before anything
+ * changes. The kind node image is the one kind v0.25.0 made its default
+ * (kubernetes-sigs/kind v0.25.0 `pkg/apis/config/defaults/image.go`).
+ */
+export const KUBERNETES_BELOW_PRECHECK_MINIMUM = Object.freeze({
+  version: 'v1.31.2',
+  kindNodeImage:
+    'kindest/node:v1.31.2@sha256:18fbefc20a7113353c7b75b5c869d7145a6abd6269154825872dc59c1329912e',
+  source:
+    'kubernetes-sigs/kind v0.25.0 pkg/apis/config/defaults/image.go; istio.io docs/releases/supported-releases',
+});
+
+/**
  * The service account of the egress gateway Istio's installer deploys:
  * `{{ $gateway.name }}-service-account`, the gateway being named `istio-egressgateway`
  * (istio/istio `manifests/charts/gateways/istio-egress/templates/serviceaccount.yaml` and

@@ -190,6 +190,9 @@ export function sortAnalyzerMessages(messages: readonly AnalyzerMessage[]): Anal
  *   (IST0141 InsufficientPermissions, IST0142 UnsupportedKubernetesVersion, IST0156
  *   UnsupportedGatewayAPIVersion); the alpha-annotation messages are `Info` (IST0136) and
  *   hidden. `Warning`s come only from `--from-version` (IST0169 UpdateIncompatibility).
+ * - It prints the messages coloured whatever the output is (`formatting.Print(…, true)`):
+ *   the level wrapped in ANSI codes (ANALYZER_LEVEL_COLORS), so a line reads
+ *   `\x1b[1;31mError\x1b[0m [IST0142] (Cluster) …`; `istioctl analyze` colours only a terminal.
  * - The Kubernetes minimum it checks (`k8sversion.MinK8SVersion`, the minor of 1.x) is
  *   istioctl's own: 30 for 1.29, 32 for 1.30 and 1.31.
  * Source: istio/istio `istioctl/pkg/precheck/precheck.go` (`Cmd`, `checkControlPlane`,
@@ -219,6 +222,22 @@ export const ISTIOCTL_PRECHECK = {
     'istio/istio istioctl/pkg/precheck/precheck.go, istioctl/pkg/install/k8sversion/version.go, pkg/config/analysis/msg/messages.yaml (release-1.29–1.31)',
 } as const;
 
+/**
+ * The ANSI codes istioctl's log format puts around a message's level when it colours
+ * (`formatter.go` `colorPrefixes`, reset `\x1b[0m`; release-1.29–1.31): none for Info.
+ */
+export const ANALYZER_LEVEL_COLORS: Readonly<Record<AnalyzerLevel, string>> = {
+  Info: '',
+  Warning: '\x1b[33m',
+  Error: '\x1b[1;31m',
+};
+
+/** A message as the log format prints it coloured (`render` with `colorize`). */
+export function renderColorizedMessage(level: AnalyzerLevel, rest: string): string {
+  const color = ANALYZER_LEVEL_COLORS[level];
+  return color ? `${color}${level}\x1b[0m ${rest}` : `${level} ${rest}`;
+}
+
 /** One message line of the analyzers' log format, read back: level, code and the rest. */
 export interface PrintedAnalyzerMessage {
   level: AnalyzerLevel;
@@ -230,7 +249,9 @@ export interface PrintedAnalyzerMessage {
 export function printedAnalyzerMessages(stdout: string): PrintedAnalyzerMessage[] {
   const messages: PrintedAnalyzerMessage[] = [];
   for (const raw of stdout.split('\n')) {
-    const line = raw.trim();
+    // Coloured or not (precheck always colours): the codes are not part of the message.
+    // eslint-disable-next-line no-control-regex
+    const line = raw.replace(/\x1b\[[0-9;]*m/g, '').trim();
     const match = /^(Error|Warning|Info) \[(IST\d{4})\]/.exec(line);
     if (match) messages.push({ level: match[1] as AnalyzerLevel, code: match[2] ?? '', line });
   }

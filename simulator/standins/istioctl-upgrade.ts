@@ -16,6 +16,8 @@ import { INJECTION } from '../../harness/facts/injection.ts';
 import {
   ISTIOCTL_ANALYZE,
   ISTIOCTL_EXIT,
+  ISTIOCTL_PRECHECK,
+  renderColorizedMessage,
   VIRTUAL_SERVICE_GATEWAY_MESSAGES,
   analyzeTarget,
   analyzerFoundIssues,
@@ -49,15 +51,45 @@ export async function precheck(
 ): Promise<number> {
   const values = commandFlags(args, { revision: { type: 'string', short: 'r' } });
   const kube = await connectFrom(values, env);
+  let gitVersion: string;
   try {
-    await kube.list('v1', 'Namespace');
+    gitVersion = String(
+      ((await kube.request('GET', '/version')) as { gitVersion?: unknown }).gitVersion,
+    );
   } catch (error) {
     const text = error instanceof Error ? error.message : String(error);
-    io.err(`Error: failed to connect to the cluster: ${text}\n`);
-    return 1;
+    io.err(`Error: failed to get the Kubernetes version: ${text}\n`);
+    return ISTIOCTL_EXIT.unknownError;
   }
-  io.out('✔ No issues found when checking the cluster. Istio is safe to install or upgrade!\n');
-  return 0;
+  const messages = serverVersionMessages(gitVersion, standinIstioctlVersion(env));
+  if (messages.length === 0) {
+    io.err(`${ISTIOCTL_PRECHECK.noIssues}\n`);
+    return 0;
+  }
+  io.out(`${messages.join('\n')}\n`);
+  io.err(`${ISTIOCTL_PRECHECK.issuesFound}\n`);
+  return ISTIOCTL_PRECHECK.issuesExitCode;
+}
+
+/**
+ * `checkServerVersion`: IST0142 when the cluster's Kubernetes minor is below the minimum of
+ * this istioctl's own minor (ISTIOCTL_PRECHECK). The other checks (permissions, Gateway API
+ * CRD versions, alpha annotations) are not modelled: the simulated cluster grants every
+ * permission and serves the Gateway API at v1.
+ */
+export function serverVersionMessages(gitVersion: string, istioctlVersion: string): string[] {
+  const minor = Number(/^v?1\.(\d+)/.exec(gitVersion)?.[1]);
+  const minimum =
+    ISTIOCTL_PRECHECK.minKubernetesMinor[istioctlVersion.split('.').slice(0, 2).join('.')];
+  if (minimum === undefined || !Number.isFinite(minor) || minor >= minimum) return [];
+  const { code, level, text } = ISTIOCTL_PRECHECK.unsupportedKubernetesVersion;
+  // precheck prints its messages coloured, terminal or not (ISTIOCTL_PRECHECK).
+  return [
+    renderColorizedMessage(
+      level,
+      `[${code}] (${ISTIOCTL_PRECHECK.clusterResource}) ${text(gitVersion, `1.${minimum}`)}`,
+    ),
+  ];
 }
 
 /**

@@ -175,6 +175,24 @@ describe('upgrade runs on the simulated cluster', () => {
       );
     },
   );
+
+  it.concurrent(
+    'a cluster istioctl x precheck refuses (Kubernetes below its minimum): exit 2 after phase before, one sentence naming the message, nothing upgraded',
+    { timeout: 900_000 },
+    async () => {
+      const run = await upgradeRun([], { EGRESS_SIM_PROFILE: 'old-kubernetes' });
+      expect(run.exitCode, run.stdout).toBe(2);
+      const complaint = run.stderr.trim().split('\n');
+      expect(complaint).toHaveLength(1);
+      expect(complaint[0]).toMatch(
+        /istioctl x precheck found the cluster not safe to upgrade: Error \[IST0142\] \(Cluster\) The Kubernetes Version "v1\.31\.2" is lower than the minimum version: 1\.32/,
+      );
+      expect(phaseCases(run.cases, 'before').length).toBeGreaterThan(0);
+      expect(phaseCases(run.cases, 'after')).toEqual([]);
+      expect(run.upgrade?.steps ?? []).toEqual([]);
+      expect(run.stdout).not.toMatch(/upgrade step:/);
+    },
+  );
 });
 
 const ISTIOCTL = fileURLToPath(new URL('../../simulator/bin/istioctl', import.meta.url));

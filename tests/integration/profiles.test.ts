@@ -78,6 +78,7 @@ describe('what the harness detects on each profile (simulated provider)', () => 
     'json-logs': { istio: { ...pinned.istio, accessLog: { enabled: true, encoding: 'JSON' } } },
     'no-outbound-stats': { istio: { ...pinned.istio, outboundStatsIncluded: false } },
     'no-gateway-api': pinned,
+    'old-kubernetes': { ...pinned, kubernetesVersion: 'v1.31.2' },
   };
 
   it('covers every profile', () => {
