@@ -2,8 +2,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Kube } from './client.ts';
 import { mergePatch } from './objects.ts';
-import { isPodReady } from './readiness.ts';
-import { pollUntil } from '../wait.ts';
+import { isPodReady, waitForReadyPods } from './readiness.ts';
 import { ISTIO_UPGRADE } from '../facts/upgrade.ts';
 
 /** Lists pods by label selector, running and ready ones first. */
@@ -22,35 +21,14 @@ export { isPodReady };
 /** Waits until the deployment has all its replicas ready and returns its ready pods. */
 export async function waitForDeploymentReady(
   kube: Kube,
-  {
-    namespace,
-    name,
-    timeoutMs,
-    intervalMs = 200,
-  }: { namespace: string; name: string; timeoutMs: number; intervalMs?: number },
+  options: { namespace: string; name: string; timeoutMs: number; intervalMs?: number },
 ): Promise<V1Pod[]> {
-  let pods: V1Pod[] = [];
-  await pollUntil({
-    what: `deployment ${namespace}/${name} to be ready`,
-    timeoutMs,
-    intervalMs,
-    observe: async () => {
-      const deployment = await kube.apps.readNamespacedDeployment({ namespace, name });
-      const wanted = deployment.spec?.replicas ?? 1;
-      const selector = Object.entries(deployment.spec?.selector.matchLabels ?? {})
-        .map(([key, value]) => `${key}=${value}`)
-        .join(',');
-      pods = (await listPods(kube, namespace, selector)).filter(isPodReady);
-      return {
-        wanted,
-        ready: pods.length,
-        podPhases: pods.map((p) => `${p.metadata?.name}:${p.status?.phase}`),
-      };
-    },
-    done: ({ wanted, ready }) => ready >= wanted,
-    hint: `look at the pods' events in ${namespace} (image pull, scheduling, sidecar injection)`,
+  const { namespace, name } = options;
+  return waitForReadyPods({
+    ...options,
+    readDeployment: () => kube.apps.readNamespacedDeployment({ namespace, name }),
+    listPods: (selector) => listPods(kube, namespace, selector),
   });
-  return pods;
 }
 
 /**

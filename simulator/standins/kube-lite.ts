@@ -13,7 +13,7 @@
  * when the stand-in went through client-node.
  */
 import type { Agent, IncomingMessage } from 'node:http';
-import { isPodReady } from '../../harness/k8s/readiness.ts';
+import { waitForReadyPods } from '../../harness/k8s/readiness.ts';
 import {
   ApiUnavailableError,
   AttemptTimeoutError,
@@ -28,7 +28,6 @@ import {
 } from '../../harness/k8s/retry.ts';
 import { FIELD_MANAGER } from '../../harness/run-labels.ts';
 import { DEFAULT_TIMEOUTS } from '../../harness/timeouts.ts';
-import { pollUntil } from '../../harness/wait.ts';
 import { loadKubeconfig, type KubeTarget } from './kubeconfig.ts';
 
 // The CommonJS module, not `import … from 'node:https'`: an ESM import of node:http reads
@@ -382,39 +381,15 @@ export async function applyObjects(kube: KubeLite, objects: readonly LiteRef[]):
   }
 }
 
-/**
- * Waits until the deployment has as many ready pods (matching its selector) as it wants
- * replicas, by the rule of harness/k8s/workloads.ts's waitForDeploymentReady.
- */
+/** Waits by the harness's own rule (harness/k8s/readiness.ts) through this client. */
 export async function waitForDeploymentReady(
   kube: KubeLite,
-  {
-    namespace,
-    name,
-    timeoutMs,
-    intervalMs = 200,
-  }: { namespace: string; name: string; timeoutMs: number; intervalMs?: number },
+  options: { namespace: string; name: string; timeoutMs: number; intervalMs?: number },
 ): Promise<LitePod[]> {
-  let pods: LitePod[] = [];
-  await pollUntil({
-    what: `deployment ${namespace}/${name} to be ready`,
-    timeoutMs,
-    intervalMs,
-    observe: async () => {
-      const deployment = await kube.readDeployment(namespace, name);
-      const wanted = deployment.spec?.replicas ?? 1;
-      const selector = Object.entries(deployment.spec?.selector?.matchLabels ?? {})
-        .map(([key, value]) => `${key}=${value}`)
-        .join(',');
-      pods = (await kube.listPods(namespace, selector)).filter(isPodReady);
-      return {
-        wanted,
-        ready: pods.length,
-        podPhases: pods.map((p) => `${p.metadata?.name}:${p.status?.phase}`),
-      };
-    },
-    done: ({ wanted, ready }) => ready >= wanted,
-    hint: `look at the pods' events in ${namespace} (image pull, scheduling, sidecar injection)`,
+  const { namespace, name } = options;
+  return waitForReadyPods({
+    ...options,
+    readDeployment: () => kube.readDeployment(namespace, name),
+    listPods: (selector) => kube.listPods(namespace, selector),
   });
-  return pods;
 }
