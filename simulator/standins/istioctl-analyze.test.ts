@@ -1,9 +1,7 @@
 // The stand-in `istioctl analyze -n NS` against a simulated cluster: its messages, the line it
 // prints and its exit code follow from the stored objects as real istioctl's do
 // (ISTIOCTL_ANALYZE, ISTIOCTL_EXIT, VIRTUAL_SERVICE_GATEWAY_MESSAGES).
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import {
   CoreV1Api,
   KubeConfig,
@@ -12,7 +10,8 @@ import {
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ISTIOCTL_EXIT } from '../../harness/facts/istioctl.ts';
-import { readSimOptions, startSimulatedCluster, type SimulatedCluster } from '../cluster.ts';
+import type { SimulatedCluster } from '../cluster.ts';
+import { startApiOnlyCluster } from '../testing.ts';
 import { istioctlMain } from './istioctl.ts';
 
 let dir: string;
@@ -20,20 +19,7 @@ let cluster: SimulatedCluster;
 let objects: KubernetesObjectApi;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'egress-sim-analyze-'));
-  cluster = await startSimulatedCluster({
-    options: readSimOptions({}),
-    dir,
-    createExecHandler: () => ({
-      exec: () => Promise.resolve({ stdout: '', stderr: '', exitCode: 0 }),
-    }),
-    istio: {
-      version: '1.30.5',
-      accessLogEncoding: 'TEXT',
-      outboundStatsIncluded: true,
-      install: true,
-    },
-  });
+  ({ dir, cluster } = await startApiOnlyCluster('egress-sim-analyze-', '1.30.5'));
   const kc = new KubeConfig();
   kc.loadFromFile(cluster.kubeconfigPath);
   objects = KubernetesObjectApi.makeApiClient(kc);

@@ -1,14 +1,14 @@
 // The stand-in istioctl's own Kubernetes client against a simulated cluster: kinds found by
 // discovery (built-in, grouped and Istio's custom ones), server-side apply under the harness's
 // field manager, 404 recognised, and kubeconfigs it cannot honour refused with a clear error.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIELD_MANAGER } from '../../harness/run-labels.ts';
 import { WaitTimeoutError } from '../../harness/wait.ts';
-import { readSimOptions, startSimulatedCluster, type SimulatedCluster } from '../cluster.ts';
+import type { SimulatedCluster } from '../cluster.ts';
+import { startApiOnlyCluster } from '../testing.ts';
 import { asKindKubeconfig } from './kind-world.ts';
 import { loadKubeconfig } from './kubeconfig.ts';
 import {
@@ -25,20 +25,7 @@ let cluster: SimulatedCluster;
 let kube: KubeLite;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'egress-sim-kube-lite-'));
-  cluster = await startSimulatedCluster({
-    options: readSimOptions({}),
-    dir,
-    createExecHandler: () => ({
-      exec: () => Promise.resolve({ stdout: '', stderr: '', exitCode: 0 }),
-    }),
-    istio: {
-      version: '1.30.5',
-      accessLogEncoding: 'TEXT',
-      outboundStatsIncluded: true,
-      install: true,
-    },
-  });
+  ({ dir, cluster } = await startApiOnlyCluster('egress-sim-kube-lite-', '1.30.5'));
   kube = await connectLite({ kubeconfigPath: cluster.kubeconfigPath });
 });
 
