@@ -139,6 +139,22 @@ export async function withCliSlot<T>(task: () => Promise<T>): Promise<T> {
  */
 export const ONE_WORKER: readonly string[] = ['--parallel', '1'];
 
+/**
+ * The flags of a run against a cluster the test serves or started (`--cluster existing`):
+ * its kubeconfig, consent to change it, and the external host it answers for.
+ */
+export function existingClusterArgs(kubeconfig: string, external = 'internet'): string[] {
+  return [
+    '--cluster',
+    'existing',
+    '--existing-cluster-ok',
+    '--kubeconfig',
+    kubeconfig,
+    '--external',
+    external,
+  ];
+}
+
 /** Runs the CLI against the simulated cluster in a fresh reports folder. */
 export async function runSimulated(
   args: string[],

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI } from './cli.ts';
+import { CLI, existingClusterArgs } from './cli.ts';
 import { pollUntil } from '../../harness/wait.ts';
 
 let work: string;
@@ -95,13 +95,7 @@ describe('hostile input through the CLI', { timeout: 120_000 }, () => {
       process.execPath,
       [
         CLI,
-        '--cluster',
-        'existing',
-        '--existing-cluster-ok',
-        '--kubeconfig',
-        kubeconfig,
-        '--external',
-        'host:egress.example.com',
+        ...existingClusterArgs(kubeconfig, 'host:egress.example.com'),
         '--reports',
         path.join(work, 'hanging-reports'),
       ],

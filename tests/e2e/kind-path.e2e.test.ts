@@ -13,6 +13,7 @@ import { execa } from 'execa';
 import { parse } from 'yaml';
 import {
   CLI,
+  existingClusterArgs,
   FAILING_RUN_TIMEOUTS,
   PATIENT_POLLING,
   acquireCliSlot,
@@ -283,13 +284,7 @@ describe('an existing cluster (the acceptance gate)', { timeout: 900_000 }, () =
     const { child, reports } = await conformance(
       world,
       [
-        '--cluster',
-        'existing',
-        '--existing-cluster-ok',
-        '--kubeconfig',
-        kubeconfig,
-        '--external',
-        'host:approved.example.com',
+        ...existingClusterArgs(kubeconfig, 'host:approved.example.com'),
         '--suite',
         'network-policy,dr-lookup',
         ...FAST,

@@ -17,6 +17,7 @@ import type { ProfileName } from '../../simulator/profiles.ts';
 import { worldHostsFromEnv } from '../../simulator/standins/kind-world.ts';
 import {
   CLI,
+  existingClusterArgs,
   parseJUnit,
   runSimulated,
   withCliSlot,
@@ -89,13 +90,7 @@ async function existingRun(profile: ProfileName, args: string[]): Promise<Run> {
       process.execPath,
       [
         CLI,
-        '--cluster',
-        'existing',
-        '--existing-cluster-ok',
-        '--kubeconfig',
-        cluster.kubeconfigPath,
-        '--external',
-        'internet',
+        ...existingClusterArgs(cluster.kubeconfigPath),
         '--reports',
         reports,
         '--junit',

@@ -10,7 +10,7 @@ import { createMeshModel } from '../../simulator/mesh/model.ts';
 import { worldHostsFromEnv } from '../../simulator/standins/kind-world.ts';
 import { connect, type Kube } from '../../harness/k8s/client.ts';
 import { RUN_LABEL } from '../../harness/run-labels.ts';
-import { CLI, ONE_WORKER } from './cli.ts';
+import { CLI, ONE_WORKER, existingClusterArgs } from './cli.ts';
 
 /** The namespaces whose labels runs borrow. */
 export const SHARED_NAMESPACES = ['istio-system', 'kube-system'] as const;
@@ -92,13 +92,7 @@ export function existingRunArgs(
 ): string[] {
   return [
     CLI,
-    '--cluster',
-    'existing',
-    '--existing-cluster-ok',
-    '--kubeconfig',
-    cluster.kubeconfigPath,
-    '--external',
-    'internet',
+    ...existingClusterArgs(cluster.kubeconfigPath),
     '--reports',
     reports,
     ...FAST,

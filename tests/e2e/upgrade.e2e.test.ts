@@ -23,7 +23,14 @@ import { restartDeployment } from '../../harness/k8s/workloads.ts';
 import { RUN_LABEL } from '../../harness/run-labels.ts';
 import type { UpgradeSection } from '../../harness/upgrade/report.ts';
 import { OLD_PROXY_THROUGH_NEW_GATEWAY_FAILURE } from '../../harness/facts/upgrade.ts';
-import { CLI, parseJUnit, runSimulated, withCliSlot, type JUnitCase } from './cli.ts';
+import {
+  CLI,
+  existingClusterArgs,
+  parseJUnit,
+  runSimulated,
+  withCliSlot,
+  type JUnitCase,
+} from './cli.ts';
 
 const FROM = '1.30.5';
 const TO = '1.31.1';
@@ -278,13 +285,7 @@ async function twoPhase(
       process.execPath,
       [
         CLI,
-        '--cluster',
-        'existing',
-        '--existing-cluster-ok',
-        '--kubeconfig',
-        sim.kubeconfig,
-        '--external',
-        'internet',
+        ...existingClusterArgs(sim.kubeconfig),
         '--reports',
         reports,
         '--junit',

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simMain } from '../../simulator/sim-main.ts';
-import { CLI, parseJUnit, withCliSlot } from '../e2e/cli.ts';
+import { CLI, existingClusterArgs, parseJUnit, withCliSlot } from '../e2e/cli.ts';
 
 const hasKubectl = spawnSync('kubectl', ['version', '--client']).status === 0;
 
@@ -70,13 +70,7 @@ describe('npm run sim', () => {
         process.execPath,
         [
           CLI,
-          '--cluster',
-          'existing',
-          '--existing-cluster-ok',
-          '--kubeconfig',
-          kubeconfig,
-          '--external',
-          'internet',
+          ...existingClusterArgs(kubeconfig),
           '--suite',
           'http-gateway',
           '--reports',
