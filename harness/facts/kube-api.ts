@@ -346,3 +346,17 @@ export const OBJECT_META_FIELDS: readonly string[] = [
   'finalizers',
   'managedFields',
 ];
+
+/**
+ * `kubectl rollout restart`: it sets the pod template annotation
+ * `kubectl.kubernetes.io/restartedAt` to the current time (`time.RFC3339`, whole seconds), a
+ * template change the Deployment controller rolls out like any other. The harness writes the
+ * same annotation with milliseconds (an ISO 8601 time, still RFC 3339): two restarts of one
+ * Deployment within a second would otherwise write the same value and roll nothing the second
+ * time. Source: kubernetes/kubectl `pkg/polymorphichelpers/objectrestarter.go`
+ * (`defaultObjectRestarter`). Holds for: release-1.32 to release-1.36.
+ */
+export const KUBECTL_ROLLOUT_RESTART = {
+  annotation: 'kubectl.kubernetes.io/restartedAt',
+  source: 'kubernetes/kubectl pkg/polymorphichelpers/objectrestarter.go (release-1.32–1.36)',
+} as const;

@@ -105,7 +105,6 @@ export const ARGUMENT_EXPANSION = {
  */
 export const ISTIO_UPGRADE = {
   canaryRevision: 'b',
-  restartedAtAnnotation: 'kubectl.kubernetes.io/restartedAt',
   source: 'istio/istio.io content/en/docs/setup/upgrade/{in-place,canary}/index.md',
 } as const;
 

@@ -3,7 +3,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { Kube } from './client.ts';
 import { mergePatch } from './objects.ts';
 import { isPodReady, waitForReadyPods } from './readiness.ts';
-import { ISTIO_UPGRADE } from '../facts/upgrade.ts';
+import { KUBECTL_ROLLOUT_RESTART } from '../facts/kube-api.ts';
 
 /** Lists pods by label selector, running and ready ones first. */
 export async function listPods(
@@ -50,7 +50,7 @@ export async function restartDeployment(
       spec: {
         template: {
           metadata: {
-            annotations: { [ISTIO_UPGRADE.restartedAtAnnotation]: new Date().toISOString() },
+            annotations: { [KUBECTL_ROLLOUT_RESTART.annotation]: new Date().toISOString() },
           },
         },
       },
