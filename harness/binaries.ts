@@ -550,7 +550,8 @@ function lineSink(onLine: (line: string) => void): (line: unknown) => Generator<
   };
 }
 
-function lastLines(text: string, count: number): string {
+/** The last `count` non-empty lines of `text`, trimmed, on one line (`a | b`). */
+export function lastLines(text: string, count: number): string {
   return text
     .split(/\r?\n/)
     .map((line) => line.trim())

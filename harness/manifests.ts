@@ -4,6 +4,7 @@
  * file and field at fault instead of as a rejected apply (or, for fields Istio ignores,
  * as a behaviour that silently never happens).
  */
+import { memoized } from './memo.ts';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -113,21 +114,11 @@ function insertValue(value: string, context: ScalarContext, where: () => string)
 }
 
 /**
- * Answers of {@link isPlainSafe} by value: a suite renders the same few values (namespace,
- * host, gateway names) into every manifest it applies, and each answer costs three YAML parses.
+ * Whether a value can stay a plain scalar, kept by value: a suite renders the same few values
+ * (namespace, host, gateway names) into every manifest it applies, and each answer costs three
+ * YAML parses. Bounded: a long-lived process renders many runs' values.
  */
-const PLAIN_SAFE = new Map<string, boolean>();
-
-function isPlainSafe(value: string): boolean {
-  let answer = PLAIN_SAFE.get(value);
-  if (answer === undefined) {
-    answer = probePlainSafe(value);
-    // Bounded: values come from one run's settings, but a long-lived process renders many runs.
-    if (PLAIN_SAFE.size >= 1024) PLAIN_SAFE.clear();
-    PLAIN_SAFE.set(value, answer);
-  }
-  return answer;
-}
+const isPlainSafe = memoized(probePlainSafe, 1024);
 
 /** True when the value reads back as the same string as a value, a list item and a key. */
 function probePlainSafe(value: string): boolean {

@@ -202,7 +202,6 @@ export function sortAnalyzerMessages(messages: readonly AnalyzerMessage[]): Anal
  */
 export const ISTIOCTL_PRECHECK = {
   args: ['x', 'precheck'],
-  outputThreshold: 'Warning',
   /** Messages at this level or worse make precheck exit {@link issuesExitCode}. */
   failureThreshold: 'Warning',
   issuesExitCode: ISTIOCTL_EXIT.unknownError,

@@ -6,7 +6,7 @@
  * command failing (exit 2 as well, with what it said).
  */
 import { EnvironmentError } from '../errors.ts';
-import type { ToolOutput } from '../binaries.ts';
+import { lastLines, type ToolOutput } from '../binaries.ts';
 import { ISTIOCTL_PRECHECK, atOrAbove, printedAnalyzerMessages } from '../facts/istioctl.ts';
 import { istioctlOutput, type StepContext } from './steps.ts';
 
@@ -26,12 +26,7 @@ export function judgePrecheck(output: ToolOutput, command: string): { warnings: 
     .filter((message) => atOrAbove(message.level, ISTIOCTL_PRECHECK.failureThreshold))
     .map((message) => message.line);
   if (output.exitCode !== 0 && warnings.length === 0) {
-    const said = output.stderr
-      .split('\n')
-      .map((line) => line.trim())
-      .filter(Boolean)
-      .slice(-3)
-      .join(' | ');
+    const said = lastLines(output.stderr, 3);
     throw new EnvironmentError(
       `${command} failed: exited ${output.exitCode} without a finding${said ? ` (${said})` : ''}; check that istioctl reaches the cluster with this kubeconfig.`,
     );

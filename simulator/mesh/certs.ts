@@ -4,6 +4,7 @@
  * by a self-signed mesh root as istiod's default CA does). Rendered as curl's
  * `%{certs}` and openssl's chain listing would print them.
  */
+import { memoized } from '../../harness/memo.ts';
 import {
   X509Certificate,
   generateKeyPair,
@@ -74,22 +75,12 @@ function splitSan(san: string | undefined): { dns: string[]; uris: string[] } {
 }
 
 /**
- * Parsed certificates by PEM: an external host presents the same chain to every TLS request
- * through the mesh, and parsing it each time was a visible share of an upgrade run's CPU
- * (its probes make several requests a second). Callers only read what comes back.
+ * Parses one PEM certificate into what clients print about it. Kept by PEM: an external host
+ * presents the same chain to every TLS request through the mesh, and parsing it each time was
+ * a visible share of an upgrade run's CPU (its probes make several requests a second). Callers
+ * only read what comes back; bounded, as a long-lived process serves many clusters.
  */
-const PRESENTED = new Map<string, PresentedCert>();
-
-/** Parses one PEM certificate into what clients print about it. */
-export function certFromPem(pem: string): PresentedCert {
-  const cached = PRESENTED.get(pem);
-  if (cached) return cached;
-  const parsed = parseCertificate(pem);
-  // Bounded: a process serves a handful of hosts, but a long-lived one many clusters.
-  if (PRESENTED.size >= 256) PRESENTED.clear();
-  PRESENTED.set(pem, parsed);
-  return parsed;
-}
+export const certFromPem = memoized(parseCertificate, 256);
 
 function parseCertificate(pem: string): PresentedCert {
   const cert = new X509Certificate(pem);

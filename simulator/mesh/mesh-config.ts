@@ -5,6 +5,7 @@
  * `readMeshAccessLogConfig`, so the simulated proxies pick their loggers by the same
  * upstream facts (`harness/facts.ts`) the harness's detection applies.
  */
+import { memoized } from '../../harness/memo.ts';
 import { parse } from 'yaml';
 import { CONTAINER_LOG_PATHS, ISTIO_ACCESS_LOGGING, PROXY_CONTAINER } from '../../harness/facts.ts';
 import { INJECTION } from '../../harness/facts/injection.ts';
@@ -54,28 +55,22 @@ export interface MeshConfig {
 }
 
 /**
- * Parsed mesh configs by their source text. Every request through the mesh model reads the
- * mesh config of the proxies on its path; parsing the same ConfigMap text each time was a
- * tenth of a simulated cluster's CPU. The parsed documents are only read, never changed.
+ * Parsed mesh configs, kept by their source text: every request through the mesh model reads
+ * the mesh config of the proxies on its path, and parsing the same ConfigMap text each time
+ * was a tenth of a simulated cluster's CPU. The parsed documents are only read, never changed;
+ * a cluster holds one mesh config per revision, a run a handful.
  */
-const PARSED = new Map<string, Record<string, unknown>>();
-/** Sources kept parsed: a cluster holds one mesh config per revision, a run a handful. */
-const PARSED_LIMIT = 32;
-
-function parseYaml(source: string | undefined): Record<string, unknown> {
-  if (!source) return {};
-  const cached = PARSED.get(source);
-  if (cached) return cached;
-  let parsed: Record<string, unknown>;
+const parsedYaml = memoized((source: string): Record<string, unknown> => {
   try {
-    parsed = record(parse(source));
+    return record(parse(source));
   } catch {
     // istiod rejects a broken mesh config and keeps the previous one; defaults are the closest.
-    parsed = {};
+    return {};
   }
-  if (PARSED.size >= PARSED_LIMIT) PARSED.delete(PARSED.keys().next().value ?? '');
-  PARSED.set(source, parsed);
-  return parsed;
+}, 32);
+
+function parseYaml(source: string | undefined): Record<string, unknown> {
+  return source ? parsedYaml(source) : {};
 }
 
 function statsMatcherFrom(proxyConfig: Record<string, unknown>): StatsMatcher {
