@@ -4,22 +4,13 @@ import { type Kube, errorText, isNotFound } from './client.ts';
 import { pollUntil } from '../wait.ts';
 import { ApiUnavailableError } from './retry.ts';
 import { FIELD_MANAGER } from '../run-labels.ts';
+import { refText, type ObjectRef } from './refs.ts';
 
 // Re-exported: it lives in run-labels.ts so that the stand-in istioctl needs no client-node.
 export { FIELD_MANAGER };
 
-/** Enough to identify one object. */
-export interface ObjectRef {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string };
-}
-
-/** Describes an object for messages, e.g. `VirtualService egc-1/http-gateway`. */
-export function refText(ref: ObjectRef): string {
-  const ns = ref.metadata.namespace ? `${ref.metadata.namespace}/` : '';
-  return `${ref.kind} ${ns}${ref.metadata.name}`;
-}
+// Re-exported: they live in refs.ts so that the stand-in istioctl needs no client-node.
+export { refText, type ObjectRef };
 
 /**
  * Server-side applies each object in order and returns them as the server stored them.

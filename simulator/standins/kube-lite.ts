@@ -14,6 +14,7 @@
  */
 import type { Agent, IncomingMessage } from 'node:http';
 import { waitForReadyPods } from '../../harness/k8s/readiness.ts';
+import { refText, type ObjectRef } from '../../harness/k8s/refs.ts';
 import {
   ApiUnavailableError,
   AttemptTimeoutError,
@@ -48,12 +49,8 @@ export interface LiteObject {
   };
 }
 
-/** Enough to identify one object. */
-export interface LiteRef {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string };
-}
+/** Enough to identify one object (the harness's ObjectRef). */
+export type LiteRef = ObjectRef;
 
 /** The fields of a Deployment the readiness wait reads. */
 export interface LiteDeployment extends LiteObject {
@@ -358,12 +355,6 @@ export async function connectLite(options: {
   context?: string | undefined;
 }): Promise<KubeLite> {
   return new KubeLite(await loadKubeconfig(options));
-}
-
-/** Describes an object for messages, e.g. `Deployment istio-system/istiod`. */
-function refText(ref: LiteRef): string {
-  const ns = ref.metadata.namespace ? `${ref.metadata.namespace}/` : '';
-  return `${ref.kind} ${ns}${ref.metadata.name}`;
 }
 
 /** Applies each object in order, as harness/k8s/objects.ts's applyObjects does. */
