@@ -289,7 +289,7 @@ ${outboundPolicy.HELP}
   --gateway-label KEY=VALUE   existing clusters: the label selecting the egress gateway pods [istio=egressgateway]
   --manifests DIR             manifests to apply instead of the bundled ones (same layout) [manifests/]
 ${UPGRADE_HELP}
-  -v, --verbose               also print vitest's error output: code frames, stack traces, causes [off]
+  -v, --verbose               also print each failure's stack trace and its causes [off]
   -h, --help                  this text
 
 Timeouts (--timeout NAME=MS):

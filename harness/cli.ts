@@ -1,6 +1,6 @@
 /**
  * `npm run conformance -- [flags]`: prepares a cluster (kind, existing or simulated),
- * runs the selected suites in vitest, writes the reports, and cleans up.
+ * runs the selected suites (harness/executor.ts), writes the reports, and cleans up.
  * Exit codes: 0 all passed, 1 a behaviour failed, 2 environment or usage error.
  */
 import { randomBytes } from 'node:crypto';
@@ -38,7 +38,6 @@ import { exitNow } from './exit.ts';
 import { helpText, parseCli, UsageError, type CliOptions } from './cli-options.ts';
 
 export { helpText, parseCli, UsageError, type CliOptions };
-const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** Creates the provider for the chosen cluster kind. */
 export async function createProvider(
@@ -47,6 +46,7 @@ export async function createProvider(
   runDir: string,
   log: (line: string) => void,
   signal: AbortSignal,
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<ClusterProvider> {
   switch (options.cluster) {
     case 'simulated': {
@@ -70,6 +70,7 @@ export async function createProvider(
         ...(options.istioRevision ? { istioRevision: options.istioRevision } : {}),
         ...(options.outboundPolicy ? { outboundTrafficPolicy: options.outboundPolicy } : {}),
         ...gatewayReplicasFor(options.upgrade),
+        env,
       });
     }
     case 'kind': {
@@ -91,6 +92,7 @@ export async function createProvider(
         timeouts: resolveTimeouts(options.timeoutOverrides),
         log,
         signal,
+        env,
       });
     }
     case 'existing': {
@@ -106,15 +108,33 @@ export async function createProvider(
         ...(options.gatewaySelector ? { gatewaySelector: options.gatewaySelector } : {}),
         timeouts: resolveTimeouts(options.timeoutOverrides),
         log,
+        env,
       });
     }
   }
 }
 
+/** Where the CLI writes: the process's stdout and stderr, or a caller's (in-process runs). */
+export interface CliOutput {
+  out: { write(text: string): unknown; isTTY?: boolean };
+  err: { write(text: string): unknown };
+}
+
+/**
+ * Where a run happens: its environment (tool paths, KUBECONFIG, the simulated cluster's
+ * EGRESS_SIM_* settings) and the folder relative paths and `.runs/` are resolved in. The
+ * process's own unless a caller runs the CLI in-process (the project's end-to-end tests).
+ */
+export interface RunPlaceOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
 /** Runs the CLI and returns the exit code (never throws). */
 export async function main(
   argv: readonly string[],
-  io = { out: process.stdout, err: process.stderr },
+  io: CliOutput = { out: process.stdout, err: process.stderr },
+  { env = process.env, cwd = process.cwd() }: RunPlaceOptions = {},
 ): Promise<number> {
   const say = (line: string): void => void io.out.write(`${line}\n`);
   const complain = (line: string): void => void io.err.write(`egress-conformance: ${line}\n`);
@@ -141,10 +161,11 @@ export async function main(
   }
 
   const runId = randomBytes(4).toString('hex').slice(0, 6);
-  const reportsDir = path.resolve(options.reportsDir);
-  const runDir = path.resolve('.runs', runId);
+  const reportsDir = path.resolve(cwd, options.reportsDir);
+  const junitPath = path.resolve(cwd, options.junit);
+  const runDir = path.resolve(cwd, '.runs', runId);
   try {
-    await checkOutputs({ reportsDir, junitPath: path.resolve(options.junit), runDir });
+    await checkOutputs({ reportsDir, junitPath, runDir });
   } catch (error) {
     complain(error instanceof Error ? error.message : String(error));
     await rm(runDir, { recursive: true, force: true }).catch(() => {});
@@ -153,7 +174,11 @@ export async function main(
   if (options.upgrade) {
     const { upgradeFromCli } = await import('./upgrade/cli.ts');
     const context = { options, runId, runDir, reportsDir, argv, say, complain };
-    return upgradeFromCli({ ...context, createProvider });
+    return upgradeFromCli({
+      ...context,
+      createProvider: (chosen, id, dir, log, signal) =>
+        createProvider(chosen, id, dir, log, signal, env),
+    });
   }
   const report = createRunReport({
     runId,
@@ -168,7 +193,7 @@ export async function main(
       keepOnFailure: options.keepOnFailure,
     },
   });
-  report.junitFile = path.relative(reportsDir, path.resolve(options.junit));
+  report.junitFile = path.relative(reportsDir, junitPath);
   const reporter = createProgress(io.out, {
     interactive: isInteractive(io.out),
   });
@@ -201,7 +226,7 @@ export async function main(
   });
   const interruptedCode = (): number => signalExitCode(interrupts.signal ?? 'SIGINT');
   try {
-    provider = await createProvider(options, runId, runDir, say, abortRun.signal);
+    provider = await createProvider(options, runId, runDir, say, abortRun.signal, env);
     progress('preflight', 'start');
     await provider.preflight();
     progress('preflight', 'done');
@@ -216,7 +241,7 @@ export async function main(
     report.requiredObservations = REQUIRED_CONSECUTIVE_OBSERVATIONS;
     if (abortRun.signal.aborted) return interruptedCode();
     const timeouts = resolveTimeouts(provider.timeoutDefaults ?? {}, options.timeoutOverrides);
-    // Loaded here, not at startup: the Kubernetes client and vitest cost a usage error seconds.
+    // Loaded here, not at startup: the Kubernetes client costs a usage error a second.
     const { selectApis } = await import('./api-selection.ts');
     const selection = await selectApis(target, options.apis, say);
     report.apis = selection;
@@ -244,13 +269,11 @@ export async function main(
     }
     const { runSuites } = await import('./runner.ts');
     const outcome = await runSuites({
-      projectRoot: PROJECT_ROOT,
       run,
       suites: options.suites.map((name) => findSuite(name)).filter((s) => s !== undefined),
-      junitPath: path.resolve(options.junit),
+      junitPath,
       parallel: options.parallel ?? (sharedHost ? 1 : undefined),
       signal: abortRun.signal,
-      argv,
       log: say,
       verbose: options.verbose,
       colors: isInteractive(io.out),
@@ -259,7 +282,7 @@ export async function main(
     if (interrupts.signal) return interruptedCode();
     if (outcome.failed > 0 && options.keepOnFailure) keepCluster = true;
     say(
-      `${outcome.passed} passed, ${outcome.failed} failed, ${outcome.skipped} skipped${target.simulated ? ' (SIMULATED cluster)' : ''}; JUnit: ${path.relative(process.cwd(), path.resolve(options.junit))}`,
+      `${outcome.passed} passed, ${outcome.failed} failed, ${outcome.skipped} skipped${target.simulated ? ' (SIMULATED cluster)' : ''}; JUnit: ${path.relative(cwd, junitPath)}`,
     );
     if (outcome.environmentErrors.length > 0) {
       // The results cannot speak for the mesh when the environment itself failed.

@@ -1,7 +1,4 @@
-/**
- * What the CLI hands to the suites running in vitest workers: plain JSON, passed with
- * vitest's `provide` and read with `inject('run')`.
- */
+/** What the CLI hands to the suites it runs: plain JSON, also recorded in the reports. */
 import type { ClusterTarget } from './providers/types.ts';
 import type { TimeoutConfig } from './timeouts.ts';
 import type { ApiName, MtlsMode, SkippedApi } from './variants.ts';
@@ -31,10 +28,4 @@ export interface RunContext {
   manifestsDir: string;
   /** The istioctl binary the provider resolved, for `istioctl analyze` in diagnostics. */
   istioctlPath?: string;
-}
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    run: RunContext;
-  }
 }

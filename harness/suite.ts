@@ -1,8 +1,8 @@
 /**
  * The fixture a suite works through: its namespaces, clients, applied manifests, the
  * gateway's evidence, and cleanup (B6). A suite declares behaviour; every mechanism is
- * one call away here. Nothing here depends on vitest (harness/suite-runner.ts binds a
- * suite to it), so suites import as plain values.
+ * one call away here. harness/executor.ts runs a suite through it; suites import as plain
+ * values.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';

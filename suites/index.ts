@@ -1,7 +1,7 @@
 /**
  * The one registry of suites: `--list`, `--suite`, the runner, the reports and the fault
- * matrix all read it. Order is the order of listing and reporting. Each suite's vitest
- * binding is `suites/<name>.test.ts` (see suiteFile).
+ * matrix all read it. Order is the order of listing and reporting; harness/executor.ts runs
+ * the values.
  */
 import type { Suite } from '../harness/suite-definition.ts';
 import httpGateway from './http-gateway.ts';
@@ -24,9 +24,4 @@ export type CaseIdOf<N extends SuiteName> = Extract<
 /** Looks a suite up by name. */
 export function findSuite(name: string): Suite | undefined {
   return (SUITES as readonly Suite[]).find((suite) => suite.name === name);
-}
-
-/** The vitest file that binds a suite, relative to the project root. */
-export function suiteFile(suite: Pick<Suite, 'name'>): string {
-  return `suites/${suite.name}.test.ts`;
 }

@@ -16,6 +16,7 @@
  * connection. Callers that can tell their own earlier attempt apart reconcile instead
  * (namespace creation checks the run label on a 409).
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import pRetry, { AbortError } from 'p-retry';
 import { setTimeout as delay } from 'node:timers/promises';
 import { EnvironmentError } from '../errors.ts';
@@ -109,11 +110,23 @@ export function isApiUnavailableMessage(message: string): boolean {
 }
 
 const unavailable = new Map<string, ApiUnavailableError>();
-let currentStep: string | undefined;
 
-/** Names the step the run is in, for the message when the API server stops answering. */
+/** The step in progress: one per suite (they run concurrently in one process), else the run's. */
+const stepScopes = new AsyncLocalStorage<{ step?: string | undefined }>();
+const processStep: { step?: string | undefined } = {};
+
+/** Names the step the run (or the calling suite) is in, for the message when the API server stops answering. */
 export function setApiStep(step: string | undefined): void {
-  currentStep = step;
+  (stepScopes.getStore() ?? processStep).step = step;
+}
+
+/** Runs `action` with its own step in progress, so that concurrent suites do not name each other's. */
+export function withApiStepScope<T>(action: () => Promise<T>): Promise<T> {
+  return stepScopes.run({}, action);
+}
+
+function currentStep(): string | undefined {
+  return stepScopes.getStore()?.step ?? processStep.step;
 }
 
 /** The unavailability this process saw for `server`, if any. */
@@ -124,7 +137,7 @@ export function unavailability(server: string): ApiUnavailableError | undefined 
 /** Forgets what this process concluded about every server (tests). */
 export function resetApiHealth(): void {
   unavailable.clear();
-  currentStep = undefined;
+  processStep.step = undefined;
 }
 
 /** Throws when this process already found `server` unavailable. */
@@ -267,7 +280,7 @@ export async function withApiRetries<T>({
       const seconds = Math.round((Date.now() - started) / 100) / 10;
       const down = new ApiUnavailableError(
         server,
-        `The Kubernetes API server at ${server} ${API_UNAVAILABLE_PHRASE}${currentStep ? ` during ${currentStep}` : ''}: ${what} got no usable answer in ${seconds} s of retries (last: ${failureText(error)}); check that the cluster's control plane is running and reachable from this machine, then rerun.`,
+        `The Kubernetes API server at ${server} ${API_UNAVAILABLE_PHRASE}${currentStep() ? ` during ${currentStep()}` : ''}: ${what} got no usable answer in ${seconds} s of retries (last: ${failureText(error)}); check that the cluster's control plane is running and reachable from this machine, then rerun.`,
         { cause: error },
       );
       unavailable.set(server, down);

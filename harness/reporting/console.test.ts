@@ -39,16 +39,59 @@ describe('console reporter', () => {
 
   it('ends a run with the failures and the unhandled errors, and prints nothing when all passed', () => {
     const lines: string[] = [];
-    reporter(lines).onTestRunEnd([], []);
+    reporter(lines).onRunEnd(sampleCases().filter((entry) => entry.state !== 'failed'));
     expect(lines).toEqual([]);
-    reporter(lines).onTestRunEnd([], [{ name: 'Error', message: 'socket hang up' }]);
+    reporter(lines).onRunEnd([
+      {
+        suite: 'run',
+        group: 'run',
+        name: 'unhandled error',
+        state: 'failed',
+        durationMs: 0,
+        message: 'Error: socket hang up',
+        meta: {},
+      },
+    ]);
     expect(lines).toEqual([
       '',
       'Failures (1):',
       '',
-      '× unhandled error',
-      '    Error:            socket hang up',
+      '× run › unhandled error',
+      '    Error:            Error: socket hang up',
       '',
     ]);
+  });
+
+  it('prints a line per finished case, a failed block once, and stacks only when verbose', () => {
+    const lines: string[] = [];
+    const cases = sampleCases();
+    const passed = cases.find((entry) => entry.state === 'passed');
+    const failed = cases.find((entry) => entry.state === 'failed');
+    const skipped = cases.find((entry) => entry.state === 'skipped');
+    const terminal = reporter(lines);
+    for (const entry of [passed!, skipped!]) terminal.onResult(entry);
+    terminal.onResult({
+      ...failed!,
+      name: 'setup or cleanup of "with Gateway"',
+      group: 'passthrough [mtls disabled, istio-api] › with Gateway',
+    });
+    expect(lines[0]).toMatch(/^✓ http-gateway \[mtls disabled, istio-api\] › B1\.1-2 .* 1200 ms$/);
+    expect(lines[1]).toMatch(/^↓ .* \(skipped: .+\)$/);
+    expect(lines[2]).toBe(
+      '× passthrough [mtls disabled, istio-api] › with Gateway: setup or cleanup failed',
+    );
+    const withStack = {
+      ...structuredFailureCase(),
+      stack: 'Error: x\n    at check (harness/checks.ts:1:1)',
+    };
+    expect(reporter().failureLines(withStack).join('\n')).not.toContain('harness/checks.ts');
+    const verbose = new ConsoleReporter({
+      write: () => undefined,
+      reportsDir: '/r',
+      verbose: true,
+    });
+    expect(verbose.failureLines(withStack).join('\n')).toContain(
+      'at check (harness/checks.ts:1:1)',
+    );
   });
 });

@@ -1,14 +1,12 @@
 /**
- * What the terminal shows while the suites run: a line per finished test (✓ × ↓ and its
+ * What the terminal shows while the suites run: a line per finished case (✓ × ↓ and its
  * name), then every failure once, rendered from its fields (behaviour, expected, what was
- * observed, hint, the diagnostics folder). Vitest's own reporter, with its code frames,
- * stack traces and "Caused by" chains, is for `--verbose`.
+ * observed, hint, the diagnostics folder). `--verbose` adds each failure's stack trace and
+ * "Caused by" chain, which an on-call engineer otherwise has to read past.
  */
 import path from 'node:path';
-import type { UserConsoleLog } from 'vitest';
-import type { Reporter, SerializedError, TestCase, TestModule, TestSuite } from 'vitest/node';
 import type { FailureFields } from '../errors.ts';
-import { collectCases, diagnosticsFolder, type CaseResult } from './junit.ts';
+import { diagnosticsFolder, type CaseResult } from './junit.ts';
 
 /** Options of {@link ConsoleReporter}. */
 export interface ConsoleReporterOptions {
@@ -16,8 +14,8 @@ export interface ConsoleReporterOptions {
   write: (line: string) => void;
   /** The reports folder, which diagnostics folders are relative to. */
   reportsDir: string;
-  /** A line per finished test; off when vitest's own reporter prints them (`--verbose`) [on]. */
-  progress?: boolean;
+  /** Stack traces and causes under each failure [off]. */
+  verbose?: boolean;
   /** ANSI colours, for a terminal [off]. */
   colors?: boolean;
 }
@@ -26,70 +24,45 @@ const MARKS = { passed: '✓', failed: '×', skipped: '↓' } as const;
 const COLOURS = { passed: 32, failed: 31, skipped: 33, dim: 2 } as const;
 const LABEL_WIDTH = 'Last observation: '.length;
 
-/** The CLI's vitest reporter for the terminal; the JUnit and other reports are written elsewhere. */
-export class ConsoleReporter implements Reporter {
+/** The CLI's terminal output; the JUnit and other reports are written elsewhere. */
+export class ConsoleReporter {
   private readonly write: (line: string) => void;
   private readonly reportsDir: string;
-  private readonly progress: boolean;
+  private readonly verbose: boolean;
   private readonly colors: boolean;
 
-  constructor({ write, reportsDir, progress = true, colors = false }: ConsoleReporterOptions) {
+  constructor({ write, reportsDir, verbose = false, colors = false }: ConsoleReporterOptions) {
     this.write = write;
     this.reportsDir = reportsDir;
-    this.progress = progress;
+    this.verbose = verbose;
     this.colors = colors;
   }
 
-  onTestCaseResult(test: TestCase): void {
-    if (!this.progress) return;
-    const result = test.result();
-    const state = result.state === 'pending' ? 'skipped' : result.state;
-    const duration = Math.round(test.diagnostic()?.duration ?? 0);
-    const flaky = test.meta().egress?.flaky
-      ? ' (flaky: passed after its observations flipped)'
-      : '';
+  /** A finished case, or a failed setup, stage or cleanup (a `setup or cleanup of` entry). */
+  onResult(entry: CaseResult): void {
+    if (entry.name.startsWith('setup or cleanup of ')) {
+      this.write(`${this.paint('failed', MARKS.failed)} ${entry.group}: setup or cleanup failed`);
+      return;
+    }
+    const flaky = entry.meta.flaky ? ' (flaky: passed after its observations flipped)' : '';
     const detail =
-      state === 'skipped'
-        ? this.paint(
-            'dim',
-            ` (skipped${result.state === 'skipped' && result.note ? `: ${result.note}` : ''})`,
-          )
-        : this.paint('dim', ` ${duration} ms${flaky}`);
-    this.write(`${this.paint(state, MARKS[state])} ${scopeOf(test)} › ${test.name}${detail}`);
+      entry.state === 'skipped'
+        ? this.paint('dim', ` (skipped${entry.skipReason ? `: ${entry.skipReason}` : ''})`)
+        : this.paint('dim', ` ${entry.durationMs} ms${flaky}`);
+    // The variant's block (`passthrough [mtls disabled, istio-api]`), or the suite for B6.
+    const scope = entry.group.split(' › ')[0] ?? entry.suite;
+    this.write(`${this.paint(entry.state, MARKS[entry.state])} ${scope} › ${entry.name}${detail}`);
   }
 
-  onTestSuiteResult(suite: TestSuite): void {
-    if (!this.progress || suite.errors().length === 0) return;
-    this.write(
-      `${this.paint('failed', MARKS.failed)} ${suite.fullName.replace(/ > /g, ' › ')}: setup or cleanup failed`,
-    );
-  }
-
-  onUserConsoleLog(log: UserConsoleLog): void {
-    // The harness logs slow steps (namespace deletion) from the workers.
-    if (!this.progress) return;
-    for (const line of log.content.replace(/\n$/, '').split('\n')) this.write(line);
-  }
-
-  onTestRunEnd(
-    modules: ReadonlyArray<TestModule>,
-    unhandledErrors: ReadonlyArray<SerializedError>,
-  ): void {
-    const failures = collectCases(modules).filter((entry) => entry.state === 'failed');
-    const count = failures.length + unhandledErrors.length;
-    if (count === 0) return;
+  /** The end of the run: every failure once (cases and unhandled errors); nothing if none. */
+  onRunEnd(cases: readonly CaseResult[]): void {
+    const failures = cases.filter((entry) => entry.state === 'failed');
+    if (failures.length === 0) return;
     this.write('');
-    this.write(this.paint('failed', `Failures (${count}):`));
+    this.write(this.paint('failed', `Failures (${failures.length}):`));
     for (const entry of failures) {
       this.write('');
       for (const line of this.failureLines(entry)) this.write(line);
-    }
-    for (const error of unhandledErrors) {
-      this.write('');
-      this.write(`${this.paint('failed', MARKS.failed)} unhandled error`);
-      for (const line of field(error.name ?? 'Error', error.message ?? JSON.stringify(error))) {
-        this.write(line);
-      }
     }
     this.write('');
   }
@@ -105,6 +78,7 @@ export class ConsoleReporter implements Reporter {
       if (folder) lines.push(...field('Diagnostics', this.diagnosticsPath(folder)));
     }
     if (entry.meta.kept?.length) lines.push(...field('Kept', entry.meta.kept.join(', ')));
+    if (this.verbose && entry.stack) lines.push(...field('Stack', entry.stack));
     return lines;
   }
 
@@ -151,12 +125,4 @@ function field(label: string, value: string): string[] {
 
 function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
-}
-
-/** The variant's block (`passthrough [mtls disabled, istio-api]`), or the file for top-level tests. */
-function scopeOf(test: TestCase): string {
-  let scope: TestCase['parent'] = test.parent;
-  if (scope.type === 'module') return path.basename(scope.moduleId).replace(/\.test\.ts$/, '');
-  while (scope.parent.type === 'suite') scope = scope.parent;
-  return scope.name;
 }

@@ -1,15 +1,13 @@
 /**
- * The JUnit report, written by a vitest reporter in the CLI process. Our own writer
- * rather than vitest's: each test case carries properties (cluster kind, Istio
+ * The JUnit report, written by the CLI from the executor's case results. Our own writer: each test case carries properties (cluster kind, Istio
  * version, mTLS mode, observations), the real conformance message, flaky marks, and
  * `[[ATTACHMENT|path]]` lines for diagnostics, which Jenkins and GitLab pick up.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Reporter, TestCase, TestModule, TestSuite } from 'vitest/node';
-import { failureFields, renderFailure, type FailureFields } from '../errors.ts';
+import { renderFailure, type FailureFields } from '../errors.ts';
 import type { RunContext } from '../run-context.ts';
-import type { EgressMeta } from '../suite-runner.ts';
+import type { EgressMeta } from '../executor.ts';
 
 /** One test case's outcome, as the reports need it. */
 export interface CaseResult {
@@ -22,106 +20,12 @@ export interface CaseResult {
   message?: string;
   /** The error's class name: an EnvironmentError inside a suite makes the run exit 2. */
   errorName?: string;
-  /**
-   * A conformance failure's fields, read from the error vitest serialised (its own
-   * properties survive), with the diagnostics folder added: what the reports print.
-   */
+  /** A conformance failure's fields, with the diagnostics folder added: what the reports print. */
   failure?: FailureFields;
   skipReason?: string;
+  /** The error's stack and causes, for `--verbose` on the console (never in a report). */
+  stack?: string;
   meta: EgressMeta & { variant?: string };
-}
-
-/** Flattens vitest's modules into case results (shared by every report). */
-export function collectCases(modules: readonly TestModule[]): CaseResult[] {
-  const cases: CaseResult[] = [];
-  for (const module of modules) {
-    const suite = path.basename(module.moduleId).replace(/\.test\.ts$/, '');
-    for (const test of module.children.allTests()) cases.push(toCase(suite, test));
-    // A failed beforeAll (setup, a stage) skips its tests; an afterAll failure (cleanup)
-    // passes them: either way the error is only on the suite.
-    for (const group of module.children.allSuites()) {
-      const failed = hookFailure(suite, group);
-      if (failed) cases.push(failed);
-    }
-    const moduleErrors = module.errors();
-    if (moduleErrors.length > 0) {
-      cases.push({
-        suite,
-        group: suite,
-        name: 'suite setup',
-        state: 'failed',
-        durationMs: 0,
-        message: moduleErrors.map((error) => error.message).join('\n'),
-        meta: {},
-      });
-    }
-  }
-  return cases;
-}
-
-function toCase(suite: string, test: TestCase): CaseResult {
-  const result = test.result();
-  const groups: string[] = [];
-  let parent: TestCase['parent'] = test.parent;
-  while (parent.type === 'suite') {
-    groups.unshift(parent.name);
-    parent = parent.parent;
-  }
-  const meta = (test.meta().egress ?? {}) as CaseResult['meta'];
-  const state = result.state === 'pending' ? 'skipped' : result.state;
-  const base: CaseResult = {
-    suite,
-    group: groups.join(' › ') || suite,
-    name: test.name,
-    state,
-    durationMs: Math.round(test.diagnostic()?.duration ?? 0),
-    meta,
-  };
-  if (result.state === 'failed') {
-    const failure = result.errors.map(failureFields).find((fields) => fields !== undefined);
-    base.message = result.errors.map((error) => error.message).join('\n');
-    base.errorName = failure ? 'ConformanceFailure' : result.errors[0]?.name;
-    if (failure) {
-      const diagnostics = diagnosticsFolder(meta.diagnostics);
-      base.failure = diagnostics ? { ...failure, diagnostics } : failure;
-    }
-  }
-  if (result.state === 'skipped' && result.note) base.skipReason = result.note;
-  return base;
-}
-
-function hookFailure(suite: string, group: TestSuite): CaseResult | undefined {
-  const errors = group.errors();
-  if (errors.length === 0) return undefined;
-  const groups: string[] = [];
-  for (let at: TestSuite['parent'] = group; at.type === 'suite'; at = at.parent) {
-    groups.unshift(at.name);
-  }
-  const failure = errors.map(failureFields).find((fields) => fields !== undefined);
-  // The variant's group records its variant when its setup starts; a stage inherits it.
-  let variant: CaseResult['meta'] = {};
-  for (let at: TestSuite['parent'] = group; at.type === 'suite'; at = at.parent) {
-    const recorded = at.meta().egress;
-    if (recorded?.api) {
-      variant = {
-        api: recorded.api,
-        ...(recorded.variant ? { variant: recorded.variant } : {}),
-        ...(recorded.mtls ? { mtls: recorded.mtls } : {}),
-      };
-      break;
-    }
-  }
-  return {
-    suite,
-    group: groups.join(' › '),
-    name: `setup or cleanup of "${group.name}"`,
-    state: 'failed',
-    durationMs: 0,
-    message: errors.map((error) => error.message).join('\n'),
-    ...(errors[0]?.name ? { errorName: failure ? 'ConformanceFailure' : errors[0].name } : {}),
-    ...(failure ? { failure } : {}),
-    meta: variant,
-  };
 }
 
 /**
@@ -266,19 +170,6 @@ function esc(text: string): string {
       // eslint-disable-next-line no-control-regex
       .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '')
   );
-}
-
-/** The vitest reporter that collects the cases and hands them to the CLI. */
-export class CollectingReporter implements Reporter {
-  cases: CaseResult[] = [];
-  unhandled: string[] = [];
-  onTestRunEnd(
-    modules: ReadonlyArray<TestModule>,
-    unhandledErrors: ReadonlyArray<{ message?: string }>,
-  ): void {
-    this.cases = collectCases(modules);
-    this.unhandled = unhandledErrors.map((error) => error.message ?? JSON.stringify(error));
-  }
 }
 
 /** Writes the JUnit file, creating its folder. */

@@ -4,7 +4,6 @@
  * deletion of the probe namespaces.
  */
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { CliOptions } from '../cli.ts';
 import type { RunPlace } from '../leftovers.ts';
 import { connect, type Kube } from '../k8s/client.ts';
@@ -22,8 +21,6 @@ import { findSuite } from '../../suites/index.ts';
 import type { CaseResult } from '../reporting/junit.ts';
 import type { UpgradeOptions } from './options.ts';
 import { PROBE_PATHS, probeHostKey } from './probes.ts';
-
-const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** What the CLI hands over to an upgrade run. */
 export interface UpgradeRunOptions {
@@ -105,13 +102,11 @@ export async function runPhase(
 ): Promise<{ cases: CaseResult[]; environmentErrors: string[] }> {
   const { options } = run;
   const outcome = await runSuites({
-    projectRoot: PROJECT_ROOT,
     run: session.context,
     suites: options.suites.map((suite) => findSuite(suite)).filter((s) => s !== undefined),
     junitPath: path.join(run.runDir, `junit-${name}.xml`),
     parallel: options.parallel,
     signal: run.signal,
-    argv: run.argv,
     log: run.say,
     verbose: options.verbose,
   });

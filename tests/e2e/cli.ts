@@ -131,10 +131,9 @@ export async function withCliSlot<T>(task: () => Promise<T>): Promise<T> {
 }
 
 /**
- * The suites of a run one after another in one vitest worker (`--parallel 1`), unless a test
- * asks otherwise: a worker per suite loads the Kubernetes client and the harness once each,
- * which doubled the CPU of a run of every suite (measured: 21 s against 10 s) on the two cores
- * the whole `npm test` shares. The healthy run of the fault matrix keeps the default (all
+ * The suites of a run one after another (`--parallel 1`), unless a test asks otherwise: their
+ * lines come in a fixed order, and a run loads the machine as one suite at a time, which is
+ * what {@link CLI_SLOTS} counts. The healthy run of the fault matrix keeps the default (all
  * suites at once), so the parallel path stays proven.
  */
 export const ONE_WORKER: readonly string[] = ['--parallel', '1'];
@@ -155,6 +154,54 @@ export function existingClusterArgs(kubeconfig: string, external = 'internet'): 
   ];
 }
 
+type Run = Awaited<ReturnType<typeof runSimulated>>;
+
+/** The arguments of a simulated run writing to `reports`. */
+function simulatedArgs(reports: string, args: readonly string[]): string[] {
+  return [
+    '--cluster',
+    'simulated',
+    '--reports',
+    reports,
+    '--junit',
+    path.join(reports, 'junit.xml'),
+    ...(args.includes('--parallel') ? [] : ONE_WORKER),
+    ...args,
+  ];
+}
+
+async function readRun(
+  reports: string,
+  result: { exitCode: number; stdout: string; stderr: string },
+): Promise<Run> {
+  const xml = await readFile(path.join(reports, 'junit.xml'), 'utf8').catch(() => '');
+  return { ...result, reports, xml, cases: parseJUnit(xml) };
+}
+
+/**
+ * Runs the CLI's `main` in this process against the simulated cluster, in a fresh reports
+ * folder (its `.runs/` there too), with `env` for the simulated cluster's settings. The same
+ * code as a spawned run from argument parsing to exit code, without a process that loads the
+ * Kubernetes client and the harness again (about 1.5 s of CPU each): for proofs about the
+ * suites and the mesh (the fault matrix, mutated manifests, profiles). What only a process
+ * shows (signals, exit status, stdout and stderr as a user sees them, tools found on PATH)
+ * keeps spawned runs ({@link runSimulated}).
+ */
+export async function runInProcess(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const reports = await mkdtemp(path.join(tmpdir(), 'egc-reports-'));
+  const { main } = await import('../../harness/cli.ts');
+  let stdout = '';
+  let stderr = '';
+  const io = {
+    out: { write: (text: string) => (stdout += text) },
+    err: { write: (text: string) => (stderr += text) },
+  };
+  const exitCode = await withCliSlot(() =>
+    main(simulatedArgs(reports, args), io, { env: { ...process.env, ...env }, cwd: reports }),
+  );
+  return readRun(reports, { exitCode, stdout, stderr });
+}
+
 /** Runs the CLI against the simulated cluster in a fresh reports folder. */
 export async function runSimulated(
   args: string[],
@@ -169,29 +216,16 @@ export async function runSimulated(
 }> {
   const reports = await mkdtemp(path.join(tmpdir(), 'egc-reports-'));
   const result = await withCliSlot(() =>
-    execa(
-      process.execPath,
-      [
-        CLI,
-        '--cluster',
-        'simulated',
-        '--reports',
-        reports,
-        '--junit',
-        path.join(reports, 'junit.xml'),
-        ...(args.includes('--parallel') ? [] : ONE_WORKER),
-        ...args,
-      ],
-      { reject: false, env: { ...process.env, ...env }, cwd: reports, timeout: 240_000 },
-    ),
+    execa(process.execPath, [CLI, ...simulatedArgs(reports, args)], {
+      reject: false,
+      env: { ...process.env, ...env },
+      cwd: reports,
+      timeout: 240_000,
+    }),
   );
-  const xml = await readFile(path.join(reports, 'junit.xml'), 'utf8').catch(() => '');
-  return {
+  return readRun(reports, {
     exitCode: result.exitCode ?? -1,
     stdout: String(result.stdout),
     stderr: String(result.stderr),
-    reports,
-    xml,
-    cases: parseJUnit(xml),
-  };
+  });
 }
