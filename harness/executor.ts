@@ -61,7 +61,28 @@ export interface ExecuteOptions {
   hookTimeoutMs: number;
   /** Called as each case finishes, and as a setup, stage or cleanup fails. */
   onResult?: (entry: CaseResult) => void;
+  /** What reaches the cluster, replaced in the executor's unit tests. */
+  seams?: Partial<ClusterSeams>;
 }
+
+/** The executor's calls that reach a cluster. */
+export interface ClusterSeams {
+  environment: (
+    run: RunContext,
+    suite: string,
+    variant: Variant,
+    behaviour: BehaviourId,
+  ) => SuiteEnvironment;
+  verifyCleanup: typeof verifyCleanup;
+  collectDiagnostics: typeof collectDiagnostics;
+}
+
+const CLUSTER: ClusterSeams = {
+  environment: (run, suite, variant, behaviour) =>
+    new SuiteEnvironment(run, suite, variant, behaviour),
+  verifyCleanup,
+  collectDiagnostics,
+};
 
 /** Thrown by a case's `skip`: the case is reported as skipped with the reason. */
 class CaseSkipped extends Error {
@@ -85,10 +106,12 @@ class SuiteExecution {
 
   private readonly suite: Suite;
   private readonly options: ExecuteOptions;
+  private readonly cluster: ClusterSeams;
 
   constructor(suite: Suite, options: ExecuteOptions) {
     this.suite = suite;
     this.options = options;
+    this.cluster = { ...CLUSTER, ...options.seams };
   }
 
   async execute(): Promise<CaseResult[]> {
@@ -136,7 +159,7 @@ class SuiteExecution {
     const behaviour = this.suite.behaviour(variant);
     let env: SuiteEnvironment;
     try {
-      env = new SuiteEnvironment(this.options.run, this.suite.name, variant, behaviour);
+      env = this.cluster.environment(this.options.run, this.suite.name, variant, behaviour);
     } catch (error) {
       this.hookFailed([group], variant, error);
       this.skipSteps(this.suite.steps, variant, [group], BLOCKED);
@@ -271,10 +294,12 @@ class SuiteExecution {
       return;
     }
     env.keepNamespaces(env.createdNamespaces);
-    meta.diagnostics = await collectDiagnostics(env, title, {
-      since: startedAt,
-      ...(env.run.istioctlPath ? { istioctl: env.run.istioctlPath } : {}),
-    }).catch((error: unknown) => [`diagnostics could not be collected: ${errorText(error)}`]);
+    meta.diagnostics = await this.cluster
+      .collectDiagnostics(env, title, {
+        since: startedAt,
+        ...(this.options.run.istioctlPath ? { istioctl: this.options.run.istioctlPath } : {}),
+      })
+      .catch((error: unknown) => [`diagnostics could not be collected: ${errorText(error)}`]);
     if (env.keptNamespaces.length > 0) meta.kept = env.keptNamespaces;
     this.record({ ...entry(), durationMs, ...failedFields(outcome.error, meta.diagnostics) });
   }
@@ -297,7 +322,7 @@ class SuiteExecution {
     const startedAt = Date.now();
     try {
       const report = await bounded(this.options.testTimeoutMs, 'the B6 check', () =>
-        verifyCleanup(this.options.run, this.environments),
+        this.cluster.verifyCleanup(this.options.run, this.environments),
       );
       meta.notes = report;
       this.record({ ...entry, durationMs: Date.now() - startedAt, state: 'passed' });

@@ -1,6 +1,7 @@
 /**
  * The proof that the suites can fail: CLI runs against the simulated cluster, once
- * healthy and under each named fault, asserting that exactly the suites certifying the
+ * healthy (a spawned CLI, as a user runs it) and under each named fault (the CLI's `main` in
+ * this process: the same code without a process loading everything again), asserting that exactly the suites certifying the
  * broken behaviour fail, with messages that name it and show the evidence, and that the
  * other suites stay green.
  *
@@ -21,7 +22,13 @@ import { caseTitle, isCase, type BehaviourId } from '../../harness/suite-definit
 import { apiVariant } from '../../harness/api/index.ts';
 import type { ApiName } from '../../harness/variants.ts';
 import { findSuite, SUITES, type CaseIdOf, type SuiteName } from '../../suites/index.ts';
-import { FAILING_RUN_TIMEOUTS, PATIENT_POLLING, runSimulated, type JUnitCase } from './cli.ts';
+import {
+  FAILING_RUN_TIMEOUTS,
+  PATIENT_POLLING,
+  runInProcess,
+  runSimulated,
+  type JUnitCase,
+} from './cli.ts';
 
 /**
  * A case's JUnit name, from the registry: typed by suite and case id, so renaming a case
@@ -245,7 +252,7 @@ function faultRun(fault: FaultName): Promise<Run> {
   // (the default), or one after another it would be the last run of the whole `npm test`.
   const parallel = pack.includes('slow-propagation') ? ['--parallel', `${SUITE_NAMES.length}`] : [];
   return once(`faults ${pack.join(',')}`, () =>
-    runSimulated([...selection, ...budgets, ...keep, ...parallel], {
+    runInProcess([...selection, ...budgets, ...keep, ...parallel], {
       EGRESS_SIM_FAULTS: pack.join(','),
     }),
   );
@@ -261,7 +268,7 @@ function casesOf(fault: FaultName, run: Run): JUnitCase[] {
 /** One suite, in the APIs a group of shared faults leaves green, under all of them at once. */
 function greenRun(suite: SuiteName, group: { apis: ApiName[]; faults: FaultName[] }): Promise<Run> {
   return once(`green ${suite} ${group.apis.join(',')}`, () =>
-    runSimulated(['--suite', suite, '--api', apiFlag(group.apis)], {
+    runInProcess(['--suite', suite, '--api', apiFlag(group.apis)], {
       EGRESS_SIM_FAULTS: group.faults.join(','),
     }),
   );

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { FAILING_RUN_TIMEOUTS, ISTIO_API_ONLY, runSimulated } from './cli.ts';
+import { FAILING_RUN_TIMEOUTS, ISTIO_API_ONLY, runInProcess } from './cli.ts';
 
 const MANIFESTS = fileURLToPath(new URL('../../manifests', import.meta.url));
 
@@ -74,7 +74,7 @@ describe('altered manifests turn the affected suite red', () => {
     { timeout: 900_000 },
     async (_name, mutation) => {
       const manifests = await mutatedManifests(mutation);
-      const run = await runSimulated([
+      const run = await runInProcess([
         '--suite',
         mutation.suite,
         '--mtls',
@@ -99,7 +99,7 @@ describe('altered manifests turn the affected suite red', () => {
     async () => {
       const root = await mkdtemp(path.join(tmpdir(), 'egc-manifests-'));
       await cp(MANIFESTS, root, { recursive: true });
-      const run = await runSimulated([
+      const run = await runInProcess([
         '--suite',
         'http-gateway,passthrough',
         '--mtls',

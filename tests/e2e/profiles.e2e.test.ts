@@ -19,7 +19,7 @@ import {
   CLI,
   existingClusterArgs,
   parseJUnit,
-  runSimulated,
+  runInProcess,
   withCliSlot,
   ONE_WORKER,
   type JUnitCase,
@@ -50,7 +50,7 @@ async function readReport(reports: string): Promise<Report | undefined> {
 }
 
 async function simulated(profile: ProfileName, args: string[]): Promise<Run> {
-  const run = await runSimulated(args, { EGRESS_SIM_PROFILE: profile });
+  const run = await runInProcess(args, { EGRESS_SIM_PROFILE: profile });
   return { ...run, report: await readReport(run.reports) };
 }
 
