@@ -27,7 +27,7 @@ import {
   CLI,
   existingClusterArgs,
   parseJUnit,
-  runSimulated,
+  runInProcess,
   withCliSlot,
   type JUnitCase,
 } from './cli.ts';
@@ -64,7 +64,7 @@ async function reportsOf(reports: string): Promise<Pick<Outcome, 'upgrade' | 'js
 }
 
 async function upgradeRun(extra: string[], env: Record<string, string> = {}): Promise<Outcome> {
-  const run = await runSimulated(['--upgrade-from', FROM, ...ARGS, ...extra], { ...ENV, ...env });
+  const run = await runInProcess(['--upgrade-from', FROM, ...ARGS, ...extra], { ...ENV, ...env });
   return { ...run, ...(await reportsOf(run.reports)) };
 }
 
