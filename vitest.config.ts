@@ -6,7 +6,7 @@ import path from 'node:path';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { defineConfig } from 'vitest/config';
 
-// Hundreds of Node processes (workers, CLI runs, their vitest forks, the stand-ins) load
+// Hundreds of Node processes (workers, spawned CLI runs, the stand-ins) load
 // the same modules; V8's on-disk code cache spares each one compiling them again.
 process.env.NODE_COMPILE_CACHE ??= path.join(tmpdir(), 'egress-conformance-compile-cache');
 

@@ -1,6 +1,6 @@
 /**
  * What a cluster provider (kind, existing, simulated) hands to the suites. Everything in
- * {@link ClusterTarget} is plain JSON: the CLI passes it to the vitest workers.
+ * {@link ClusterTarget} is plain JSON: the CLI records it in the reports.
  */
 
 import type { TimeoutConfig } from '../timeouts.ts';

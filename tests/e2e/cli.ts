@@ -90,12 +90,14 @@ export const ISTIO_API_ONLY: readonly string[] = ['--api', 'istio-api'];
 
 /**
  * How many CLI runs the whole `npm test` lets run at once, across its worker processes.
- * A run is a cluster plus a vitest fork; much of a run is waiting (a failing check waits out
- * its budget, an upgrade waits for pods to roll, an interrupted run for its signal), so with
- * three at once the two cores stood half idle (measured: 50-80% busy over the whole run).
- * Many more would turn the passing checks' budgets into a measure of CPU contention.
+ * A run is a cluster and its suites (in a CLI process or in the test's own); much of a run
+ * is waiting (a failing check waits out its budget, an upgrade waits for pods to roll, an
+ * interrupted run for its signal). Measured on the 2-core machine: with three at once the
+ * cores stood half idle; once runs no longer started a vitest worker each, five left the
+ * run waiting on slots (242 s) and eight kept both cores busy (213 s). Many more would turn
+ * the passing checks' budgets into a measure of CPU contention.
  */
-export const CLI_SLOTS = 5;
+export const CLI_SLOTS = 8;
 
 // One folder per `vitest` invocation: its workers are the children of one process.
 const SLOTS_DIR = path.join(tmpdir(), `egc-cli-slots-${process.ppid}`);

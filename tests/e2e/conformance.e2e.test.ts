@@ -5,7 +5,7 @@
  * broken behaviour fail, with messages that name it and show the evidence, and that the
  * other suites stay green.
  *
- * Every run starts a cluster and a vitest fork per suite, and every failing check waits
+ * Every run starts a cluster and its suites, and every failing check waits
  * out its whole budget, on CI's two cores. So runs that must fail get short budgets
  * (FAILING_RUN_TIMEOUTS); a fault that bends one mechanism runs only the suites it must
  * fail, in one run with other such faults of disjoint suites (PACKS), and that it leaves the
@@ -197,8 +197,8 @@ function faultApiFlag(fault: FaultName): string {
  * Faults proven in one run together: faults that bend one mechanism each (not masking, not
  * breaking nothing), needing the same `--api`, whose suites are disjoint; packed first-fit, the
  * widest first. In such a run a failed suite is its own fault's: every other fault of the pack
- * leaves that suite green, which the green runs prove. Each run is a CLI process, a cluster and
- * a suite worker: eleven runs became six.
+ * leaves that suite green, which the green runs prove. Each run is a cluster and
+ * its suites: eleven runs became six.
  */
 const PACKS: readonly (readonly FaultName[])[] = (() => {
   const packs: { faults: FaultName[]; suites: Set<SuiteName>; api: string }[] = [];

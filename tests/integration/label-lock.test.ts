@@ -255,7 +255,7 @@ describe('what a run could not give back itself', () => {
   });
 
   it("the CLI's sweep puts back the labels of a lock its run left, and only that run's", async () => {
-    // A suite worker killed after borrowing: its lock and labels stay.
+    // A run killed after borrowing: its lock and labels stay.
     await locks('run-killed').borrow(NAMESPACE, BORROWED);
     expect(await restoreLocksOfRun(kube, 'another-run')).toEqual([]);
     expect((await read()).metadata?.labels?.['kube-system']).toBe('true');
