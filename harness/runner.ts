@@ -54,13 +54,15 @@ export async function runSuites({
     timeouts.deletion +
     timeouts.configPropagation +
     60_000;
-  // An error nothing awaited (a bug, a library's stray rejection) fails the run instead of
-  // passing unseen; the suites' own errors are their cases' results.
+  // An error nothing awaited or caught (a bug, a library's stray rejection or 'error' event)
+  // fails the run instead of passing unseen or ending the process before cleanup; the suites'
+  // own errors are their cases' results.
   const unhandled: string[] = [];
   const onUnhandled = (reason: unknown): void => {
     unhandled.push(reason instanceof Error ? `${reason.name}: ${reason.message}` : String(reason));
   };
   process.on('unhandledRejection', onUnhandled);
+  process.on('uncaughtException', onUnhandled);
   const results: CaseResult[][] = [];
   try {
     let next = 0;
@@ -82,6 +84,7 @@ export async function runSuites({
     );
   } finally {
     process.off('unhandledRejection', onUnhandled);
+    process.off('uncaughtException', onUnhandled);
   }
   const cases = results.flat();
   for (const message of unhandled) {
