@@ -141,16 +141,8 @@ class SuiteExecution {
 
   /** Every case of a variant that cannot run, reported as skipped with `reason`, nothing applied. */
   private skipVariant(variant: Variant, reason: string): void {
-    const behaviour = this.suite.behaviour(variant);
-    for (const step of this.suite.steps) {
-      if (!isCase(step) || (step.inVariant && !step.inVariant(variant))) continue;
-      this.record({
-        ...this.base(groupName(this.suite, variant), caseTitle(behaviour, step)),
-        state: 'skipped',
-        skipReason: reason,
-        meta: { behaviour, ...variantMeta(variant) },
-      });
-    }
+    // Not nested in its stages: nothing of the variant ran, so none of its stages did either.
+    this.skipSteps(this.suite.steps, variant, [groupName(this.suite, variant)], reason, false);
   }
 
   private async runVariant(variant: Variant): Promise<void> {
@@ -210,17 +202,21 @@ class SuiteExecution {
     }
   }
 
-  /** The cases among `steps` reported as skipped (their setup or stage failed). */
+  /**
+   * The cases among `steps` reported as skipped with `reason`; `nested`: each under the stages
+   * before it, as they would have run (a failed setup or stage blocked them).
+   */
   private skipSteps(
     steps: readonly Step<string, unknown>[],
     variant: Variant,
     path: string[],
     reason: string,
+    nested = true,
   ): void {
     const behaviour = this.suite.behaviour(variant);
     for (const step of steps) {
       if (!isCase(step)) {
-        path = [...path, step.stage];
+        if (nested) path = [...path, step.stage];
         continue;
       }
       if (step.inVariant && !step.inVariant(variant)) continue;

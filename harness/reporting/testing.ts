@@ -1,4 +1,4 @@
-/** Hand-built runs for the reporting tests: the shapes the CLI and the collecting reporter produce. */
+/** Hand-built runs for the reporting tests: the shapes the CLI and the executor (harness/executor.ts) produce. */
 import type { ClusterTarget } from '../providers/types.ts';
 import type { CaseResult } from './junit.ts';
 import { renderFailure, type FailureFields } from '../errors.ts';
@@ -41,7 +41,7 @@ export function simulatedTarget(kubeconfigPath: string): ClusterTarget {
   };
 }
 
-/** Cases as the collecting reporter hands them over: B1 passed, B2 flaky, B3 failed, B4 skipped, B6. */
+/** Cases as the executor hands them over: B1 passed, B2 flaky, B3 failed, B4 skipped, B6. */
 export function sampleCases(): CaseResult[] {
   return [
     {
@@ -133,7 +133,7 @@ export function sampleCases(): CaseResult[] {
   ];
 }
 
-/** A failed case as the collecting reporter hands over a ConformanceFailure: with its fields. */
+/** A failed case as the executor hands over a ConformanceFailure: with its fields. */
 export function structuredFailureCase(): CaseResult {
   const failure: FailureFields = {
     behaviour: 'B3.1',
