@@ -3,6 +3,8 @@
  * kubectl is deliberately not used, so the harness runs where only the API is reachable.
  */
 import type { ChildProcess } from 'node:child_process';
+import { Agent as HttpsAgent } from 'node:https';
+import { createSecureContext } from 'node:tls';
 import {
   AppsV1Api,
   CoreV1Api,
@@ -89,7 +91,7 @@ export function connect({
     core: api(CoreV1Api),
     apps: api(AppsV1Api),
     objects,
-    exec: new Exec(handshakeBounded(config, policy.attemptTimeoutMs)),
+    exec: new Exec(execTransport(config, policy.attemptTimeoutMs)),
     log: new Log(config),
     server,
     policy,
@@ -131,12 +133,31 @@ function pluginsEndWithProcess(config: KubeConfig): void {
  * The kubeconfig as the exec WebSocket sees it, with a deadline on the opening handshake
  * (ws's `handshakeTimeout`): client-node opens the socket without one, so an API server that
  * accepts the connection and never answers would hold the exec forever.
+ *
+ * And the TLS context of the exec connections built once: client-node keeps one HTTPS agent
+ * per cluster and user, but the agent builds a new context from the CA and the client
+ * certificate for every connection, and every exec is a new connection (a WebSocket cannot
+ * reuse one). Each check observation is an exec: building contexts was a thirtieth of a
+ * simulated run's CPU. Built per connection as before, as for the typed clients
+ * ({@link sharedConnections}), when the client certificate may change during the run (an exec
+ * credential plugin or an auth provider), and left alone when client-node chose a proxy agent.
  */
-function handshakeBounded(config: KubeConfig, timeoutMs: number): KubeConfig {
+export function execTransport(config: KubeConfig, timeoutMs: number): KubeConfig {
   const bounded = Object.create(config) as KubeConfig;
+  const user = config.getCurrentUser();
+  const rotating = Boolean(user?.exec || user?.authProvider);
+  let shared: HttpsAgent | undefined;
   bounded.applyToHTTPSOptions = async (options) => {
     await config.applyToHTTPSOptions(options);
-    (options as { handshakeTimeout?: number }).handshakeTimeout = timeoutMs;
+    const opts = options as { handshakeTimeout?: number; agent?: unknown };
+    opts.handshakeTimeout = timeoutMs;
+    const own = opts.agent;
+    if (rotating || !(own instanceof HttpsAgent) || own.constructor !== HttpsAgent) return;
+    shared ??= new HttpsAgent({
+      ...own.options,
+      secureContext: createSecureContext(own.options),
+    });
+    opts.agent = shared;
   };
   return bounded;
 }
