@@ -6,8 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { AuthorizationV1Api, type V1ResourceAttributes } from '@kubernetes/client-node';
-import { execa } from 'execa';
-import { compareVersions } from './binaries.ts';
+import { compareVersions, loadExeca } from './binaries.ts';
 import { EnvironmentError } from './errors.ts';
 import { ISTIO_ACCESS_LOGGING } from './facts.ts';
 import { type Kube, errorText } from './k8s/client.ts';
@@ -41,6 +40,7 @@ export async function checkContainerEngine({
   const command = podman ? 'podman' : 'docker';
   const subject = podman ? 'Podman engine not reachable' : 'Docker engine not reachable';
   const fix = podman ? 'start the Podman machine or service and retry' : ENGINE_FIX;
+  const { execa } = await loadExeca();
   const result = await execa(
     command,
     ['info', '--format', podman ? '{{.Version.Version}}' : '{{.ServerVersion}}'],
