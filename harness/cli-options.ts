@@ -93,7 +93,7 @@ export interface CliOptions {
   parallel: number | undefined;
   istioRevision: string | undefined;
   gatewaySelector: { key: string; value: string } | undefined;
-  /** Vitest's full error output (code frames, stacks, causes) besides the failures' fields. */
+  /** Each failure's stack trace and causes besides its fields. */
   verbose: boolean;
   /** `--outbound-policy`: the mesh-wide policy to install with (kind, simulated). */
   outboundPolicy: outboundPolicy.OutboundTrafficPolicy | undefined;
