@@ -135,9 +135,10 @@ function pluginsEndWithProcess(config: KubeConfig): void {
  * accepts the connection and never answers would hold the exec forever.
  *
  * And the TLS context of the exec connections built once: client-node keeps one HTTPS agent
- * per cluster and user, but the agent builds a new context from the CA and the client
- * certificate for every connection, and every exec is a new connection (a WebSocket cannot
- * reuse one). Each check observation is an exec: building contexts was a thirtieth of a
+ * per cluster and user (KubeConfig.createAgent's agentCache, dist/config.js, 2.0.1), but
+ * Node's agent builds a new context from the CA and the client certificate for every
+ * connection (tls.connect without `secureContext`), and every exec is a new connection (a
+ * WebSocket cannot reuse one). Each check observation is an exec: building contexts was a thirtieth of a
  * simulated run's CPU. Built per connection as before, as for the typed clients
  * ({@link sharedConnections}), when the client certificate may change during the run (an exec
  * credential plugin or an auth provider), and left alone when client-node chose a proxy agent.
