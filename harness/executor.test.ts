@@ -92,18 +92,25 @@ async function execute(
     signal = new AbortController().signal,
     testTimeoutMs = 5000,
   }: { setup?: () => Promise<string>; signal?: AbortSignal; testTimeoutMs?: number } = {},
-): Promise<{ cases: CaseResult[]; journal: Journal; seen: CaseResult[] }> {
+): Promise<{
+  cases: CaseResult[];
+  journal: Journal;
+  seen: CaseResult[];
+  blocks: CaseResult[];
+}> {
   const journal: Journal = [];
   const seen: CaseResult[] = [];
+  const blocks: CaseResult[] = [];
   const cases = await executeSuite(suiteWith(steps, setup), {
     run: runContext(),
     signal,
     testTimeoutMs,
     hookTimeoutMs: 5000,
-    onResult: (entry) => seen.push(entry),
+    onCase: (entry) => seen.push(entry),
+    onBlockFailed: (entry) => blocks.push(entry),
     seams: seams(journal),
   });
-  return { cases, journal, seen };
+  return { cases, journal, seen, blocks };
 }
 
 const summary = (cases: CaseResult[]) =>
@@ -112,7 +119,7 @@ const summary = (cases: CaseResult[]) =>
 describe('executeSuite', () => {
   it('applies each stage before the cases after it, per variant, cleans up, and ends with B6', async () => {
     const order: string[] = [];
-    const { cases, journal, seen } = await execute([
+    const { cases, journal, seen, blocks } = await execute([
       {
         id: 'control',
         title: 'without routes',
@@ -158,10 +165,11 @@ describe('executeSuite', () => {
     });
     expect(cases.at(-1)?.meta).toMatchObject({ behaviour: 'B6', mtls: 'disabled,enabled' });
     expect(seen).toEqual(cases);
+    expect(blocks).toEqual([]);
   });
 
   it('reports a failed setup once on its block, skips the cases it blocked, and still cleans up', async () => {
-    const { cases, journal } = await execute(
+    const { cases, journal, seen, blocks } = await execute(
       [{ id: '1', title: 'a case', run: () => Promise.resolve() }],
       { setup: () => Promise.reject(new Error('the client pod never became ready')) },
     );
@@ -179,6 +187,9 @@ describe('executeSuite', () => {
       meta: { api: 'istio-api', mtls: 'disabled' },
     });
     expect(journal).toContain('cleanup disabled');
+    // Each failed block reported once as it failed, apart from the finished cases.
+    expect(blocks).toEqual(cases.slice(3));
+    expect(seen).toEqual(cases.slice(0, 3));
   });
 
   it('skips what follows a failed stage, on the stage block; earlier cases still count', async () => {

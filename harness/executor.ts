@@ -59,8 +59,10 @@ export interface ExecuteOptions {
   testTimeoutMs: number;
   /** The backstop above a setup's, stage's or cleanup's own waits. */
   hookTimeoutMs: number;
-  /** Called as each case finishes, and as a setup, stage or cleanup fails. */
-  onResult?: (entry: CaseResult) => void;
+  /** Called as each case finishes. */
+  onCase?: (entry: CaseResult) => void;
+  /** Called as a setup, stage or cleanup fails, with the entry that reports it. */
+  onBlockFailed?: (entry: CaseResult) => void;
   /** What reaches the cluster, replaced in the executor's unit tests. */
   seams?: Partial<ClusterSeams>;
 }
@@ -363,7 +365,7 @@ class SuiteExecution {
           meta: variantMeta(variant),
         };
     this.hookFailures.set(group, entry);
-    this.options.onResult?.(entry);
+    this.options.onBlockFailed?.(entry);
   }
 
   private base(group: string, name: string): Omit<CaseResult, 'state'> {
@@ -372,7 +374,7 @@ class SuiteExecution {
 
   private record(entry: CaseResult): void {
     this.cases.push(entry);
-    this.options.onResult?.(entry);
+    this.options.onCase?.(entry);
   }
 }
 

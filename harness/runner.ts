@@ -77,7 +77,8 @@ export async function runSuites({
             signal,
             testTimeoutMs,
             hookTimeoutMs,
-            onResult: (entry) => terminal.onResult(entry),
+            onCase: (entry) => terminal.onCase(entry),
+            onBlockFailed: (entry) => terminal.onBlockFailed(entry),
           });
         }
       }),

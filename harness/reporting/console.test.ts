@@ -69,8 +69,8 @@ describe('console reporter', () => {
     const failed = cases.find((entry) => entry.state === 'failed');
     const skipped = cases.find((entry) => entry.state === 'skipped');
     const terminal = reporter(lines);
-    for (const entry of [passed!, skipped!]) terminal.onResult(entry);
-    terminal.onResult({
+    for (const entry of [passed!, skipped!]) terminal.onCase(entry);
+    terminal.onBlockFailed({
       ...failed!,
       name: 'setup or cleanup of "with Gateway"',
       group: 'passthrough [mtls disabled, istio-api] › with Gateway',

@@ -38,12 +38,13 @@ export class ConsoleReporter {
     this.colors = colors;
   }
 
-  /** A finished case, or a failed setup, stage or cleanup (a `setup or cleanup of` entry). */
-  onResult(entry: CaseResult): void {
-    if (entry.name.startsWith('setup or cleanup of ')) {
-      this.write(`${this.paint('failed', MARKS.failed)} ${entry.group}: setup or cleanup failed`);
-      return;
-    }
+  /** A failed setup, stage or cleanup: its block, once. */
+  onBlockFailed(entry: CaseResult): void {
+    this.write(`${this.paint('failed', MARKS.failed)} ${entry.group}: setup or cleanup failed`);
+  }
+
+  /** A finished case. */
+  onCase(entry: CaseResult): void {
     const flaky = entry.meta.flaky ? ' (flaky: passed after its observations flipped)' : '';
     const detail =
       entry.state === 'skipped'
