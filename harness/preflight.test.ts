@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EnvironmentError } from './errors.ts';
+import { kubeconfigText } from './testing/kubeconfig.ts';
 import { connect } from './k8s/client.ts';
 import {
   RUN_ACCESS_REQUIREMENTS,
@@ -142,16 +143,10 @@ describe('checkAccess', () => {
     kubeconfigPath = join(work, 'kubeconfig');
     await writeFile(
       kubeconfigPath,
-      [
-        'apiVersion: v1',
-        'kind: Config',
-        'clusters: [{name: c, cluster: {server: "http://127.0.0.1:' +
-          port +
-          '", insecure-skip-tls-verify: true}}]',
-        'users: [{name: u, user: {token: secret-token}}]',
-        'contexts: [{name: x, context: {cluster: c, user: u}}]',
-        'current-context: x',
-      ].join('\n'),
+      kubeconfigText(
+        `{server: "http://127.0.0.1:${port}", insecure-skip-tls-verify: true}`,
+        '{token: secret-token}',
+      ),
     );
   });
 

@@ -1,29 +1,17 @@
 // The first request is bounded: a kubeconfig whose exec credential plugin hangs must end
 // in an environment error naming the plugin, not a run that never starts.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EnvironmentError } from '../errors.ts';
 import { Agent as HttpsAgent, type RequestOptions } from 'node:https';
 import { KubeConfig } from '@kubernetes/client-node';
 import { checkReachable, connect, execTransport } from './client.ts';
+import { kubeconfigText, writeKubeconfig } from '../testing/kubeconfig.ts';
 
 describe('checkReachable', () => {
   it('names a hanging exec credential plugin within the bound', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'egc-exec-plugin-'));
-    const kubeconfig = join(dir, 'kubeconfig');
-    writeFileSync(
-      kubeconfig,
-      [
-        'apiVersion: v1',
-        'kind: Config',
-        'clusters: [{name: c, cluster: {server: "https://127.0.0.1:9"}}]',
-        'users: [{name: u, user: {exec: {apiVersion: client.authentication.k8s.io/v1, command: sleep, args: ["3"], interactiveMode: Never}}}]',
-        'contexts: [{name: x, context: {cluster: c, user: u}}]',
-        'current-context: x',
-        '',
-      ].join('\n'),
+    const kubeconfig = writeKubeconfig(
+      '{server: "https://127.0.0.1:9"}',
+      '{exec: {apiVersion: client.authentication.k8s.io/v1, command: sleep, args: ["3"], interactiveMode: Never}}',
     );
     const started = Date.now();
     const error = await checkReachable(connect({ kubeconfigPath: kubeconfig }), {
@@ -41,15 +29,7 @@ describe('execTransport', () => {
   function configFor(user: string): KubeConfig {
     const config = new KubeConfig();
     config.loadFromString(
-      [
-        'apiVersion: v1',
-        'kind: Config',
-        'clusters: [{name: c, cluster: {server: "https://127.0.0.1:9", certificate-authority-data: ""}}]',
-        `users: [{name: u, user: ${user}}]`,
-        'contexts: [{name: x, context: {cluster: c, user: u}}]',
-        'current-context: x',
-        '',
-      ].join('\n'),
+      kubeconfigText('{server: "https://127.0.0.1:9", certificate-authority-data: ""}', user),
     );
     return config;
   }

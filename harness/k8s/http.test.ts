@@ -1,13 +1,11 @@
 // One connection pool per cluster: requests through the typed clients reuse a TLS connection
 // instead of a handshake each, unless an exec plugin may rotate the client certificate.
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority, issueCertificate } from '../certs.ts';
 import { connect } from './client.ts';
+import { writeKubeconfig } from '../testing/kubeconfig.ts';
 
 const ca = createCertificateAuthority({ commonName: 'test-ca' });
 const serving = issueCertificate(ca, { commonName: '127.0.0.1', ipAddresses: ['127.0.0.1'] });
@@ -33,20 +31,10 @@ afterAll(async () => {
 
 function kubeconfig(user: string): string {
   const { port } = server.address() as AddressInfo;
-  const file = join(mkdtempSync(join(tmpdir(), 'egc-http-')), 'kubeconfig');
-  writeFileSync(
-    file,
-    [
-      'apiVersion: v1',
-      'kind: Config',
-      `clusters: [{name: c, cluster: {server: "https://127.0.0.1:${port}", certificate-authority-data: ${Buffer.from(ca.certPem).toString('base64')}}}]`,
-      `users: [{name: u, user: ${user}}]`,
-      'contexts: [{name: x, context: {cluster: c, user: u}}]',
-      'current-context: x',
-      '',
-    ].join('\n'),
+  return writeKubeconfig(
+    `{server: "https://127.0.0.1:${port}", certificate-authority-data: ${Buffer.from(ca.certPem).toString('base64')}}`,
+    user,
   );
-  return file;
 }
 
 async function handshakesFor(user: string): Promise<number> {

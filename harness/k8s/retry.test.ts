@@ -5,11 +5,9 @@
 // time, after which the process asks it nothing more.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Kube } from './client.ts';
+import { writeKubeconfig } from '../testing/kubeconfig.ts';
 import { readContainerLog } from './logs.ts';
 import { createNamespace } from './namespaces.ts';
 import {
@@ -53,19 +51,9 @@ afterEach(() => {
 });
 
 function kube(timeouts = { apiRequest: 400, apiUnavailable: 10_000 }): Kube {
-  const dir = mkdtempSync(join(tmpdir(), 'egc-retry-'));
-  const kubeconfig = join(dir, 'kubeconfig');
-  writeFileSync(
-    kubeconfig,
-    [
-      'apiVersion: v1',
-      'kind: Config',
-      `clusters: [{name: c, cluster: {server: "${url}", insecure-skip-tls-verify: true}}]`,
-      'users: [{name: u, user: {token: secret-token}}]',
-      'contexts: [{name: x, context: {cluster: c, user: u}}]',
-      'current-context: x',
-      '',
-    ].join('\n'),
+  const kubeconfig = writeKubeconfig(
+    `{server: "${url}", insecure-skip-tls-verify: true}`,
+    '{token: secret-token}',
   );
   return connect({ kubeconfigPath: kubeconfig, timeouts });
 }
