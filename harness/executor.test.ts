@@ -13,6 +13,7 @@ import type { RunContext } from './run-context.ts';
 import type { SuiteEnvironment } from './suite.ts';
 import { defineSuite, type Step } from './suite-definition.ts';
 import { resolveTimeouts } from './timeouts.ts';
+import { converge } from './wait.ts';
 
 function runContext(): RunContext {
   return {
@@ -282,6 +283,97 @@ describe('executeSuite', () => {
     ]);
     expect(cases[1]?.skipReason).toMatch(/^interrupted/);
     expect(cases.at(-1)?.name).toBe(B6_TITLE);
+    expect(journal).toEqual(['cleanup disabled']);
+  });
+
+  it('ends the case in progress at its next wait once interrupted: skipped as interrupted, naming the wait; cleanup runs', async () => {
+    const abort = new AbortController();
+    const started = Date.now();
+    // A check that would wait its whole budget (a minute) for an answer that never comes.
+    const waitsForever = () =>
+      converge({
+        what: 'the gateway to log the request',
+        observe: () => Promise.resolve('no entry'),
+        check: () => 'no entry yet',
+        required: 3,
+        timeoutMs: 60_000,
+        intervalMs: 1000,
+        describe: String,
+        hint: 'none',
+      });
+    const { cases, journal, blocks } = await execute(
+      [
+        {
+          id: '1',
+          title: 'waiting when the signal comes',
+          run: async () => {
+            setTimeout(() => abort.abort(), 20);
+            await waitsForever();
+          },
+        },
+        { id: '2', title: 'not started', run: () => Promise.resolve() },
+      ],
+      { signal: abort.signal, testTimeoutMs: 120_000 },
+    );
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(cases[0]).toMatchObject({
+      state: 'skipped',
+      skipReason:
+        'interrupted: the run was cancelled during this case, while waiting for the gateway to log the request',
+    });
+    // Its variant's next case, the other variant's two, and B6.
+    expect(cases.slice(1).map((entry) => entry.state)).toEqual([
+      'skipped',
+      'skipped',
+      'skipped',
+      'skipped',
+    ]);
+    expect(cases[1]?.skipReason).toMatch(/^interrupted: the run was cancelled before/);
+    expect(blocks).toEqual([]);
+    expect(journal).toEqual(['cleanup disabled']);
+  });
+
+  it('a setup cut short by the signal is not a failure: its cases say interrupted, cleanup runs and its waits finish', async () => {
+    const abort = new AbortController();
+    let cleanupWaited = false;
+    const { cases, journal, blocks } = await execute(
+      [{ id: '1', title: 'after the setup', run: () => Promise.resolve() }],
+      {
+        signal: abort.signal,
+        setup: async () => {
+          abort.abort();
+          await converge({
+            what: 'the client pod to be ready',
+            observe: () => Promise.resolve('pending'),
+            check: () => 'pending',
+            required: 1,
+            timeoutMs: 60_000,
+            intervalMs: 1000,
+            describe: String,
+            hint: 'none',
+          });
+          return 'state';
+        },
+      },
+    );
+    // Outside the case, setup and stages (cleanup, here), an aborted run does not cut a wait short.
+    await converge({
+      what: 'cleanup',
+      observe: () => Promise.resolve('done'),
+      check: () => true,
+      required: 1,
+      timeoutMs: 1000,
+      intervalMs: 10,
+      describe: String,
+      hint: 'none',
+    }).then(() => (cleanupWaited = true));
+    expect(cleanupWaited).toBe(true);
+    expect(blocks).toEqual([]);
+    expect(cases.map((entry) => `${entry.state} ${entry.skipReason ?? ''}`)).toEqual([
+      'skipped interrupted: the run was cancelled before this case started',
+      'skipped interrupted: the run was cancelled before this case started',
+      'skipped interrupted: the run was cancelled before this case started',
+    ]);
     expect(journal).toEqual(['cleanup disabled']);
   });
 });

@@ -28,6 +28,7 @@ import {
 import { variantLabel, type Variant } from './variants.ts';
 import { apiVariant } from './api/index.ts';
 import { diagnosticsFolder, type CaseResult } from './reporting/junit.ts';
+import { WaitInterruptedError, interruptibleBy } from './wait.ts';
 
 /** What the harness records on each case for the reports. */
 export interface EgressMeta {
@@ -53,7 +54,10 @@ export const B6_TITLE =
 /** How a suite is executed. */
 export interface ExecuteOptions {
   run: RunContext;
-  /** Aborted on SIGINT/SIGTERM: no further case or stage starts; cleanup still runs. */
+  /**
+   * Aborted on SIGINT/SIGTERM: no further case or stage starts, and the waits of the case,
+   * setup or stage in progress end at their next observation; cleanup still runs.
+   */
   signal: AbortSignal;
   /** The backstop above a case's own waits. */
   testTimeoutMs: number;
@@ -93,6 +97,8 @@ class CaseSkipped extends Error {
 
 /** Why a case did not start although it was selected. */
 const INTERRUPTED = 'interrupted: the run was cancelled before this case started';
+const interruptedDuring = (error: WaitInterruptedError): string =>
+  `interrupted: the run was cancelled during this case, while waiting for ${error.what}`;
 const BLOCKED = 'not run: the setup or a stage before it failed';
 
 /** Runs `suite` in every variant the run selects; its results in declaration order. */
@@ -161,9 +167,15 @@ class SuiteExecution {
     }
     this.environments.push(env);
     const holder: { state?: unknown } = {};
-    const setupFailed = await this.hook([group], variant, `the setup of ${group}`, async () => {
-      holder.state = await this.suite.setup({ env, variant });
-    });
+    const setupFailed = await this.hook(
+      [group],
+      variant,
+      `the setup of ${group}`,
+      async () => {
+        holder.state = await this.suite.setup({ env, variant });
+      },
+      { interruptible: true },
+    );
     await this.runSteps(
       this.suite.steps,
       { env, variant, behaviour, holder },
@@ -194,6 +206,7 @@ class SuiteExecution {
             scope.variant,
             `${scope.env.suite} [${variantLabel(scope.variant)}] stage "${step.stage}"`,
             () => step.apply({ env: scope.env, variant: scope.variant, state: scope.holder.state }),
+            { interruptible: true },
           );
         }
         await this.runSteps(steps.slice(index + 1), scope, stagePath, stageBlocked);
@@ -244,7 +257,9 @@ class SuiteExecution {
       meta,
     });
     if (blocked || this.options.signal.aborted) {
-      this.record({ ...entry(), state: 'skipped', skipReason: blocked ? BLOCKED : INTERRUPTED });
+      // Interrupted wins: a setup cut short by the signal did not fail.
+      const skipReason = this.options.signal.aborted ? INTERRUPTED : BLOCKED;
+      this.record({ ...entry(), state: 'skipped', skipReason });
       return;
     }
     setApiStep(`${env.suite} [${variantLabel(variant)}] › ${title}`);
@@ -257,25 +272,29 @@ class SuiteExecution {
         throw new CaseSkipped(`not applicable in ${variantLabel(variant)}: ${applies}`);
       }
       await bounded(this.options.testTimeoutMs, `the case "${title}"`, () =>
-        step.run({
-          env,
-          variant,
-          state: holder.state,
-          caseId: caseId(behaviour, step.id),
-          skip: (reason) => {
-            throw new CaseSkipped(reason);
-          },
-          note: (evidence) => {
-            meta.notes = evidence;
-          },
-        }),
+        interruptibleBy(this.options.signal, () =>
+          step.run({
+            env,
+            variant,
+            state: holder.state,
+            caseId: caseId(behaviour, step.id),
+            skip: (reason) => {
+              throw new CaseSkipped(reason);
+            },
+            note: (evidence) => {
+              meta.notes = evidence;
+            },
+          }),
+        ),
       );
       outcome = { state: 'passed' };
     } catch (error) {
       outcome =
         error instanceof CaseSkipped
           ? { state: 'skipped', reason: error.message }
-          : { state: 'failed', error };
+          : error instanceof WaitInterruptedError
+            ? { state: 'skipped', reason: interruptedDuring(error) }
+            : { state: 'failed', error };
     }
     const durationMs = Date.now() - startedAt.getTime();
     const convergence = env.convergence.splice(0);
@@ -335,20 +354,26 @@ class SuiteExecution {
 
   /**
    * Runs a setup, stage or cleanup; a failure is reported once per block (on its path) and
-   * returns true.
+   * returns true. `interruptible`: its waits end once the run is interrupted (setup and
+   * stages; never cleanup, whose waits for deletion must finish).
    */
   private async hook(
     path: string[],
     variant: Variant,
     step: string,
     action: () => Promise<unknown>,
+    { interruptible = false }: { interruptible?: boolean } = {},
   ): Promise<boolean> {
     setApiStep(step);
+    const { signal } = this.options;
     try {
-      await bounded(this.options.hookTimeoutMs, step, action);
+      await bounded(this.options.hookTimeoutMs, step, () =>
+        interruptible ? interruptibleBy(signal, action) : action(),
+      );
       return false;
     } catch (error) {
-      this.hookFailed(path, variant, error);
+      // Cut short by the signal: not a failure; the cases it blocks say they were interrupted.
+      if (!(error instanceof WaitInterruptedError)) this.hookFailed(path, variant, error);
       return true;
     }
   }

@@ -21,7 +21,7 @@ import type { PreviousLabels } from './k8s/namespaces.ts';
 import { OPTIMISTIC_CONCURRENCY } from './facts/kube-api.ts';
 import { SHARED_LOCK_ANNOTATION, SHARED_LOCK_HOLDER_ANNOTATION } from './run-labels.ts';
 import type { TimeoutConfig } from './timeouts.ts';
-import { realClock, type Clock } from './wait.ts';
+import { interruptionSignal, realClock, throwIfInterrupted, type Clock } from './wait.ts';
 
 /** The record a holder keeps on the namespace (the annotation's JSON). */
 export interface LockRecord {
@@ -174,7 +174,9 @@ export class LabelLocks {
           }
           await this.#clock.sleep(
             Math.min(Math.max(this.#timeouts.pollInterval, 100), staleMs - silentMs),
+            interruptionSignal(),
           );
+          throwIfInterrupted(`namespace ${namespace}'s labels, borrowed by another run`);
           continue;
         }
         this.#log(

@@ -5,7 +5,9 @@ import {
   converge,
   poll,
   pollUntil,
+  interruptibleBy,
   withDeadline,
+  WaitInterruptedError,
   type Clock,
   type ConvergeOptions,
 } from './wait.ts';
@@ -261,5 +263,70 @@ describe('withDeadline', () => {
     expect(failure).toBeInstanceOf(WaitTimeoutError);
     expect((failure as Error).message).toBe('istioctl analyze did not finish within 30000 ms');
     expect(clock.slept).toEqual([30_000]);
+  });
+});
+
+describe('an interrupted run', () => {
+  it('ends poll, pollUntil and converge before their next observation, naming what they awaited', async () => {
+    const clock = fakeClock();
+    const aborted = AbortSignal.abort();
+    let observed = 0;
+    const observe = () => {
+      observed += 1;
+      return Promise.resolve('no');
+    };
+    const waits: (() => Promise<unknown>)[] = [
+      () => poll({ observe, done: () => false, timeoutMs: 1000, clock, what: 'the pod' }),
+      () => pollUntil({ what: 'the pod', observe, done: () => false, timeoutMs: 1000, clock }),
+      () => convergeOn(clock, observe, { what: 'the pod' }),
+    ];
+    for (const wait of waits) {
+      const error = await interruptibleBy(aborted, wait).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(WaitInterruptedError);
+      expect((error as Error).message).toBe('the run was interrupted while waiting for the pod');
+    }
+    expect(observed).toBe(0);
+  });
+
+  it('cuts a pause short: the signal arriving mid-pause ends the wait at once', async () => {
+    const controller = new AbortController();
+    let observed = 0;
+    const started = Date.now();
+    const error = await interruptibleBy(controller.signal, () =>
+      converge({
+        what: 'the answer to be yes',
+        observe: () => {
+          observed += 1;
+          if (observed === 1) setTimeout(() => controller.abort(), 10);
+          return Promise.resolve('no');
+        },
+        check: () => 'not yet',
+        required: 3,
+        timeoutMs: 60_000,
+        intervalMs: 5_000,
+        describe: String,
+        hint: 'none',
+      }),
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WaitInterruptedError);
+    expect(observed).toBe(1);
+    // The real clock's pause of 5 s was cut short.
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('does not take an interrupted nested wait for a failed observation, nor reach waits outside its scope', async () => {
+    const clock = fakeClock();
+    // A wait inside an observation that was interrupted ends the outer wait too.
+    const nested = () =>
+      convergeOn(clock, () => Promise.reject(new WaitInterruptedError('the inner thing')));
+    await expect(nested()).rejects.toBeInstanceOf(WaitInterruptedError);
+    // Suites run at once: one scope's signal does not reach a wait outside it (cleanup's).
+    const inScope = interruptibleBy(AbortSignal.abort(), () =>
+      convergeOn(clock, sequence(clock, ['no'])),
+    ).catch((e: unknown) => e);
+    await expect(convergeOn(clock, sequence(clock, ['yes']))).resolves.toMatchObject({
+      observations: 3,
+    });
+    expect(await inScope).toBeInstanceOf(WaitInterruptedError);
   });
 });

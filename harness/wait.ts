@@ -5,6 +5,7 @@
  * {@link converge} asks for N agreeing ones in a row. Every wait takes a {@link Clock}
  * (testcontainers' `common/retry.ts` model), real by default, so tests run on a fake one.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { EnvironmentError, renderFailure } from './errors.ts';
 
@@ -27,6 +28,48 @@ export const realClock: Clock = {
   },
 };
 
+/**
+ * The run's cancellation as the waits inside a case, setup or stage see it: the executor runs
+ * those in {@link interruptibleBy}, and a wait there ends at its next observation or pause once
+ * the run is interrupted (SIGINT/SIGTERM), instead of spending the rest of its budget (minutes
+ * on a real cluster) before cleanup can start. Cleanup runs outside it: its waits (namespace
+ * deletion) still finish. Scoped per async context, not global: suites run concurrently.
+ */
+const interruption = new AsyncLocalStorage<AbortSignal>();
+
+/** Runs `work` so that every wait inside it throws {@link WaitInterruptedError} once `signal` aborts. */
+export function interruptibleBy<T>(signal: AbortSignal, work: () => Promise<T>): Promise<T> {
+  return interruption.run(signal, work);
+}
+
+/** The signal of the enclosing {@link interruptibleBy}, if any (for waits with their own loop). */
+export function interruptionSignal(): AbortSignal | undefined {
+  return interruption.getStore();
+}
+
+/** A wait ended because the run was interrupted, not because of anything it observed. */
+export class WaitInterruptedError extends Error {
+  override name = 'WaitInterruptedError';
+  readonly what: string;
+
+  constructor(what: string) {
+    super(`the run was interrupted while waiting for ${what}`);
+    this.what = what;
+  }
+}
+
+/** Throws {@link WaitInterruptedError} if the enclosing run has been interrupted. */
+export function throwIfInterrupted(what: string): void {
+  if (interruption.getStore()?.aborted) throw new WaitInterruptedError(what);
+}
+
+/** The clock's pause, cut short (then throwing) when the enclosing run is interrupted. */
+async function pause(clock: Clock, ms: number, what: string): Promise<void> {
+  const signal = interruption.getStore();
+  await clock.sleep(ms, signal);
+  if (signal?.aborted) throw new WaitInterruptedError(what);
+}
+
 /** One observation: what `observe` returned, or what it threw. */
 export type Observation<O> = { ok: true; value: O } | { ok: false; error: unknown };
 
@@ -38,6 +81,8 @@ export interface PollOptions<O> {
   /** Pause between observations that are not done [100 ms]. */
   intervalMs?: number;
   clock?: Clock;
+  /** What is awaited, for the message when the run is interrupted ["an observation to hold"]. */
+  what?: string;
 }
 
 /** How a {@link poll} ended. */
@@ -59,16 +104,18 @@ export async function poll<O>({
   timeoutMs,
   intervalMs = 100,
   clock = realClock,
+  what = 'an observation to hold',
 }: PollOptions<O>): Promise<PollOutcome<O>> {
   const started = clock.now();
   let observations = 0;
   for (;;) {
+    throwIfInterrupted(what);
     const last = await attempt(observe);
     observations += 1;
     const elapsedMs = clock.now() - started;
     if (last.ok && done(last.value)) return { done: true, last, observations, elapsedMs };
     if (elapsedMs >= timeoutMs) return { done: false, last, observations, elapsedMs };
-    await clock.sleep(Math.min(intervalMs, timeoutMs - elapsedMs));
+    await pause(clock, Math.min(intervalMs, timeoutMs - elapsedMs), what);
   }
 }
 
@@ -128,7 +175,7 @@ export async function pollUntil<O>({
   hint,
   ...options
 }: PollUntilOptions<O>): Promise<O> {
-  const outcome = await poll(options);
+  const outcome = await poll({ ...options, what });
   if (outcome.done && outcome.last.ok) return outcome.last.value;
   throw new WaitTimeoutError({
     what,
@@ -258,6 +305,7 @@ export async function converge<O>({
   let flips = 0;
   let lastReason: string | undefined;
   for (;;) {
+    throwIfInterrupted(what);
     const last = await attempt(observe);
     observations += 1;
     const verdict = last.ok
@@ -293,20 +341,21 @@ export async function converge<O>({
         hint,
       });
     }
-    if (streak === 0) await clock.sleep(Math.min(intervalMs, timeoutMs - elapsedMs));
+    if (streak === 0) await pause(clock, Math.min(intervalMs, timeoutMs - elapsedMs), what);
   }
 }
 
 /**
  * One observation. An {@link EnvironmentError} (e.g. the API server stopped answering) is
  * not an observation of what is awaited: it ends the wait at once instead of being polled
- * until the budget runs out and then reported as the awaited thing not happening.
+ * until the budget runs out and then reported as the awaited thing not happening. Nor is an
+ * interruption of a wait inside `observe`.
  */
 async function attempt<O>(observe: () => Promise<O>): Promise<Observation<O>> {
   try {
     return { ok: true, value: await observe() };
   } catch (error) {
-    if (error instanceof EnvironmentError) throw error;
+    if (error instanceof EnvironmentError || error instanceof WaitInterruptedError) throw error;
     return { ok: false, error };
   }
 }

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, PATIENT_POLLING, withCliSlot, ISTIO_API_ONLY } from './cli.ts';
+import { CLI, PATIENT_POLLING, withCliSlot, ISTIO_API_ONLY, parseJUnit } from './cli.ts';
 import {
   existingRunArgs,
   runNamespaces,
@@ -264,6 +264,55 @@ describe(`the interrupt matrix (${INTERRUPT_POINTS} points)`, { timeout: 900_000
           reject: false,
         });
         expect(String(clusters.stdout), run.output).not.toContain(name);
+      }
+    },
+  );
+
+  // Its own cluster, with a fault: the case after B1.1 waits for an access-log entry that never comes.
+  it.concurrent(
+    'a signal during a case that waits its budget ends the wait at once: the case is reported as interrupted, not failed',
+    async () => {
+      const own = await serveCluster({ EGRESS_SIM_FAULTS: 'gateway-bypass' });
+      try {
+        const cwd = await mkdtemp(path.join(work, 'waiting-'));
+        const point: Point = {
+          after: test('B1\\.1 '),
+          phase: 'suites',
+          signal: 'SIGINT',
+          group: false,
+        };
+        const budgetMs = 600_000;
+        const started = Date.now();
+        const run = await interrupt(
+          [
+            ...existingRunArgs(own, path.join(cwd, 'reports'), [
+              '--suite',
+              'http-gateway',
+              '--mtls',
+              'disabled',
+              ...ISTIO_API_ONLY,
+              '--junit',
+              path.join(cwd, 'junit.xml'),
+            ]),
+            // After the served cluster's own budgets: the last value of a setting wins.
+            '--timeout',
+            `configPropagation=${budgetMs}`,
+          ],
+          point,
+          { cwd, env: { ...process.env, EGRESS_SIM_PROFILE: '' } },
+        );
+        expectGracefulStop(run, point);
+        // Before: the case waited out its ten minutes, then cleanup ran.
+        expect(Date.now() - started, run.output).toBeLessThan(budgetMs / 10);
+        const cases = parseJUnit(await readFile(path.join(cwd, 'junit.xml'), 'utf8'));
+        const waiting = cases.find((c) => /B1\.2 /.test(c.name));
+        expect(waiting?.failure, run.output).toBeUndefined();
+        expect(waiting?.skipped, run.output).toMatch(
+          /^interrupted: the run was cancelled during this case, while waiting for /,
+        );
+        expect(await runNamespaces(own.kube)).toEqual([]);
+      } finally {
+        await own.stop();
       }
     },
   );

@@ -23,11 +23,14 @@ export interface ServedCluster {
   stop(): Promise<void>;
 }
 
-/** Starts a simulated cluster with Istio installed, as a platform team's cluster would have it. */
-export async function serveCluster(): Promise<ServedCluster> {
+/**
+ * Starts a simulated cluster with Istio installed, as a platform team's cluster would have it;
+ * `env`: its EGRESS_SIM_* settings (e.g. a fault).
+ */
+export async function serveCluster(env: Record<string, string> = {}): Promise<ServedCluster> {
   const dir = await mkdtemp(path.join(tmpdir(), 'egc-served-'));
-  const hosts = worldHostsFromEnv({});
-  const options = { ...readSimOptions({}), externalHosts: hosts };
+  const hosts = worldHostsFromEnv(env);
+  const options = { ...readSimOptions(env), externalHosts: hosts };
   const cluster = await startSimulatedCluster({
     options,
     externalHosts: hosts,

@@ -18,7 +18,7 @@ import {
   type LabelLocksOptions,
 } from '../../harness/label-lock.ts';
 import { OPTIMISTIC_CONCURRENCY } from '../../harness/facts/kube-api.ts';
-import { pollUntil } from '../../harness/wait.ts';
+import { WaitInterruptedError, interruptibleBy, pollUntil } from '../../harness/wait.ts';
 
 const NAMESPACE = 'kube-system';
 
@@ -238,6 +238,33 @@ describe('the borrowed-labels lock', () => {
     );
     expect(lockRecordOf(await read())?.run).toBe('run-a');
     expect(await alive.release()).toEqual([]);
+    expect((await read()).metadata?.labels?.['kube-system']).toBe('original');
+  });
+  it('a waiter whose run is interrupted stops waiting at once and borrows nothing', async () => {
+    const holder = locks('run-a');
+    await holder.borrow(NAMESPACE, BORROWED);
+    const interrupted = new AbortController();
+    const lines: string[] = [];
+    const waiter = locks('run-b', { sharedNamespaceLock: 60_000 }, lines);
+    const started = Date.now();
+    const waiting = interruptibleBy(interrupted.signal, () =>
+      waiter.borrow(NAMESPACE, { istio: 'system' }),
+    ).catch((error: unknown) => error);
+    await pollUntil({
+      what: 'the waiter to say whom it waits for',
+      observe: () => Promise.resolve(lines.join('\n')),
+      done: (text) => text.includes('waiting for namespace kube-system'),
+      timeoutMs: 10_000,
+      intervalMs: 10,
+    });
+    interrupted.abort();
+    const error = await waiting;
+    expect(error).toBeInstanceOf(WaitInterruptedError);
+    expect((error as Error).message).toMatch(/interrupted while waiting for namespace kube-system/);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(lockRecordOf(await read())?.run).toBe('run-a');
+    expect(await waiter.release()).toEqual([]);
+    expect(await holder.release()).toEqual([]);
     expect((await read()).metadata?.labels?.['kube-system']).toBe('original');
   });
 });
