@@ -117,6 +117,19 @@ async function execute(
 const summary = (cases: CaseResult[]) =>
   cases.map((entry) => `${entry.state} ${entry.group} :: ${entry.name}`);
 
+/** A wait of a minute for an answer that never comes (a check whose evidence is missing). */
+const waitsForever = (what: string) =>
+  converge({
+    what,
+    observe: () => Promise.resolve('no answer'),
+    check: () => 'no answer yet',
+    required: 3,
+    timeoutMs: 60_000,
+    intervalMs: 1000,
+    describe: String,
+    hint: 'none',
+  });
+
 describe('executeSuite', () => {
   it('applies each stage before the cases after it, per variant, cleans up, and ends with B6', async () => {
     const order: string[] = [];
@@ -289,18 +302,6 @@ describe('executeSuite', () => {
   it('ends the case in progress at its next wait once interrupted: skipped as interrupted, naming the wait; cleanup runs', async () => {
     const abort = new AbortController();
     const started = Date.now();
-    // A check that would wait its whole budget (a minute) for an answer that never comes.
-    const waitsForever = () =>
-      converge({
-        what: 'the gateway to log the request',
-        observe: () => Promise.resolve('no entry'),
-        check: () => 'no entry yet',
-        required: 3,
-        timeoutMs: 60_000,
-        intervalMs: 1000,
-        describe: String,
-        hint: 'none',
-      });
     const { cases, journal, blocks } = await execute(
       [
         {
@@ -308,7 +309,7 @@ describe('executeSuite', () => {
           title: 'waiting when the signal comes',
           run: async () => {
             setTimeout(() => abort.abort(), 20);
-            await waitsForever();
+            await waitsForever('the gateway to log the request');
           },
         },
         { id: '2', title: 'not started', run: () => Promise.resolve() },
@@ -342,16 +343,7 @@ describe('executeSuite', () => {
         signal: abort.signal,
         setup: async () => {
           abort.abort();
-          await converge({
-            what: 'the client pod to be ready',
-            observe: () => Promise.resolve('pending'),
-            check: () => 'pending',
-            required: 1,
-            timeoutMs: 60_000,
-            intervalMs: 1000,
-            describe: String,
-            hint: 'none',
-          });
+          await waitsForever('the client pod to be ready');
           return 'state';
         },
       },
