@@ -21,7 +21,7 @@ import type { PreviousLabels } from './k8s/namespaces.ts';
 import { OPTIMISTIC_CONCURRENCY } from './facts/kube-api.ts';
 import { SHARED_LOCK_ANNOTATION, SHARED_LOCK_HOLDER_ANNOTATION } from './run-labels.ts';
 import type { TimeoutConfig } from './timeouts.ts';
-import { interruptionSignal, realClock, throwIfInterrupted, type Clock } from './wait.ts';
+import { pause, realClock, type Clock } from './wait.ts';
 
 /** The record a holder keeps on the namespace (the annotation's JSON). */
 export interface LockRecord {
@@ -172,11 +172,11 @@ export class LabelLocks {
             );
             told = record.owner;
           }
-          await this.#clock.sleep(
+          await pause(
+            this.#clock,
             Math.min(Math.max(this.#timeouts.pollInterval, 100), staleMs - silentMs),
-            interruptionSignal(),
+            `namespace ${namespace}'s labels, borrowed by another run`,
           );
-          throwIfInterrupted(`namespace ${namespace}'s labels, borrowed by another run`);
           continue;
         }
         this.#log(

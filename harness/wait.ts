@@ -42,11 +42,6 @@ export function interruptibleBy<T>(signal: AbortSignal, work: () => Promise<T>):
   return interruption.run(signal, work);
 }
 
-/** The signal of the enclosing {@link interruptibleBy}, if any (for waits with their own loop). */
-export function interruptionSignal(): AbortSignal | undefined {
-  return interruption.getStore();
-}
-
 /** A wait ended because the run was interrupted, not because of anything it observed. */
 export class WaitInterruptedError extends Error {
   override name = 'WaitInterruptedError';
@@ -59,12 +54,15 @@ export class WaitInterruptedError extends Error {
 }
 
 /** Throws {@link WaitInterruptedError} if the enclosing run has been interrupted. */
-export function throwIfInterrupted(what: string): void {
+function throwIfInterrupted(what: string): void {
   if (interruption.getStore()?.aborted) throw new WaitInterruptedError(what);
 }
 
-/** The clock's pause, cut short (then throwing) when the enclosing run is interrupted. */
-async function pause(clock: Clock, ms: number, what: string): Promise<void> {
+/**
+ * The clock's pause, cut short (then throwing {@link WaitInterruptedError}) when the enclosing
+ * run is interrupted: every wait's pause between observations, also those with their own loop.
+ */
+export async function pause(clock: Clock, ms: number, what: string): Promise<void> {
   const signal = interruption.getStore();
   await clock.sleep(ms, signal);
   if (signal?.aborted) throw new WaitInterruptedError(what);

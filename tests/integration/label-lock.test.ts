@@ -240,6 +240,7 @@ describe('the borrowed-labels lock', () => {
     expect(await alive.release()).toEqual([]);
     expect((await read()).metadata?.labels?.['kube-system']).toBe('original');
   });
+
   it('a waiter whose run is interrupted stops waiting at once and borrows nothing', async () => {
     const holder = locks('run-a');
     await holder.borrow(NAMESPACE, BORROWED);
