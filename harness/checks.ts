@@ -66,6 +66,7 @@ export async function observeRequest(
   });
   const flush = env.run.timeouts.accessLogFlush;
   const read = await poll({
+    what: `the gateway's access-log entry for ${url}`,
     observe: async () => {
       const window = await env.gatewayLog(sentAt);
       window.entries = window.entries.filter((entry) => entry.startTime >= sentAt);

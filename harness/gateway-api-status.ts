@@ -95,6 +95,7 @@ export async function gatewayApiStatusMustHold(
     const subject = `${ref.kind} ${ref.metadata.namespace}/${ref.metadata.name}`;
     const budgetMs = env.run.timeouts.gatewayProgrammed;
     const outcome = await poll({
+      what: `${subject} to report its conditions True`,
       timeoutMs: budgetMs,
       intervalMs: env.run.timeouts.pollInterval,
       ...(clock ? { clock } : {}),

@@ -44,6 +44,7 @@ async function observe(
       : entry.kind === 'tcp' && entry.requestedServerName === env.host.name;
   const flush = env.run.timeouts.accessLogFlush;
   const read = await poll({
+    what: `the client sidecar's access-log entry for ${url}`,
     observe: async () => {
       const window = (await env.clientProxyLog(client, sentAt)).filter(
         (entry) => entry.startTime >= sentAt,
